@@ -1,0 +1,401 @@
+"""The data contract: one schema per CSV table, checked on every write and every read.
+
+Tables live in a data directory (``data/measured`` for our measurements, ``data/published``
+for the imported results of the paper). Each table has
+
+* a pandera schema (column names, types, value ranges),
+* a row key that must be unique, and
+* ``replace_by``: the columns that identify one measurement run's rows. Writing new rows
+  first drops every existing row that shares a ``replace_by`` value with them, so
+  re-measuring a model (on a prompt set) replaces exactly its rows and keeps the others.
+
+Conventions: norms are L2 norms computed in float32 or better; ``layer`` is -1 for the
+input to block 0, 0..L-1 for block outputs and L for the output of the final norm;
+entropies are in nats.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError
+
+from measure.errors import TableError
+
+FLOAT_FORMAT = "%.10g"
+
+
+def _str(nullable: bool = False, isin: list[str] | None = None) -> pa.Column:
+    checks = [pa.Check.isin(isin)] if isin else []
+    return pa.Column(str, checks=checks, nullable=nullable, coerce=True)
+
+
+def _int(nullable: bool = False, ge: int | None = None) -> pa.Column:
+    checks = [pa.Check.ge(ge)] if ge is not None else []
+    return pa.Column("Int64", checks=checks, nullable=nullable, coerce=True)
+
+
+def _float(nullable: bool = True, ge: float | None = None) -> pa.Column:
+    """A float column; NaN is allowed where a value is undefined (documented per column)."""
+    checks = [pa.Check.ge(ge, ignore_na=True)] if ge is not None else []
+    return pa.Column(float, checks=checks, nullable=nullable, coerce=True)
+
+
+def _bool(nullable: bool = False) -> pa.Column:
+    return pa.Column("boolean", nullable=nullable, coerce=True)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV table of the data contract."""
+
+    name: str
+    columns: dict[str, pa.Column]
+    key: tuple[str, ...]
+    replace_by: tuple[str, ...]
+    description: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def schema(self) -> pa.DataFrameSchema:
+        return pa.DataFrameSchema(self.columns, strict=False, ordered=False)
+
+
+DTYPES = ["float32", "bfloat16", "float16"]
+SOURCES = ["hub", "local", "gguf", "random-init"]
+
+MEASURED_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "models",
+            {
+                "model": _str(),
+                "hf_id": _str(),
+                "revision": _str(nullable=True),
+                "source": _str(isin=SOURCES),
+                "quantization": _str(nullable=True),
+                "lab": _str(nullable=True),
+                "family": _str(),
+                "variant": _str(nullable=True, isin=["base", "instruct"]),
+                "twin_of": _str(nullable=True),
+                "n_layers": _int(ge=1),
+                "n_heads": _int(ge=1),
+                "n_kv_heads": _int(ge=1),
+                "d_model": _int(ge=1),
+                "d_head": _int(ge=1),
+                "rho": _float(nullable=False, ge=0),
+                "n_params": _int(ge=1),
+                "norm_type": _str(),
+                "norm_placement": _str(isin=["pre", "post"]),
+                "parallel_residual": _bool(),
+                "positional": _str(),
+                "dtype": _str(isin=DTYPES),
+                "device": _str(),
+                "attn_implementation": _str(),
+                "seed": _int(nullable=True),
+                "package_version": _str(),
+                "git_revision": _str(nullable=True),
+                "transformers_version": _str(),
+                "torch_version": _str(),
+                "measured_at": _str(),
+            },
+            key=("model",),
+            replace_by=("model",),
+            description="One row per measured model: architecture, provenance, how it was run.",
+        ),
+        Table(
+            "runs",
+            {
+                "model": _str(),
+                "prompt_set": _str(),
+                "prompt_set_sha256": _str(),
+                "n_prompts": _int(ge=1),
+                "dtype": _str(isin=DTYPES),
+                "device": _str(),
+                "attn_implementation": _str(),
+                "attention_metrics": _bool(),
+                "batch_size": _int(ge=1),
+                "padding_side": _str(isin=["right"]),
+                "wall_seconds": _float(ge=0),
+                "nonfinite_prompts": _int(ge=0),
+                "package_version": _str(),
+                "git_revision": _str(nullable=True),
+                "measured_at": _str(),
+                "command": _str(nullable=True),
+            },
+            key=("model", "prompt_set"),
+            replace_by=("model", "prompt_set"),
+            description="Provenance of each (model, prompt set) run, in the style of lm-eval-harness.",
+        ),
+        Table(
+            "residual",
+            {
+                "model": _str(),
+                "prompt_set": _str(),
+                "prompt_id": _str(),
+                "n_tokens": _int(ge=1),
+                "site": _str(isin=["embedding", "block", "final_norm"]),
+                "layer": _int(ge=-1),
+                "norm_last": _float(ge=0),
+                "norm_mean": _float(ge=0),
+                "norm_frobenius": _float(ge=0),
+                "gain_last": _float(ge=0),
+                "gain_mean": _float(ge=0),
+                "gain_frobenius": _float(ge=0),
+                "nonfinite_tokens": _int(ge=0),
+            },
+            key=("model", "prompt_set", "prompt_id", "layer"),
+            replace_by=("model", "prompt_set"),
+            description=(
+                "Residual-stream norms per model x prompt x layer. layer -1: input to block 0 "
+                "(site=embedding); 0..L-1: block outputs (site=block); L: output of the module "
+                "after the last block (site=final_norm; project_out for OPT-350m). norm_last: "
+                "last real token; norm_mean: mean of per-token norms over positions 1..T-1 "
+                "(NaN when T=1); norm_frobenius: over all T positions. gain_*: ratio to the "
+                "previous row's norm (NaN for layer -1). Non-finite token norms are counted in "
+                "nonfinite_tokens and left out of every reduction."
+            ),
+        ),
+        Table(
+            "sublayers",
+            {
+                "model": _str(),
+                "prompt_set": _str(),
+                "prompt_id": _str(),
+                "layer": _int(ge=0),
+                "sublayer": _str(isin=["attention", "mlp"]),
+                "norm_in_mean": _float(ge=0),
+                "norm_out_mean": _float(ge=0),
+                "norm_in_last": _float(ge=0),
+                "norm_out_last": _float(ge=0),
+            },
+            key=("model", "prompt_set", "prompt_id", "layer", "sublayer"),
+            replace_by=("model", "prompt_set"),
+            description=(
+                "Sublayer input/output norms per block: input = the (normalised) tensor the "
+                "attention or MLP receives, output = what it adds to the residual stream. "
+                "*_mean: mean over all T real positions (position 0 included, as the paper's R4 "
+                "convention); *_last: last real token."
+            ),
+        ),
+        Table(
+            "heads",
+            {
+                "model": _str(),
+                "layer": _int(ge=0),
+                "head": _int(ge=0),
+                "kv_head": _int(ge=0),
+                "wv_spectral": _float(nullable=False, ge=0),
+                "wv_frobenius": _float(nullable=False, ge=0),
+                "wo_spectral": _float(nullable=False, ge=0),
+                "wo_frobenius": _float(nullable=False, ge=0),
+                "ov_spectral": _float(nullable=False, ge=0),
+                "ov_frobenius": _float(nullable=False, ge=0),
+            },
+            key=("model", "layer", "head"),
+            replace_by=("model",),
+            description=(
+                "Per-head weight norms (float64): W_V^h is d_head x d_model (the KV head that "
+                "query head h reads), W_O^h is d_model x d_head, OV = W_O^h W_V^h."
+            ),
+        ),
+        Table(
+            "attention",
+            {
+                "model": _str(),
+                "prompt_set": _str(),
+                "prompt_id": _str(),
+                "layer": _int(ge=0),
+                "head": _int(ge=0),
+                "n_tokens": _int(ge=1),
+                "offdiag_mass": _float(ge=0),
+                "offdiag_mean": _float(ge=0),
+                "sheaf_trace": _float(ge=0),
+                "entropy": _float(ge=0),
+            },
+            key=("model", "prompt_set", "prompt_id", "layer", "head"),
+            replace_by=("model", "prompt_set"),
+            description=(
+                "Attention statistics per head over the prompt's T real tokens: offdiag_mass = "
+                "T - tr(A_h); offdiag_mean = offdiag_mass / (T - 1) (NaN when T=1); sheaf_trace = "
+                "offdiag_mass * ||W_V^h||_F^2 (the corrected eq. 4); entropy = mean over query "
+                "rows of the row entropy (nats)."
+            ),
+        ),
+        Table(
+            "outputs",
+            {
+                "model": _str(),
+                "prompt_set": _str(),
+                "prompt_id": _str(),
+                "n_tokens": _int(ge=1),
+                "entropy": _float(ge=0),
+                "top_token_id": _int(ge=0),
+                "top_token": _str(nullable=True),
+                "top_prob": _float(ge=0),
+                "nonfinite_logits": _bool(),
+            },
+            key=("model", "prompt_set", "prompt_id"),
+            replace_by=("model", "prompt_set"),
+            description=(
+                "Next-token distribution at the last real token: entropy in nats from an fp32 "
+                "log-softmax, the top token and its probability."
+            ),
+        ),
+    ]
+}
+
+PROMPTS_TABLE = Table(
+    "prompts",
+    {
+        "prompt_id": _str(),
+        "prompt_set": _str(),
+        "category": _str(nullable=True),
+        "complexity": _int(nullable=True),
+        "text": _str(),
+    },
+    key=("prompt_set", "prompt_id"),
+    replace_by=("prompt_set",),
+    description="Prompt sets: one row per prompt, with the paper's category and complexity ordinal.",
+)
+
+
+def _columns_in_order(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    extra = [c for c in df.columns if c not in table.columns]
+    return df[list(table.columns) + extra]
+
+
+def validate(df: pd.DataFrame, table: Table, source: str | os.PathLike) -> pd.DataFrame:
+    """Check ``df`` against ``table``'s schema and key; return it coerced and in column order.
+
+    Raises TableError naming ``source``, the column and the problem.
+    """
+    missing = [c for c in table.columns if c not in df.columns]
+    if missing:
+        raise TableError(
+            f"{source}: missing column(s) {', '.join(missing)} "
+            f"(table '{table.name}' needs: {', '.join(table.columns)})"
+        )
+    try:
+        df = table.schema.validate(df)
+    except SchemaError as err:
+        raise TableError(f"{source}: {err.args[0].splitlines()[0]}") from None
+    duplicated = df.duplicated(list(table.key), keep=False)
+    if duplicated.any():
+        rows = df.loc[duplicated, list(table.key)].head(3).to_dict("records")
+        raise TableError(f"{source}: duplicate rows for key {table.key}, e.g. {rows}")
+    return _columns_in_order(df, table)
+
+
+def read_table(path: str | os.PathLike, table: Table) -> pd.DataFrame:
+    """Read and validate one CSV table; a missing or corrupt file is a TableError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: file not found (expected the '{table.name}' table)")
+    try:
+        df = pd.read_csv(path, keep_default_na=True, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise TableError(f"{path}: not a readable CSV table ({err})") from None
+    return validate(df, table, path)
+
+
+def read_measured(directory: str | os.PathLike, name: str) -> pd.DataFrame:
+    """Read table ``name`` (e.g. "residual") from a measured-data directory."""
+    table = MEASURED_TABLES[name]
+    return read_table(Path(directory) / table.filename, table)
+
+
+def write_atomically(df: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temporary file and a rename: an interruption leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            df.to_csv(handle, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def merge_rows(existing: pd.DataFrame | None, new: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Replace the rows of ``existing`` that share a ``replace_by`` value with ``new``."""
+    if existing is None or existing.empty:
+        merged = new
+    else:
+        replaced = existing.set_index(list(table.replace_by)).index.isin(
+            new.set_index(list(table.replace_by)).index
+        )
+        merged = pd.concat([existing.loc[~replaced], new], ignore_index=True)
+    return merged.sort_values(list(table.key), kind="stable").reset_index(drop=True)
+
+
+def write_table(directory: str | os.PathLike, table: Table, new_rows: pd.DataFrame) -> Path:
+    """Validate ``new_rows``, merge them into ``directory/<table>.csv`` and write it atomically."""
+    path = Path(directory) / table.filename
+    new_rows = validate(new_rows, table, f"new rows for {path}")
+    existing = read_table(path, table) if path.exists() else None
+    merged = validate(merge_rows(existing, new_rows, table), table, path)
+    write_atomically(merged, path)
+    return path
+
+
+PUBLISHED_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "values",
+            {
+                "notebook": _str(),
+                "source_file": _str(),
+                "model": _str(nullable=True),
+                "lab": _str(nullable=True),
+                "prompt_set": _str(nullable=True),
+                "prompt_id": _str(nullable=True),
+                "layer": _int(nullable=True, ge=-1),
+                "head": _int(nullable=True, ge=0),
+                "quantity": _str(),
+                "convention": _str(nullable=True),
+                "aggregate": _str(),
+                "value": _float(),
+                "dtype": _str(nullable=True),
+                "n_prompts": _int(nullable=True, ge=0),
+                "note": _str(nullable=True),
+            },
+            key=(
+                "source_file", "model", "prompt_set", "prompt_id", "layer", "head",
+                "quantity", "aggregate",
+            ),
+            replace_by=("source_file",),
+            description=(
+                "Every number of the authors' result files in long form: which notebook and "
+                "file, model (canonical registry name) and lab, prompt set and prompt, layer "
+                "and head where the value has one, the quantity (see measure.published."
+                "catalogue), the gain convention R1-R4 where it is a gain, the aggregate "
+                "('value' for a single measurement, 'mean', 'sd_population', ...), dtype as run."
+            ),
+        ),
+        Table(
+            "labels",
+            {
+                "notebook": _str(),
+                "source_file": _str(),
+                "model": _str(),
+                "label_kind": _str(),
+                "label": _str(),
+            },
+            key=("source_file", "model", "label_kind"),
+            replace_by=("source_file",),
+            description="Categorical labels the notebooks assign (expected/observed behaviour, verdicts).",
+        ),
+    ]
+}
