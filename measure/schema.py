@@ -102,6 +102,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "device": _str(),
                 "attn_implementation": _str(),
                 "seed": _int(nullable=True),
+                "tokenizer": _str(),
                 "package_version": _str(),
                 "git_revision": _str(nullable=True),
                 "transformers_version": _str(),
@@ -399,3 +400,14 @@ PUBLISHED_TABLES: dict[str, Table] = {
         ),
     ]
 }
+
+
+def drop_rows(directory: str | os.PathLike, table: Table, match: dict[str, str]) -> None:
+    """Remove the rows of ``directory/<table>.csv`` whose columns equal ``match`` (if the file exists)."""
+    path = Path(directory) / table.filename
+    if not path.exists():
+        return
+    existing = read_table(path, table)
+    selected = pd.concat([existing[column] == value for column, value in match.items()], axis=1).all(axis=1)
+    if selected.any():
+        write_atomically(validate(existing.loc[~selected], table, path), path)

