@@ -23,7 +23,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 
 from measure.adapters import Adapter, Architecture, get_adapter
 from measure.errors import MeasureError, ModelLoadError
-from measure.registry import RANDOM_INIT_SEED, build_config, get_entry
+from measure.registry import RANDOM_INIT_SEED, build_random_model, get_entry
 
 log = logging.getLogger(__name__)
 
@@ -186,17 +186,16 @@ def load_model(
     tokenizer_source = hf_id
 
     if random_init:
-        torch.manual_seed(seed)
-        if entry is not None and not local:
-            config = build_config(entry)
+        if entry is not None and not local:  # offline and reproducible: the registry's architecture
             tokenizer = stand_in_tokenizer()
             tokenizer_source = STAND_IN_TOKENIZER
+            loaded = build_random_model(entry, seed, torch_dtype, attn)
         else:
             config = _hub_config(model, revision, trust_remote_code)
+            _check_architecture(config)
             tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
-        _check_architecture(config)
-        torch.manual_seed(seed)
-        loaded = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=torch_dtype)
+            torch.manual_seed(seed)
+            loaded = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=torch_dtype)
         source, display = "random-init", name or f"{display}-random-init"
     else:
         seed = None

@@ -36,6 +36,7 @@ class BatchCapture:
     sublayer_norms: np.ndarray  # [B, L, 2 (attention, mlp), 2 (input, output), T]
     offdiag_mass: np.ndarray | None  # [B, L, H]
     attention_entropy: np.ndarray | None  # [B, L, H], nats
+    mass_minus_tokens: np.ndarray | None  # [B, L, H]: sum_ij A_ij - T, zero up to rounding
     next_token_entropy: np.ndarray  # [B], nats
     top_token_id: np.ndarray  # [B]
     top_prob: np.ndarray  # [B]
@@ -57,20 +58,23 @@ def first_output(output) -> torch.Tensor:
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def attention_reductions(probs: torch.Tensor, query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Off-diagonal mass T - tr(A_h) and mean row entropy per (prompt, head), in float32.
+def attention_reductions(probs: torch.Tensor, query_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per (prompt, head), in float32: the off-diagonal mass sum_{i != j} A_ij (= T - tr A_h for
+    row-stochastic A), the mean row entropy (nats), and sum_ij A_ij - T, the bracket of the
+    paper's printed eq. 4, which softmax makes zero up to rounding.
 
     probs: [B, H, T, T] attention probabilities; query_mask: [B, T] True on real tokens.
     Only real query rows count; under right padding and a causal mask they attend to real keys only.
     """
     probs = probs.float()
     rows = query_mask[:, None, :]
-    row_mass = probs.sum(-1) - probs.diagonal(dim1=-2, dim2=-1)
+    row_sum = probs.sum(-1)
     row_entropy = -torch.special.xlogy(probs, probs).sum(-1)
     n_rows = query_mask.sum(-1, keepdim=True).float()
-    offdiag = torch.where(rows, row_mass, 0.0).sum(-1)
+    offdiag = torch.where(rows, row_sum - probs.diagonal(dim1=-2, dim2=-1), 0.0).sum(-1)
     entropy = torch.where(rows, row_entropy, 0.0).sum(-1) / n_rows
-    return offdiag, entropy
+    mass_minus_tokens = torch.where(rows, row_sum - 1.0, 0.0).sum(-1)
+    return offdiag, entropy, mass_minus_tokens
 
 
 class Probe:
@@ -92,6 +96,7 @@ class Probe:
         self._sublayers: list[torch.Tensor | None] = []
         self._offdiag: list[torch.Tensor | None] = []
         self._entropy: list[torch.Tensor | None] = []
+        self._bracket: list[torch.Tensor | None] = []
 
     # -- hook registration -------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -149,7 +154,7 @@ class Probe:
                     "The attention module returned no probabilities: attention metrics need the model "
                     "loaded with attn_implementation='eager'."
                 )
-            self._offdiag[layer], self._entropy[layer] = attention_reductions(probs, self._mask)
+            self._offdiag[layer], self._entropy[layer], self._bracket[layer] = attention_reductions(probs, self._mask)
         return hook
 
     # -- one batch ---------------------------------------------------------------------------
@@ -163,6 +168,7 @@ class Probe:
         self._sublayers = [None] * (self.n_layers * 4)
         self._offdiag = [None] * self.n_layers
         self._entropy = [None] * self.n_layers
+        self._bracket = [None] * self.n_layers
 
         n_tokens = attention_mask.sum(-1)
         last = n_tokens - 1
@@ -187,6 +193,7 @@ class Probe:
             sublayer_norms=sublayers.permute(3, 0, 1, 2, 4).cpu().numpy(),
             offdiag_mass=torch.stack(self._offdiag, dim=1).cpu().numpy() if self.attention else None,
             attention_entropy=torch.stack(self._entropy, dim=1).cpu().numpy() if self.attention else None,
+            mass_minus_tokens=torch.stack(self._bracket, dim=1).cpu().numpy() if self.attention else None,
             next_token_entropy=torch.where(nonfinite, torch.nan, entropy).cpu().numpy(),
             top_token_id=top_id.cpu().numpy(),
             top_prob=top_log_prob.exp().cpu().numpy(),

@@ -235,7 +235,7 @@ def _attention_frame(capture: BatchCapture, prompts: pd.DataFrame) -> pd.DataFra
              "layer": np.broadcast_to(np.arange(shape[1])[None, :, None], shape),
              "head": np.broadcast_to(np.arange(shape[2])[None, None, :], shape), "n_tokens": n_tokens}
     values = {"offdiag_mass": capture.offdiag_mass, "offdiag_mean": offdiag_mean,
-              "entropy": capture.attention_entropy}
+              "entropy": capture.attention_entropy, "mass_minus_tokens": capture.mass_minus_tokens}
     return _long(index, values)
 
 

@@ -222,6 +222,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "offdiag_mean": _float(ge=0),
                 "sheaf_trace": _float(ge=0),
                 "entropy": _float(ge=0),
+                "mass_minus_tokens": _float(),
             },
             key=("model", "prompt_set", "prompt_id", "layer", "head"),
             replace_by=("model", "prompt_set"),
@@ -229,7 +230,8 @@ MEASURED_TABLES: dict[str, Table] = {
                 "Attention statistics per head over the prompt's T real tokens: offdiag_mass = "
                 "T - tr(A_h); offdiag_mean = offdiag_mass / (T - 1) (NaN when T=1); sheaf_trace = "
                 "offdiag_mass * ||W_V^h||_F^2 (the corrected eq. 4); entropy = mean over query "
-                "rows of the row entropy (nats)."
+                "rows of the row entropy (nats); mass_minus_tokens = sum_ij A_ij - T, the bracket of the "
+                "paper's printed eq. 4, zero up to rounding for softmax attention."
             ),
         ),
         Table(

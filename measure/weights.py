@@ -21,17 +21,27 @@ def reduction_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
+def spectral_norm(w: torch.Tensor) -> torch.Tensor:
+    """Largest singular value of each matrix in a batch, from the eigenvalues of its smaller Gram matrix.
+
+    sigma_max^2 = lambda_max(W W^T); for the largest singular value this is as accurate as an SVD
+    (relative error ~ machine epsilon) and several times faster for thin d_head x d_model matrices.
+    """
+    gram = w @ w.transpose(-1, -2) if w.shape[-2] <= w.shape[-1] else w.transpose(-1, -2) @ w
+    return torch.linalg.eigvalsh(gram)[..., -1].clamp_min(0).sqrt()
+
+
 def head_metrics(w_v: torch.Tensor, w_o: torch.Tensor) -> dict[str, torch.Tensor]:
     """Norms per head. w_v: [H, d_head, d_model], w_o: [H, d_model, d_head], in a float dtype."""
     _, r_o = torch.linalg.qr(w_o)
     _, r_v = torch.linalg.qr(w_v.transpose(-1, -2))
     core = r_o @ r_v.transpose(-1, -2)
     return {
-        "wv_spectral": torch.linalg.matrix_norm(w_v, ord=2),
+        "wv_spectral": spectral_norm(w_v),
         "wv_frobenius": torch.linalg.matrix_norm(w_v, ord="fro"),
-        "wo_spectral": torch.linalg.matrix_norm(w_o, ord=2),
+        "wo_spectral": spectral_norm(w_o),
         "wo_frobenius": torch.linalg.matrix_norm(w_o, ord="fro"),
-        "ov_spectral": torch.linalg.matrix_norm(core, ord=2),
+        "ov_spectral": spectral_norm(core),
         "ov_frobenius": torch.linalg.matrix_norm(core, ord="fro"),
     }
 
