@@ -53,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analysis.py
 
 clean:
-	rm -rf data/derived _output report/.render
+	rm -rf data/derived _output

@@ -27,7 +27,8 @@ from pandera.errors import SchemaError
 
 from measure.errors import TableError
 
-FLOAT_FORMAT = "%.10g"
+# Seven significant digits: every stored value derives from float32 activations or weights.
+FLOAT_FORMAT = "%.7g"
 
 
 def _str(nullable: bool = False, isin: list[str] | None = None) -> pa.Column:
@@ -321,6 +322,9 @@ def write_atomically(df: pd.DataFrame, path: Path) -> None:
     """Write a CSV through a temporary file and a rename: an interruption leaves the old file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the table the usual permissions
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             df.to_csv(handle, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")

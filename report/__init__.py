@@ -1,0 +1,12 @@
+"""The report: Quarto sources (report/*.qmd) and the renderer used where Quarto is absent.
+
+`python -m report` runs `quarto render` when the `quarto` binary is on PATH; otherwise the
+project's own renderer renders the same sources (see report/render.py):
+
+    _quarto.yml + *.qmd --qmd--> prose and cells --execute--> outputs (one Jupyter kernel)
+        --weave--> pandoc markdown --convert--> HTML (pandoc) and PDF (pandoc -> Typst)
+"""
+
+
+class RenderError(Exception):
+    """An expected failure (bad source, failing cell, unresolved reference): reported without a traceback."""
