@@ -18,11 +18,15 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-import torch
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from measure.errors import TableError, UnknownNameError, UnsupportedArchitectureError
+
+if TYPE_CHECKING:  # torch and transformers load in seconds: only the functions that build models need them
+    import torch
+    from transformers import PretrainedConfig, PreTrainedModel
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "panels" / "registry.csv"
 
@@ -195,6 +199,8 @@ def build_config(entry: pd.Series) -> PretrainedConfig:
         raise UnsupportedArchitectureError(
             f"{entry['model']}: no registry config builder for family '{family}'. "
             f"Supported: {', '.join(FAMILIES)}.{suggest(family, list(FAMILIES))}")
+    from transformers import AutoConfig
+
     kwargs = _FAMILY_KWARGS[family](entry)
     kwargs.update(vocab_size=_int(entry, "vocab_size"), tie_word_embeddings=_bool(entry, "tie_embeddings"),
                   dtype="float32")
@@ -207,6 +213,9 @@ def _row_key(entry: pd.Series) -> tuple:
 
 @lru_cache(maxsize=None)
 def _count_params(key: tuple) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM
+
     config = build_config(pd.Series(dict(key)))
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
@@ -227,14 +236,19 @@ def estimate_memory_gb(entry: pd.Series, dtype: str) -> float:
     return weights_gb * (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB
 
 
-def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype = torch.float32,
+def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype | None = None,
                        attn_implementation: str | None = None) -> PreTrainedModel:
     """The registry architecture with random weights from the family's own ``_init_weights``, in eval mode.
 
     Deterministic: the same ``seed`` gives identical weights. ``attn_implementation`` is passed to
     ``transformers`` ("eager" when attention probabilities are needed, else e.g. "sdpa").
+    ``dtype`` defaults to float32.
     """
+    import torch
+    from transformers import AutoModelForCausalLM
+
     config = build_config(entry)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32,
+                                             attn_implementation=attn_implementation)
     return model.eval()

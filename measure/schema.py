@@ -60,6 +60,7 @@ class Table:
     key: tuple[str, ...]
     replace_by: tuple[str, ...]
     description: str
+    float_format: str | None = FLOAT_FORMAT  # None: shortest repr that round-trips (full precision)
 
     @property
     def filename(self) -> str:
@@ -318,7 +319,7 @@ def read_measured(directory: str | os.PathLike, name: str) -> pd.DataFrame:
     return read_table(Path(directory) / table.filename, table)
 
 
-def write_atomically(df: pd.DataFrame, path: Path) -> None:
+def write_atomically(df: pd.DataFrame, path: Path, float_format: str | None = FLOAT_FORMAT) -> None:
     """Write a CSV through a temporary file and a rename: an interruption leaves the old file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -327,7 +328,7 @@ def write_atomically(df: pd.DataFrame, path: Path) -> None:
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the table the usual permissions
     try:
         with os.fdopen(fd, "w", newline="") as handle:
-            df.to_csv(handle, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+            df.to_csv(handle, index=False, float_format=float_format, lineterminator="\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -352,7 +353,7 @@ def write_table(directory: str | os.PathLike, table: Table, new_rows: pd.DataFra
     new_rows = validate(new_rows, table, f"new rows for {path}")
     existing = read_table(path, table) if path.exists() else None
     merged = validate(merge_rows(existing, new_rows, table), table, path)
-    write_atomically(merged, path)
+    write_atomically(merged, path, table.float_format)
     return path
 
 
@@ -390,19 +391,23 @@ PUBLISHED_TABLES: dict[str, Table] = {
                 "catalogue), the gain convention R1-R4 where it is a gain, the aggregate "
                 "('value' for a single measurement, 'mean', 'sd_population', ...), dtype as run."
             ),
+            float_format=None,
         ),
         Table(
             "labels",
             {
                 "notebook": _str(),
                 "source_file": _str(),
-                "model": _str(),
+                "model": _str(nullable=True),
                 "label_kind": _str(),
                 "label": _str(),
             },
             key=("source_file", "model", "label_kind"),
             replace_by=("source_file",),
-            description="Categorical labels the notebooks assign (expected/observed behaviour, verdicts).",
+            description=(
+                "Categorical labels the notebooks assign (expected/observed behaviour per model; "
+                "verdicts of a whole file have no model)."
+            ),
         ),
     ]
 }
@@ -416,4 +421,4 @@ def drop_rows(directory: str | os.PathLike, table: Table, match: dict[str, str])
     existing = read_table(path, table)
     selected = pd.concat([existing[column] == value for column, value in match.items()], axis=1).all(axis=1)
     if selected.any():
-        write_atomically(validate(existing.loc[~selected], table, path), path)
+        write_atomically(validate(existing.loc[~selected], table, path), path, table.float_format)
