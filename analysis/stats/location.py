@@ -46,7 +46,10 @@ def _cohen_d_ci(t: float, df: int, n: int, confidence: float) -> tuple[float, fl
             width *= 2
         return scipy.optimize.brentq(gap, t - width, t + width, xtol=1e-10)
 
-    low, high = solve((1 + confidence) / 2), solve((1 - confidence) / 2)
+    try:
+        low, high = solve((1 + confidence) / 2), solve((1 - confidence) / 2)
+    except ValueError:  # the noncentral t cdf is not computable this far out (|t| in the hundreds)
+        return np.nan, np.nan
     return low / np.sqrt(n), high / np.sqrt(n)
 
 

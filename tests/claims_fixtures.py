@@ -1,0 +1,73 @@
+"""Synthetic and real sources for the claim tests.
+
+``measured_source`` builds a MeasuredSource whose residual table has exactly the per-prompt
+last-block gains (and optional per-block gains) the test plants, so a claim's answer is known in
+advance. ``published_source`` loads the authors' imported numbers when the published folder is
+there (the test is skipped with a reason otherwise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.sources import MODEL_FACTS, MeasuredSource, load_sources, with_derived_facts
+from measure.schema import MEASURED_TABLES
+
+PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "shared" / "paper3" / "Results"
+
+
+def facts(model: str, lab: str = "EleutherAI", family: str = "gpt_neox", n_layers: int = 12, n_heads: int = 12,
+          d_head: int = 64, n_params: int = 10**8, **extra) -> dict:
+    """One models.csv-like row of model facts."""
+    row = dict(model=model, lab=lab, family=family, variant="base", twin_of=None, n_layers=n_layers,
+               n_heads=n_heads, n_kv_heads=n_heads, d_model=n_heads * d_head, d_head=d_head,
+               rho=n_heads / d_head, n_params=n_params, norm_placement="pre", parallel_residual=False)
+    row.update(extra)
+    return row
+
+
+def residual_rows(model: str, n_layers: int, last_gains, block_gain: float = 1.0, prompt_set: str = "core25",
+                  first_gain: float = 5.0, n_tokens: int = 6) -> list[dict]:
+    """Residual rows whose last-token norms give block 0 gain ``first_gain``, blocks 1..L-2 gain
+    ``block_gain`` (a number or a list per block) and the last block the planted per-prompt gain."""
+    rows = []
+    for i, last_gain in enumerate(last_gains, start=1):
+        gains = [first_gain] + list(np.broadcast_to(block_gain, n_layers - 2)) + [last_gain]
+        norms = np.cumprod([1.0] + gains)
+        norms = np.append(norms, 0.1 * norms[-1])  # final norm output
+        layers = range(-1, n_layers + 1)
+        sites = ["embedding"] + ["block"] * n_layers + ["final_norm"]
+        for j, (layer, site, norm) in enumerate(zip(layers, sites, norms)):
+            gain = np.nan if j == 0 else norm / norms[j - 1]
+            rows.append(dict(model=model, prompt_set=prompt_set, prompt_id=f"{prompt_set}-{i:02d}",
+                             n_tokens=n_tokens, site=site, layer=layer, norm_last=norm, norm_mean=norm,
+                             norm_frobenius=norm * np.sqrt(n_tokens), gain_last=gain, gain_mean=gain,
+                             gain_frobenius=gain, nonfinite_tokens=0))
+    return rows
+
+
+def measured_source(models: list[dict], residual: list[dict], name: str = "controls",
+                    **tables: pd.DataFrame) -> MeasuredSource:
+    """A MeasuredSource from model facts and residual rows (other tables optional)."""
+    frames = {t: pd.DataFrame(columns=list(MEASURED_TABLES[t].columns)) for t in MEASURED_TABLES}
+    frames["residual"] = pd.DataFrame(residual)
+    frames["runs"] = frames["residual"][["model", "prompt_set"]].drop_duplicates().reset_index(drop=True)
+    frames.update(tables)
+    model_facts = with_derived_facts(pd.DataFrame(models)[MODEL_FACTS])
+    return MeasuredSource(name, model_facts, frames)
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """The published source, imported from ../shared/paper3/Results into a temporary folder."""
+    if not PUBLISHED_RESULTS.is_dir():
+        pytest.skip(f"the authors' published results are not at {PUBLISHED_RESULTS}")
+    from measure.published import import_published
+
+    out = tmp_path_factory.mktemp("published")
+    import_published(PUBLISHED_RESULTS, out)
+    return load_sources(out / "no-measured", out)["published"]
