@@ -35,3 +35,42 @@ def robust_decision(decision: tuple[str, str], data: pd.DataFrame, func, unit: s
     if loo["flips"]:
         return "inconclusive", f"{reason}; but leaving out {loo['flipping_units']} changes the decision"
     return holds, f"{reason}; robust to leaving any one {unit} out"
+
+
+# Which published notebooks give a model's mean gain, by convention, in order of preference:
+# R1 (the penultimate block's gain): the 16-model heritage hunt, the Pythia sweep, the clean check;
+# R2 (the true last block's gain): the benchmark, the twin test, the GPT-2 and GPT-J checks.
+PUBLISHED_GAINS = {
+    "R1": ("gain_penultimate_block", ("HRH", "PFS", "CRG")),
+    "R2": ("gain_last_block", ("GUB", "TWN", "G2L", "GJP")),
+}
+
+
+def published_model_gains(src, convention: str = "R1") -> pd.DataFrame:
+    """Per model: the published mean gain under ``convention`` from the first notebook that has it.
+
+    Columns: model, gain, notebook, convention, n_prompts, and the registry facts.
+    """
+    quantity, notebooks = PUBLISHED_GAINS[convention]
+    frames = []
+    for notebook in notebooks:
+        rows = src.get(quantity, notebook=notebook, aggregate="mean")
+        frames.append(rows.assign(rank=len(frames)))
+    rows = pd.concat(frames).sort_values(["model", "rank"]).drop_duplicates("model")
+    rows = rows.rename(columns={"value": "gain"})[["model", "gain", "notebook", "convention", "n_prompts"]]
+    return src.with_facts(rows.reset_index(drop=True))
+
+
+def model_gains(src, convention: str = "R1") -> pd.DataFrame:
+    """Per model mean gain with a ``sign`` column ("dampen" if < 1, else "expand", strict as the paper).
+
+    Published: ``published_model_gains(convention)``; our data: the canonical last-block gain
+    (``convention`` is ignored and recorded as "canonical").
+    """
+    from analysis.sources import PublishedSource
+
+    if isinstance(src, PublishedSource):
+        gains = published_model_gains(src, convention)
+    else:
+        gains = src.model_gains().assign(notebook=None, convention="canonical")
+    return gains.assign(sign=lambda d: d["gain"].lt(1).map({True: "dampen", False: "expand"}))
