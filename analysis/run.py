@@ -25,6 +25,8 @@ FLOAT_FORMAT = "%.10g"
 
 def _reproduces(claim, source: str, outcome) -> tuple[str, str]:
     """statcheck-style comparison of the paper's printed value with the recomputed one (published data only)."""
+    if source == "published" and outcome.reproduced is not None:
+        return outcome.reproduced
     if source != "published" or claim.paper_value is None or not outcome.comparable or math.isnan(outcome.value):
         return "not recomputable", ""
     recomputed_p = None if math.isnan(outcome.p_paper_method) else outcome.p_paper_method

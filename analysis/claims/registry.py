@@ -52,6 +52,7 @@ class Outcome:
     data: str = ""
     p_paper_method: float = math.nan
     comparable: bool = True  # False: value is not the statistic the paper printed (no statcheck)
+    reproduced: tuple[str, str] | None = None  # a claim printing several numbers checks them itself
 
     def __post_init__(self):
         if self.holds not in HOLDS:
