@@ -74,3 +74,41 @@ def model_gains(src, convention: str = "R1") -> pd.DataFrame:
     else:
         gains = src.model_gains().assign(notebook=None, convention="canonical")
     return gains.assign(sign=lambda d: d["gain"].lt(1).map({True: "dampen", False: "expand"}))
+
+
+def model_signs(src, convention: str = "R1") -> pd.DataFrame:
+    """``model_gains`` (with ``sign``) plus, on the published source, the H4 notebooks' hard-coded
+    ``known_gain`` for models that have no gain under ``convention`` (e.g. gpt2: 1.05, a number
+    those notebooks cite without a producing run); ``notebook`` says where each gain came from."""
+    from analysis.sources import PublishedSource
+
+    gains = model_gains(src, convention)
+    if not isinstance(src, PublishedSource):
+        return gains
+    known = src.get("known_gain", aggregate="value").drop_duplicates("model")
+    known = known[~known["model"].isin(gains["model"])].rename(columns={"value": "gain"})
+    known = src.with_facts(known[["model", "gain", "notebook"]].assign(convention="hard-coded known_gain"))
+    known["notebook"] += " known_gain"
+    known["sign"] = known["gain"].lt(1).map({True: "dampen", False: "expand"})
+    return pd.concat([gains, known], ignore_index=True)
+
+
+def n_for_auc(auc: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """Units per class to detect this AUC with a one-sided test: binormal equal-variance model, Cohen's
+    d = sqrt(2) Phi^-1(AUC), normal approximation n = 2 (z_(1-alpha) + z_power)^2 / d^2 (at least 2);
+    None when the AUC is 0.5 (no effect)."""
+    import math
+
+    import scipy.stats
+
+    d = math.sqrt(2) * scipy.stats.norm.ppf(min(max(auc, 1e-6), 1 - 1e-6))
+    if abs(d) < 1e-9:
+        return None
+    z = scipy.stats.norm.ppf(1 - alpha) + scipy.stats.norm.ppf(power)
+    return max(2, math.ceil(2 * (z / d) ** 2))
+
+
+def drop_twins(rows: pd.DataFrame) -> pd.DataFrame:
+    """Leave out instruct models whose base model (``twin_of``) is also in ``rows``: a fine-tuned twin
+    is not a new, independent model in a comparison across models."""
+    return rows[~rows["twin_of"].isin(rows["model"])].reset_index(drop=True)
