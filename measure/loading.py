@@ -123,9 +123,13 @@ def converted_gguf(folder: Path, gguf_file: str) -> tuple[Path, str, str]:
 
 
 def stand_in_tokenizer():
-    entry = get_entry(STAND_IN_TOKENIZER)
-    path = package_gguf(entry["package"], entry["gguf_file"])
-    folder, _, _ = converted_gguf(path.parent, path.name)
+    """The random-init controls' tokenizer, kept in the cache once made (a few MB, no weights)."""
+    folder = CACHE_DIR / "tokenizers" / STAND_IN_TOKENIZER
+    if not (folder / "tokenizer_config.json").is_file():
+        entry = get_entry(STAND_IN_TOKENIZER)
+        path = package_gguf(entry["package"], entry["gguf_file"])
+        converted, _, _ = converted_gguf(path.parent, path.name)
+        AutoTokenizer.from_pretrained(converted).save_pretrained(folder)
     return AutoTokenizer.from_pretrained(folder)
 
 

@@ -8,7 +8,9 @@ Every row also carries what ``transformers`` needs to rebuild the model's archit
 the hub (``build_config``): the random-init controls are built from it, and the tests check each
 row against the config it builds. Empty cells mean "not applicable" (e.g. ``window_size``) or
 "unknown" (``n_params``); ``n_params_source`` says where a filled ``n_params`` comes from:
-``R`` recorded by the paper's notebooks, ``C`` the public count of the HF checkpoint.
+``R`` recorded by the paper's notebooks, ``C`` the public count of the HF checkpoint, ``B`` counted
+from the built architecture where no public count is known (gpt-j-6b's model card states
+6,053,381,344; the HF architecture has 6,050,882,784).
 """
 
 from __future__ import annotations
@@ -242,13 +244,13 @@ def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: to
 
     Deterministic: the same ``seed`` gives identical weights. ``attn_implementation`` is passed to
     ``transformers`` ("eager" when attention probabilities are needed, else e.g. "sdpa").
-    ``dtype`` defaults to float32.
+    The weights are always drawn in float32 on the CPU and then cast to ``dtype`` (default float32),
+    so a bfloat16 control holds the rounded weights of the float32 one, on any machine.
     """
     import torch
     from transformers import AutoModelForCausalLM
 
     config = build_config(entry)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32,
-                                             attn_implementation=attn_implementation)
-    return model.eval()
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation=attn_implementation)
+    return model.to(dtype or torch.float32).eval()
