@@ -1,16 +1,18 @@
 """Benchmark: the probe against a bare batched forward pass and the notebooks' batch-1 hook loop.
 
-Measured side by side in one run, on the same model, prompts, dtype and device:
+Measured side by side in one run, on the same model weights, prompts and device, for each dtype:
 
-* ``bare``: ``model(input_ids, attention_mask)`` over the same right-padded batches (full logits);
-* ``probe``: this project's probe (residual + sublayer norms, next-token stats) plus the
-  per-head weight metrics, computed once per model;
-* ``probe+attention``: the same with attention statistics (eager attention);
-* ``notebook loop``: one prompt per forward pass with block hooks that call ``.item()`` on
-  a model-dtype norm per layer, then a softmax entropy (the GUB/TWN notebooks' pattern).
+* ``bare``: ``model(input_ids, attention_mask)`` over the right-padded batches (full logits);
+* ``probe``: this project's probe over the same batches (residual and sublayer norms, next-token
+  statistics), SDPA attention;
+* ``probe+attention``: the same with the attention statistics (eager attention);
+* ``weights``: the per-head weight metrics, computed once per model whatever the prompts;
+* ``notebook loop``: one prompt per forward pass with block hooks that call ``.item()`` on a
+  model-dtype norm per layer, then a softmax entropy (the GUB/TWN notebooks' pattern).
 
-Each variant runs ``--repeats`` times after one warm-up; the median wall time is reported with
-ratios. Repeat with the command printed at the top.
+The model is loaded once (float32) and cast for each further dtype. Each variant runs
+``--repeats`` times after one warm-up; the median wall time is reported with ratios to ``bare``.
+Repeat with the command printed at the top.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ import numpy as np
 import torch
 
 from measure.loading import load_model
+from measure.probe import Probe
 from measure.prompts import load_prompt_set
 from measure.runner import batches, tokenize
-from measure.probe import Probe
 from measure.weights import weight_table
 
 
@@ -47,11 +49,51 @@ def timed(fn, repeats: int, device: torch.device) -> float:
     return statistics.median(times)
 
 
+def variants(loaded, prompts, batch_size: int) -> dict:
+    """The benchmarked functions, closed over one loaded model."""
+    model, adapter = loaded.model, loaded.adapter
+    device = next(model.parameters()).device
+    token_ids = tokenize(loaded, prompts)
+    batched = list(batches(token_ids, batch_size, 0, device))
+    singles = [torch.tensor([ids], device=device) for ids in token_ids]
+
+    def bare():
+        with torch.inference_mode():
+            for _, ids, mask in batched:
+                model(input_ids=ids, attention_mask=mask, use_cache=False)
+
+    def probe(attention: bool):
+        def run():
+            with Probe(model, adapter, attention=attention) as p:
+                for _, ids, mask in batched:
+                    p.run(ids, mask)
+        return run
+
+    def weights():
+        weight_table(model, adapter, loaded.name)
+
+    def notebook_loop():
+        norms = []
+        hooks = [block.register_forward_hook(
+            lambda m, a, out: norms.append(torch.norm((out[0] if isinstance(out, tuple) else out)[0, -1]).item()))
+            for block in adapter.blocks(model)]
+        with torch.inference_mode():
+            for ids in singles:
+                logits = model(input_ids=ids, use_cache=False).logits[0, -1].float()
+                probs = torch.softmax(logits, -1).cpu().double().numpy()
+                float(-(probs * np.log(probs.clip(1e-10))).sum())
+        for hook in hooks:
+            hook.remove()
+
+    return {"bare": bare, "probe": probe(False), "probe+attention": probe(True), "weights": weights,
+            "notebook loop": notebook_loop}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--random-init", action="store_true")
-    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--prompt-set", default="core25")
@@ -61,55 +103,27 @@ def main() -> None:
     print("command: python", shlex.join(sys.argv))
 
     prompts = load_prompt_set(args.prompt_set)
-    results = {}
-    for attention in (False, True):
-        loaded = load_model(args.model, dtype=args.dtype, device=args.device, attention=attention,
-                            random_init=args.random_init)
-        model, device = loaded.model, next(loaded.model.parameters()).device
-        token_ids = tokenize(loaded, prompts)
-        batched = list(batches(token_ids, args.batch_size, 0, device))
-        singles = [torch.tensor([ids], device=device) for ids in token_ids]
-
-        def bare():
-            with torch.inference_mode():
-                for _, ids, mask in batched:
-                    model(input_ids=ids, attention_mask=mask, use_cache=False)
-
-        def probe():
-            with Probe(model, loaded.adapter, attention=attention) as p:
-                for _, ids, mask in batched:
-                    p.run(ids, mask)
-            weight_table(model, loaded.adapter, loaded.name)
-
-        def notebook_loop():
-            norms = []
-            hooks = [block.register_forward_hook(
-                lambda m, a, out: norms.append(torch.norm((out[0] if isinstance(out, tuple) else out)[0, -1]).item()))
-                for block in loaded.adapter.blocks(model)]
-            with torch.inference_mode():
-                for ids in singles:
-                    logits = model(input_ids=ids, use_cache=False).logits[0, -1].float()
-                    probs = torch.softmax(logits, -1).cpu().double().numpy()
-                    float(-(probs * np.log(probs.clip(1e-10))).sum())
-            for hook in hooks:
-                hook.remove()
-
-        if attention:
-            results["probe+attention"] = timed(probe, args.repeats, device)
-        else:
-            results["bare"] = timed(bare, args.repeats, device)
-            results["probe"] = timed(probe, args.repeats, device)
-            results["notebook loop"] = timed(notebook_loop, args.repeats, device)
-            info = {"model": loaded.name, "device": str(device), "dtype": args.dtype, "n_prompts": len(prompts),
-                    "batch_size": args.batch_size, "torch": torch.__version__, "cpu": platform.processor(),
-                    "threads": torch.get_num_threads(),
-                    "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None}
-        del loaded, model
+    loaded = load_model(args.model, device=args.device, random_init=args.random_init)
+    device = next(loaded.model.parameters()).device
+    info = {"model": loaded.name, "device": str(device), "n_prompts": len(prompts), "batch_size": args.batch_size,
+            "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None}
     print(json.dumps(info))
-    print(f"{'variant':<18}{'median s':>10}{'x bare':>9}")
-    for name, seconds in results.items():
-        print(f"{name:<18}{seconds:>10.3f}{seconds / results['bare']:>9.2f}")
-    print(f"probe is {results['notebook loop'] / results['probe']:.1f}x faster than the notebooks' batch-1 loop")
+    results = {}
+    for dtype in args.dtypes:
+        loaded.model.to(getattr(torch, dtype))
+        functions = variants(loaded, prompts, args.batch_size)
+        seconds = {}
+        for name, fn in functions.items():
+            loaded.model.set_attn_implementation("eager" if name == "probe+attention" else "sdpa")
+            seconds[name] = timed(fn, args.repeats, device)
+        results[dtype] = seconds
+        print(f"\n{dtype}: {'variant':<18}{'median s':>10}{'x bare':>9}")
+        for name, value in seconds.items():
+            print(f"{'':<{len(dtype) + 2}}{name:<18}{value:>10.4f}{value / seconds['bare']:>9.2f}")
+        print(f"probe + weights once = {(seconds['probe'] + seconds['weights']) / seconds['bare']:.2f}x bare; "
+              f"the probe is {seconds['notebook loop'] / seconds['probe']:.1f}x faster than the notebooks' loop "
+              f"({(seconds['notebook loop']) / (seconds['probe'] + seconds['weights']):.1f}x with the weights)")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"info": info, "median_seconds": results}, handle, indent=2)
