@@ -30,8 +30,17 @@ HERITAGE_LAB = "EleutherAI"
 PROMPT_SET_PREFERENCE = ("GU25", "core25")
 # The gain this project reports: the true last block's gain x_{L-1}/x_{L-2}, last token.
 CANONICAL_GAIN = "gain_last_block_last"
-MODEL_FACTS = ["model", "lab", "family", "variant", "twin_of", "n_layers", "n_heads", "n_kv_heads", "d_model",
+MODEL_FACTS = ["model", "registry_model", "lab", "family", "variant", "twin_of", "n_layers", "n_heads", "n_kv_heads", "d_model",
                "d_head", "rho", "n_params", "norm_placement", "parallel_residual"]
+
+
+def registry_names(hf_ids: pd.Series) -> pd.Series:
+    """The registry model each HF id (or alternative id) is, NaN for a model not in the registry."""
+    registry = load_registry()
+    ids = {row["hf_id"].lower(): name for name, row in registry.iterrows()}
+    for name, alternatives in registry["alt_hf_ids"].dropna().items():
+        ids.update({alt.lower(): name for alt in alternatives.split(";")})
+    return hf_ids.str.lower().map(ids)
 
 
 def with_derived_facts(models: pd.DataFrame) -> pd.DataFrame:
@@ -47,6 +56,7 @@ def registry_facts() -> pd.DataFrame:
     """Model facts of every registry model (for the published source), rho = H / d_head."""
     registry = load_registry().reset_index(drop=True)
     registry["rho"] = registry["n_heads"] / registry["d_head"]
+    registry["registry_model"] = registry["model"]
     return with_derived_facts(registry[MODEL_FACTS])
 
 
@@ -60,6 +70,12 @@ class Source:
     @property
     def available(self) -> bool:
         return not self.models.empty
+
+    def named(self, registry_models) -> dict[str, str]:
+        """{registry name: this source's model name} for the registry models present here (a
+        random-init control of pythia-6.9b is named pythia-6.9b-random-init)."""
+        present = self.models.dropna(subset=["registry_model"])
+        return {r: m for r, m in zip(present["registry_model"], present["model"]) if r in set(registry_models)}
 
     def facts(self, models) -> pd.DataFrame:
         """Model facts for ``models`` (a list or a frame with a ``model`` column)."""
@@ -171,6 +187,7 @@ def load_sources(measured_dir: Path, published_dir: Path) -> dict[str, Source]:
                                                          for t in MEASURED_TABLES})
             continue
         models = tables["models"][(tables["models"]["source"] == "random-init") == random_init]
+        models = models.assign(registry_model=registry_names(models["hf_id"]))
         facts = with_derived_facts(models[MODEL_FACTS].reset_index(drop=True))
         sources[name] = MeasuredSource(name, facts, _subset(tables, set(facts["model"])))
     return sources

@@ -23,7 +23,7 @@ PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "shared" / "paper3" / 
 def facts(model: str, lab: str = "EleutherAI", family: str = "gpt_neox", n_layers: int = 12, n_heads: int = 12,
           d_head: int = 64, n_params: int = 10**8, **extra) -> dict:
     """One models.csv-like row of model facts."""
-    row = dict(model=model, lab=lab, family=family, variant="base", twin_of=None, n_layers=n_layers,
+    row = dict(model=model, registry_model=extra.pop("registry_model", None), lab=lab, family=family, variant="base", twin_of=None, n_layers=n_layers,
                n_heads=n_heads, n_kv_heads=n_heads, d_model=n_heads * d_head, d_head=d_head,
                rho=n_heads / d_head, n_params=n_params, norm_placement="pre", parallel_residual=False)
     row.update(extra)

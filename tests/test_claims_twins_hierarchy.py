@@ -80,3 +80,16 @@ def test_convention_sensitivity_detects_a_label_flip():
     assert outcome.value == pytest.approx(0.5) and outcome.holds == "fails" and "flip" in outcome.note
     calm = measured_source([facts("steady", n_layers=6)], steady)
     assert run_claim("convention_sensitivity", calm).holds == "holds"
+
+
+def test_hierarchy_finds_its_models_by_registry_name_not_by_label():
+    """Our controls are named e.g. 'gemma-7b-random-init'; claims find them through the registry."""
+    levels = {"pythia-6.9b": 0.8, "mistral-7b-v0.1": 1.1, "llama-3.1-8b": 1.5, "gemma-7b": 2.3}
+    rng = np.random.default_rng(0)
+    models, rows = [], []
+    for name, level in levels.items():
+        label = f"{name}-random-init"
+        models.append(facts(label, registry_model=name))
+        rows += residual_rows(label, 12, level + 0.01 * rng.standard_normal(25))
+    outcome = run_claim("hierarchy", measured_source(models, rows))
+    assert outcome.holds == "holds" and outcome.value == pytest.approx(1.0)

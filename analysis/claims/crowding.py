@@ -77,11 +77,12 @@ def pair_rows(src: Source) -> pd.DataFrame:
         rows = pd.concat([src.get("gain_last_block", notebook=nb, aggregate="value", model=model)
                           for model, nb in PAIR_PROMPTS.items()])
         return rows.rename(columns={"value": "gain"})[["model", "prompt_id", "notebook", "gain"]]
-    missing = sorted(set(PAIR) - set(src.models["model"]))
+    names = src.named(PAIR)
+    missing = sorted(set(PAIR) - set(names))
     require(not missing, f"needs {' and '.join(PAIR)}; missing {', '.join(missing)} (not in this source's panel)")
-    rows = src.prompt_gains(models=list(PAIR))
+    rows = src.prompt_gains(models=list(names.values()))
     require(rows["model"].nunique() == 2, f"needs per-prompt gains of {' and '.join(PAIR)} on one prompt set")
-    return rows.assign(notebook=None)
+    return rows.assign(notebook=None, model=rows["model"].map({m: r for r, m in names.items()}))
 
 
 def summary_signs(src: PublishedSource) -> tuple[list[str], bool]:

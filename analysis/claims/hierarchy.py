@@ -25,9 +25,10 @@ def hierarchy(src: Source, settings) -> Outcome:
     if isinstance(src, PublishedSource):
         rows = src.get("gain_last_block", notebook="GUB", aggregate="value").rename(columns={"value": "gain"})
     else:
-        present = set(src.models["model"]) & set(HIERARCHY)
-        require(present == set(HIERARCHY), f"needs {', '.join(sorted(set(HIERARCHY) - present))} (not measured)")
-        rows = src.prompt_gains(models=list(HIERARCHY))
+        names = src.named(HIERARCHY)
+        require(set(names) == set(HIERARCHY), f"needs {', '.join(sorted(set(HIERARCHY) - set(names)))} (not measured)")
+        rows = src.prompt_gains(models=list(names.values()))
+        rows["model"] = rows["model"].map({m: r for r, m in names.items()})
     rows = rows[rows["model"].isin(HIERARCHY)]
     order = order_robustness(rows, "gain", group="model", subject="prompt_id", expected=list(HIERARCHY),
                              n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
