@@ -8,7 +8,8 @@
   the extraction they used);
 * ``trace_layers``: per model and layer, the multi-head sheaf trace and mean off-diagonal mass;
 * ``prompt_gains``: per model and prompt, the gain (input-robustness figure);
-* ``conventions``: per model and convention R1-R3, the mean gain (convention-sensitivity figure).
+* ``conventions``: per model and convention R1-R3, the mean gain (convention-sensitivity figure);
+* ``lab_means``: per lab, the mean gain with a bootstrap CI over models (Fig. 2).
 """
 
 from __future__ import annotations
@@ -132,6 +133,27 @@ def convention_gains(src: Source) -> pd.DataFrame:
     return rows.merge(src.models, on="model")[["model", "convention", "gain", "dataset"] + FACTS]
 
 
+def lab_means(gains: pd.DataFrame, settings) -> pd.DataFrame:
+    """Per source and lab: the mean of the model means with a bootstrap CI over models (Fig. 2).
+
+    Published: the R1 gains of the 16-model heritage hunt (HRH), the paper's lab data; ours: the
+    canonical gain. A lab with one model has no CI.
+    """
+    from analysis.stats import bootstrap_ci
+
+    chosen = gains[((gains["source"] == "published") & (gains["dataset"] == "HRH"))
+                   | ((gains["source"] != "published") & (gains["convention"] == "canonical"))]
+    rows = []
+    for (source, lab), group in chosen.groupby(["source", "lab"]):
+        row = {"source": source, "lab": lab, "n_models": len(group), "gain": group["gain"].mean(),
+               "ci_low": np.nan, "ci_high": np.nan}
+        if len(group) >= 2:
+            ci = bootstrap_ci(group, "gain", n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
+            row.update(ci_low=ci["ci_low"], ci_high=ci["ci_high"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["source", "lab", "n_models", "gain", "ci_low", "ci_high"])
+
+
 BUILDERS = {
     "model_gains": model_gains, "layer_gains": layer_gains, "head_norms": head_norms,
     "trace_layers": trace_layers, "prompt_gains": prompt_gains, "conventions": convention_gains,
@@ -151,4 +173,5 @@ def figure_tables(sources: dict[str, Source], settings) -> dict[str, pd.DataFram
                 frames.append(frame.assign(source=source_name))
         columns = ["source"] + (list(frames[0].columns.drop("source")) if frames else [])
         tables[name] = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    tables["lab_means"] = lab_means(tables["model_gains"], settings)
     return tables
