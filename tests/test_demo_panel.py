@@ -109,3 +109,16 @@ def test_panel_dry_run_resumes_from_the_shipped_runs():
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and len(lines) == 16
     assert all("skip: already measured" in line and "GiB" in line for line in lines)
+
+
+def test_random_init_control_reproduces_the_shipped_control():
+    """A registry architecture with random weights (seed 0, the stand-in tokenizer made from the
+    SmolLM2 GGUF file on first use) measures exactly as the shipped control did."""
+    loaded = load_model("pythia-70m", device="cpu", random_init=True)
+    assert (loaded.name, loaded.source, loaded.seed) == ("pythia-70m-random-init", "random-init", 0)
+    prompts = load_prompt_set().iloc[:5]
+    fresh = measure_model(loaded, prompts, RunOptions(progress=False))["residual"].set_index(["prompt_id", "layer"])
+    shipped = read_measured(SHIPPED, "residual")
+    shipped = shipped[(shipped["model"] == "pythia-70m-random-init") & (shipped["prompt_set"] == "core25")]
+    shipped = shipped.set_index(["prompt_id", "layer"]).loc[fresh.index]
+    np.testing.assert_allclose(fresh["norm_last"], shipped["norm_last"], rtol=1e-5)

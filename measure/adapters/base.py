@@ -118,3 +118,23 @@ class Adapter:
 
     def head_weights(self, model: nn.Module, layer: int) -> HeadWeights:
         raise NotImplementedError
+
+
+class TransformerHAdapter(Adapter):
+    """The layout of GPT-2 and the families that kept it: ``transformer.h`` blocks, a final
+    ``transformer.ln_f``, and an attention module and an MLP named in each block."""
+
+    attention_name: ClassVar[str] = "attn"
+
+    def blocks(self, model: nn.Module) -> nn.ModuleList:
+        return model.transformer.h
+
+    def final_module(self, model: nn.Module) -> nn.Module:
+        return model.transformer.ln_f
+
+    def attention(self, block: nn.Module) -> nn.Module:
+        return getattr(block, self.attention_name)
+
+    def sublayers(self, block: nn.Module) -> dict[str, Sublayer]:
+        attention = self.attention(block)
+        return {"attention": Sublayer(attention, attention), "mlp": Sublayer(block.mlp, block.mlp)}

@@ -6,24 +6,16 @@ so the probe subtracts the ``residual`` argument to read what each sublayer cont
 
 import torch
 
-from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer, split_columns
+from measure.adapters.base import Architecture, HeadWeights, Sublayer, TransformerHAdapter, split_columns
 
 
-class BloomAdapter(Adapter):
+class BloomAdapter(TransformerHAdapter):
     model_types = ("bloom",)
+    attention_name = "self_attention"
 
     def architecture(self, config) -> Architecture:
         d, h = config.hidden_size, config.n_head
         return Architecture(config.n_layer, h, h, d, d // h, "LayerNorm", "pre", False, "alibi", None)
-
-    def blocks(self, model):
-        return model.transformer.h
-
-    def final_module(self, model):
-        return model.transformer.ln_f
-
-    def attention(self, block):
-        return block.self_attention
 
     def sublayers(self, block):
         return {

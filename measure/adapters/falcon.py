@@ -7,11 +7,12 @@
 
 import torch
 
-from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer, max_positions_of, split_columns
+from measure.adapters.base import Architecture, HeadWeights, TransformerHAdapter, max_positions_of, split_columns
 
 
-class FalconAdapter(Adapter):
+class FalconAdapter(TransformerHAdapter):
     model_types = ("falcon",)
+    attention_name = "self_attention"
 
     def architecture(self, config) -> Architecture:
         d, h = config.hidden_size, config.num_attention_heads
@@ -23,18 +24,6 @@ class FalconAdapter(Adapter):
         parallel = bool(config.parallel_attn or config.new_decoder_architecture)
         return Architecture(config.num_hidden_layers, h, kv, d, d // h, "LayerNorm", "pre", parallel,
                             positional, None if config.alibi else max_positions_of(config))
-
-    def blocks(self, model):
-        return model.transformer.h
-
-    def final_module(self, model):
-        return model.transformer.ln_f
-
-    def attention(self, block):
-        return block.self_attention
-
-    def sublayers(self, block):
-        return {"attention": Sublayer(block.self_attention, block.self_attention), "mlp": Sublayer(block.mlp, block.mlp)}
 
     def head_weights(self, model, layer):
         arch = self.architecture(model.config)

@@ -2,28 +2,16 @@
 
 import torch
 
-from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer, max_positions_of, split_columns, split_rows
+from measure.adapters.base import Architecture, HeadWeights, TransformerHAdapter, max_positions_of, split_columns, split_rows
 
 
-class GPTJAdapter(Adapter):
+class GPTJAdapter(TransformerHAdapter):
     model_types = ("gptj",)
 
     def architecture(self, config) -> Architecture:
         d, h = config.n_embd, config.n_head
         return Architecture(config.n_layer, h, h, d, d // h, "LayerNorm", "pre", True, "rotary",
                             max_positions_of(config))
-
-    def blocks(self, model):
-        return model.transformer.h
-
-    def final_module(self, model):
-        return model.transformer.ln_f
-
-    def attention(self, block):
-        return block.attn
-
-    def sublayers(self, block):
-        return {"attention": Sublayer(block.attn, block.attn), "mlp": Sublayer(block.mlp, block.mlp)}
 
     def head_weights(self, model, layer):
         attn = self.blocks(model)[layer].attn
