@@ -77,11 +77,6 @@ class Source:
         present = self.models.dropna(subset=["registry_model"])
         return {r: m for r, m in zip(present["registry_model"], present["model"]) if r in set(registry_models)}
 
-    def facts(self, models) -> pd.DataFrame:
-        """Model facts for ``models`` (a list or a frame with a ``model`` column)."""
-        names = models["model"] if isinstance(models, pd.DataFrame) else pd.Series(list(models))
-        return self.models.set_index("model").loc[names.unique()].reset_index()
-
 
 @dataclass
 class PublishedSource(Source):

@@ -47,9 +47,6 @@ class Claims:
     def row(self, claim_id: str, source: str = "published") -> pd.Series:
         return self.table.loc[(claim_id, source)]
 
-    def available(self, claim_id: str, source: str = "published") -> bool:
-        return not math.isnan(self.row(claim_id, source)["value"])
-
     def value(self, claim_id: str, source: str = "published", digits: int = 3, percent: bool = False) -> str:
         value = self.row(claim_id, source)["value"]
         return f"{number(100 * value, digits)}%" if percent and not math.isnan(value) else number(value, digits)
