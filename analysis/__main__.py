@@ -9,7 +9,7 @@ from pathlib import Path
 
 from analysis.claims import Settings
 from analysis.run import run
-from measure.errors import MeasureError
+from contract.errors import ThermoAuditError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         written = run(args.measured, args.published, args.out, settings, log=(lambda *_: None) if args.quiet else print)
-    except MeasureError as err:
+    except ThermoAuditError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.published.joinpath("values.csv").is_file():

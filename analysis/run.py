@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.claims import CLAIMS, InsufficientData, Settings, missing
-from analysis.sources import SOURCES, Source, load_sources
+from analysis.sources import Source, load_sources
 from analysis.stats import reproduces
-from measure.schema import write_atomically
+from contract.tables import write_atomically
+from contract.vocab import DATA_SOURCES
 
 FLOAT_FORMAT = "%.10g"
 
@@ -36,7 +37,7 @@ def _reproduces(claim, source: str, outcome) -> tuple[str, str]:
 def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.DataFrame:
     rows = []
     for claim in CLAIMS.values():
-        for name in SOURCES:
+        for name in DATA_SOURCES:
             src = sources[name]
             started = time.perf_counter()
             if not src.available:

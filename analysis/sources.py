@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 
 from measure.conventions import all_conventions
-from measure.registry import load_registry
-from measure.schema import MEASURED_TABLES, PROMPTS_TABLE, PUBLISHED_TABLES, read_table
+from contract.registry import load_registry
+from contract.tables import MEASURED_TABLES, PROMPTS_TABLE, PUBLISHED_TABLES, read_table
 
-SOURCES = ("published", "measured", "controls")
 HERITAGE_LAB = "EleutherAI"
 # Prompt sets tried in this order for measured claims: the paper's GU25 first (comparable with
 # the published numbers), then the project's own set.

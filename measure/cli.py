@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import measure
-from measure.errors import MeasureError
+from contract.errors import ThermoAuditError
 from measure.prompts import DEFAULT_SET, load_prompt_set, read_prompt_file
 
 MEASURED_DIR = Path("data/measured")
@@ -142,7 +142,7 @@ def _cmd_ls(args) -> int:
         for name, path in sorted(known_prompt_sets().items()):
             print(f"{name}\t{path}")
     else:
-        from measure.registry import load_registry
+        from contract.registry import load_registry
         registry = load_registry()
         if args.what == "panels":
             panels = sorted({p for cell in registry["panels"].dropna() for p in cell.split(";")})
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except MeasureError as err:
+    except ThermoAuditError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,8 +22,9 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from measure.adapters import Adapter, Architecture, get_adapter
-from measure.errors import MeasureError, ModelLoadError
-from measure.registry import RANDOM_INIT_SEED, build_random_model, get_entry
+from contract.errors import ThermoAuditError, ModelLoadError
+from contract.registry import get_entry
+from measure.registry import RANDOM_INIT_SEED, build_random_model
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MeasureError("--device cuda was asked for, but torch sees no CUDA device.")
+        raise ThermoAuditError("--device cuda was asked for, but torch sees no CUDA device.")
     return torch.device(device)
 
 
@@ -180,7 +181,7 @@ def load_model(
     attn = "eager" if attention else "sdpa"
     try:
         entry = get_entry(model)
-    except MeasureError:
+    except ThermoAuditError:
         entry = None
     local = Path(model).exists()
     hf_id = entry["hf_id"] if entry is not None and not local else model

@@ -20,15 +20,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from measure.errors import MeasureError
+from contract.errors import ThermoAuditError
 from measure.loading import load_model
 from measure.prompts import prompt_set_sha256
-from measure.registry import estimate_memory_gb, panel_members
+from contract.registry import panel_members
+from contract.vocab import RANDOM_INIT_PANELS
+from measure.registry import estimate_memory_gb
 from measure.runner import RunOptions, measure_model, write_measurement
-from measure.schema import read_measured
+from contract.tables import read_measured
 
 log = logging.getLogger(__name__)
-RANDOM_INIT_PANELS = ("arch-controls",)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def run_panel(panel: str, prompts: pd.DataFrame, *, dtype: str, device: str, att
                                 random_init=item.random_init)
             write_measurement(measure_model(loaded, prompts, options), out_dir)
             log.info("%s: written to %s", item.model, out_dir)
-        except MeasureError as err:
+        except ThermoAuditError as err:
             failures.append(f"{item.model}: {err}")
             log.error("%s: %s", item.model, err)
         finally:

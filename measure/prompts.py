@@ -1,4 +1,4 @@
-"""Prompt sets: the project's own (data/prompts.csv), the paper's (imported), or any CSV file.
+"""Prompt sets: the project's own (contract/data/prompts.csv), the paper's (imported), or any CSV file.
 
 A prompt set is a DataFrame with the ``prompts`` schema columns: prompt_id, prompt_set,
 category, complexity, text. The paper's prompt texts are not committed: sets such as GU25 are
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from measure.errors import PromptError
-from measure.registry import suggest
-from measure.schema import PROMPTS_TABLE, validate
+import contract
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_PROMPTS = DATA_DIR / "prompts.csv"
-PUBLISHED_PROMPTS = DATA_DIR / "published" / "prompts.csv"
+from contract.errors import PromptError
+from contract.registry import suggest
+from contract.tables import PROMPTS_TABLE, validate
+
+DEFAULT_PROMPTS = Path(contract.__file__).resolve().parent / "data" / "prompts.csv"
+PUBLISHED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "published" / "prompts.csv"
 DEFAULT_SET = "core25"
 # The paper's prompt sets (methods.md section 4); their texts come from the imported results.
 PAPER_SETS = ("GU25", "PYTHIA25", "HUNT5", "CANON3", "SCALING4", "FFN8", "H4_4", "LSTAR5", "OPT2",

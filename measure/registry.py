@@ -1,10 +1,6 @@
-"""The model registry: every model the paper used and the offline demo models, one reviewed CSV.
+"""Models built from the registry (``contract.registry``): configs, parameter counts, memory.
 
-``data/panels/registry.csv`` holds one row per model: HF id, lab, family (HF ``model_type``),
-base/instruct twin, architecture (L, H, KV heads, d_model, d_head, ...), and the panels the
-model belongs to. Lab and heritage labels come from this file, never from substrings of names.
-
-Every row also carries what ``transformers`` needs to rebuild the model's architecture without
+Every registry row carries what ``transformers`` needs to rebuild the model's architecture without
 the hub (``build_config``): the random-init controls are built from it, and the tests check each
 row against the config it builds. Empty cells mean "not applicable" (e.g. ``window_size``) or
 "unknown" (``n_params``); ``n_params_source`` says where a filled ``n_params`` comes from:
@@ -15,24 +11,19 @@ from the built architecture where no public count is known (gpt-j-6b's model car
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import lru_cache
-from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from measure.errors import TableError, UnknownNameError, UnsupportedArchitectureError
+from contract.errors import TableError, UnsupportedArchitectureError
+from contract.registry import suggest
 
 if TYPE_CHECKING:  # torch and transformers load in seconds: only the functions that build models need them
     import torch
     from transformers import PretrainedConfig, PreTrainedModel
 
-REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "panels" / "registry.csv"
-
-PANELS = ("paper3", "arch-controls", "offline-demo")
 # arch-controls holds exactly the paper3 models whose built architecture has at most this many
 # parameters ("up to about 1.5B": GPT-2 XL, 1.56B, is in; BLOOM-1b7, 1.72B, is out).
 ARCH_CONTROLS_MAX_PARAMS = 1_600_000_000
@@ -46,43 +37,6 @@ RANDOM_INIT_SEED = 0
 ACTIVATION_FRACTION = 0.20
 FIXED_OVERHEAD_GB = 1.0
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-
-_INT_COLUMNS = ["n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_ff", "d_embed", "vocab_size",
-                "max_positions", "window_size", "n_params"]
-
-
-def load_registry(path: Path = REGISTRY_PATH) -> pd.DataFrame:
-    """The registry as a DataFrame indexed by ``model`` (the canonical short model name)."""
-    dtypes = {"alt_hf_ids": str, "twin_of": str, **{column: "Int64" for column in _INT_COLUMNS}}
-    return pd.read_csv(path, dtype=dtypes).set_index("model", drop=False)
-
-
-def suggest(name: str, known: list[str]) -> str:
-    """A hint naming the known names closest to ``name``."""
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
-
-
-def get_entry(name: str, registry: pd.DataFrame | None = None) -> pd.Series:
-    """The registry row of ``name`` (canonical name, HF id or alternative HF id)."""
-    registry = load_registry() if registry is None else registry
-    if name in registry.index:
-        return registry.loc[name]
-    for _, row in registry.iterrows():
-        ids = [row["hf_id"]] + (str(row["alt_hf_ids"]).split(";") if pd.notna(row["alt_hf_ids"]) else [])
-        if name in ids or name.lower() in (i.lower() for i in ids):
-            return row
-    raise UnknownNameError(f"Unknown model '{name}' in the registry.{suggest(name, list(registry.index))}")
-
-
-def panel_members(panel: str, registry: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The registry rows whose ``panels`` cell (';'-separated) names ``panel``, in registry order."""
-    if panel not in PANELS:
-        raise UnknownNameError(f"Unknown panel '{panel}'. Known panels: {', '.join(PANELS)}."
-                               f"{suggest(panel, list(PANELS))}")
-    registry = load_registry() if registry is None else registry
-    return registry[registry["panels"].fillna("").str.split(";").apply(lambda names: panel in names)]
-
 
 def _int(entry: pd.Series, column: str) -> int | None:
     value = entry.get(column)

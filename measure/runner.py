@@ -23,15 +23,15 @@ import transformers
 from tqdm.auto import tqdm
 
 import measure
-from measure.errors import PromptError
+from contract.errors import PromptError
+from contract.vocab import SUBLAYERS
 from measure.loading import LoadedModel
 from measure.probe import BatchCapture, Probe
 from measure.prompts import prompt_set_sha256
-from measure.schema import MEASURED_TABLES, drop_rows, validate, write_table
+from contract.tables import MEASURED_TABLES, drop_rows, validate, write_table
 from measure.weights import weight_table
 
 log = logging.getLogger(__name__)
-SUBLAYERS = ("attention", "mlp")
 
 
 @dataclass(frozen=True)

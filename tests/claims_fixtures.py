@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.sources import MODEL_FACTS, MeasuredSource, load_sources, with_derived_facts
-from measure.schema import MEASURED_TABLES
+from contract.tables import MEASURED_TABLES
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "shared" / "paper3" / "Results"
 

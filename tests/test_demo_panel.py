@@ -17,7 +17,7 @@ import pytest
 from measure.loading import load_model
 from measure.prompts import load_prompt_set
 from measure.runner import RunOptions, measure_model, write_measurement
-from measure.schema import MEASURED_TABLES, read_measured
+from contract.tables import MEASURED_TABLES, read_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "measured"

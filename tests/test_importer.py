@@ -19,17 +19,17 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from measure.errors import MeasureError
+from contract.errors import ThermoAuditError
 from measure.published import EXPECTED_FILES, import_published
 from measure.published.aliases import ALIASES
 from measure.published.catalogue import AGGREGATES, LABEL_KINDS, NOTEBOOKS, QUANTITIES
 from measure.published.download import COMMIT, DownloadError, download_results, read_checksums
-from measure.registry import get_entry, load_registry
-from measure.schema import PROMPTS_TABLE, PUBLISHED_TABLES, read_table
+from contract.registry import get_entry, load_registry
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, read_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "paper3"
 REAL = SHARED / "Results"
-# values.csv holds measure.schema.FLOAT_FORMAT significant digits (7): recomputations agree to this
+# values.csv holds contract.tables.FLOAT_FORMAT significant digits (7): recomputations agree to this
 CSV_RTOL = 1e-6
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"the authors' result files are not at {REAL}")
 
@@ -329,13 +329,13 @@ def test_reimport_is_byte_identical(synthetic, tmp_path):
 @pytest.mark.parametrize("name", EXPECTED_FILES)
 def test_missing_file_is_an_error_naming_it(synthetic, tmp_path, name):
     (synthetic / name).unlink()
-    with pytest.raises(MeasureError, match=name.replace(".", r"\.")):
+    with pytest.raises(ThermoAuditError, match=name.replace(".", r"\.")):
         import_published(synthetic, tmp_path / "out")
 
 
 def test_malformed_json_is_an_error_naming_the_file(synthetic, tmp_path):
     (synthetic / "ffn_expansion_results.json").write_text('{"model": "EleutherAI/pythia-1.4b", ')
-    with pytest.raises(MeasureError, match=r"ffn_expansion_results\.json: not valid JSON"):
+    with pytest.raises(ThermoAuditError, match=r"ffn_expansion_results\.json: not valid JSON"):
         import_published(synthetic, tmp_path / "out")
 
 
@@ -343,7 +343,7 @@ def test_missing_key_is_an_error_naming_file_and_key(tmp_path):
     files = synthetic_files()
     del files["pythia_family_NO_FINAL_LN_20260105_174820.json"]["models"][0]["residual_gain_mean"]
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(MeasureError, match=r"pythia_family_NO_FINAL_LN_20260105_174820\.json: missing key "
+    with pytest.raises(ThermoAuditError, match=r"pythia_family_NO_FINAL_LN_20260105_174820\.json: missing key "
                                            r"'models\[0\]\.residual_gain_mean'"):
         import_published(folder, tmp_path / "out")
 
@@ -352,7 +352,7 @@ def test_non_numeric_value_is_an_error_naming_file_and_key(tmp_path):
     files = synthetic_files()
     files["restriction_maps_results.json"]["restriction_maps"]["contraction_ratios"][1] = "n/a"
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(MeasureError, match=r"restriction_maps_results\.json: 'restriction_maps\.contraction_ratios"
+    with pytest.raises(ThermoAuditError, match=r"restriction_maps_results\.json: 'restriction_maps\.contraction_ratios"
                                            r"\[1\]' is not a number"):
         import_published(folder, tmp_path / "out")
 
@@ -363,7 +363,7 @@ def test_csv_missing_column_is_an_error_naming_file_and_column(tmp_path):
     for row in files["H4_summary_20260106_014132.csv"]:
         del row["Max Gap"]
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(MeasureError, match=r"H4_summary_20260106_014132\.csv: missing column\(s\) 'Max Gap'"):
+    with pytest.raises(ThermoAuditError, match=r"H4_summary_20260106_014132\.csv: missing column\(s\) 'Max Gap'"):
         import_published(folder, tmp_path / "out")
 
 
@@ -372,7 +372,7 @@ def test_unknown_model_spelling_is_an_error_naming_the_file(tmp_path):
     files["OPT_anomaly_20260106_013155.json"]["W_V_analysis"]["gpt-7"] = {"mean_frobenius": 1.0, "mean_spectral": 1.0,
                                                                           "mean_condition": 1.0}
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(MeasureError, match=r"OPT_anomaly_20260106_013155\.json: unknown model name 'gpt-7'"):
+    with pytest.raises(ThermoAuditError, match=r"OPT_anomaly_20260106_013155\.json: unknown model name 'gpt-7'"):
         import_published(folder, tmp_path / "out")
 
 
@@ -383,7 +383,7 @@ def test_gu25_files_must_agree_on_the_prompts(tmp_path):
         for record in records:
             record["Prompt"] = record["Prompt"].upper()
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(MeasureError, match=r"GU25-01: the files disagree on its text"):
+    with pytest.raises(ThermoAuditError, match=r"GU25-01: the files disagree on its text"):
         import_published(folder, tmp_path / "out")
 
 

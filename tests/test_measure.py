@@ -15,11 +15,11 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from conformance_configs import build_tiny_model
-from measure.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
+from contract.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
 from measure.loading import load_model
 from measure.prompts import load_prompt_set, read_prompt_file
 from measure.runner import RunOptions, measure_model, write_measurement
-from measure.schema import MEASURED_TABLES, read_measured
+from contract.tables import MEASURED_TABLES, read_measured
 from measure.weights import head_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from measure.errors import UnknownNameError, UnsupportedArchitectureError
+from contract.errors import UnknownNameError, UnsupportedArchitectureError
+from contract.registry import get_entry, load_registry, panel_members
+from contract.vocab import PANELS
 from measure.registry import (
-    ARCH_CONTROLS_MAX_PARAMS, DTYPE_BYTES, FAMILIES, FIXED_OVERHEAD_GB, PANELS, build_config,
-    build_random_model, estimate_memory_gb, estimate_params, get_entry, load_registry, panel_members,
+    ARCH_CONTROLS_MAX_PARAMS, DTYPE_BYTES, FAMILIES, FIXED_OVERHEAD_GB, build_config, build_random_model,
+    estimate_memory_gb, estimate_params,
 )
 
 REGISTRY = load_registry()

@@ -17,7 +17,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-HOLDS = ("holds", "fails", "inconclusive")
+from contract.vocab import HOLDS
+
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from measure.adapters.gpt_neox import GPTNeoXAdapter
 from measure.adapters.gptj import GPTJAdapter
 from measure.adapters.llama import Gemma2Adapter, LlamaAdapter
 from measure.adapters.opt import OPTAdapter
-from measure.errors import UnsupportedArchitectureError
-from measure.registry import suggest
+from contract.errors import UnsupportedArchitectureError
+from contract.registry import suggest
 
 _ADAPTER_CLASSES = (
     GPT2Adapter, GPTNeoXAdapter, GPTJAdapter, GPTNeoAdapter, OPTAdapter, BloomAdapter, FalconAdapter,

@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import pandas as pd
 
-from measure.errors import TableError
-from measure.registry import load_registry, suggest
+from contract.errors import TableError
+from contract.registry import load_registry, suggest
 
 ALIASES: dict[str, str] = {
     # HF ids (HRH, H4L, H4V2, H4X, LSC, OPA, RME, FFN, IDT, CRG "path")

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from measure.errors import MeasureError
+from contract.errors import ThermoAuditError
 
 REPOSITORY = "buk81/uniformity-asymmetry"
 COMMIT = "660747c27b7a34a3c1dc45412397339bba3a8fdb"
@@ -24,7 +24,7 @@ CHECKSUMS = Path(__file__).with_name("SHA256SUMS")
 TIMEOUT_S = 60
 
 
-class DownloadError(MeasureError):
+class DownloadError(ThermoAuditError):
     """A result file could not be fetched, or its bytes do not match the pinned SHA-256."""
 
 

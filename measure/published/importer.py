@@ -3,7 +3,7 @@
 SOURCE is a folder holding the files (tests and CI: ``../shared/paper3/Results``) or "download"
 (fetched from the pinned commit into ``<out_dir>/raw`` and SHA-256 checked). Every expected file
 is read; a missing or malformed one is an error naming it; any other file in the folder is
-ignored with a logged note. Three tables are written with ``measure.schema.write_table``:
+ignored with a logged note. Three tables are written with ``contract.tables.write_table``:
 ``values.csv`` (every number), ``labels.csv`` (the notebooks' categorical labels) and
 ``prompts.csv`` (the prompt texts the files contain, ids ``<SET>-<nn>``). Rows are replaced by
 source file, so re-importing is idempotent and byte-identical.
@@ -26,7 +26,7 @@ from measure.published.readers_residual import read_crg, read_ffn, read_hrh, rea
 from measure.published.readers_sheaf import (read_h4l, read_h4v2, read_h4x, read_lsc, read_opa,
                                              read_restriction_map_summary, read_rme)
 from measure.published.source import PublishedFileError, Rows
-from measure.schema import PROMPTS_TABLE, PUBLISHED_TABLES, write_table
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, write_table
 
 log = logging.getLogger("measure.published")
 

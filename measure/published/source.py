@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from measure.errors import TableError
+from contract.errors import TableError
 from measure.published.aliases import canonical_model, lab_of
 from measure.published.catalogue import (AGGREGATES, LABEL_KINDS, PROMPT_FREE_KINDS, QUANTITIES,
                                          UNMEASURED_KINDS)

@@ -25,7 +25,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError
 
-from measure.errors import TableError
+from contract.errors import TableError
+from contract.vocab import DTYPES, MODEL_SOURCES, SITES, SUBLAYERS
 
 # Seven significant digits: every stored value derives from float32 activations or weights.
 FLOAT_FORMAT = "%.7g"
@@ -71,8 +72,6 @@ class Table:
         return pa.DataFrameSchema(self.columns, strict=False, ordered=False)
 
 
-DTYPES = ["float32", "bfloat16", "float16"]
-SOURCES = ["hub", "local", "gguf", "random-init"]
 
 MEASURED_TABLES: dict[str, Table] = {
     t.name: t
@@ -83,7 +82,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "model": _str(),
                 "hf_id": _str(),
                 "revision": _str(nullable=True),
-                "source": _str(isin=SOURCES),
+                "source": _str(isin=list(MODEL_SOURCES)),
                 "quantization": _str(nullable=True),
                 "lab": _str(nullable=True),
                 "family": _str(),
@@ -100,7 +99,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "norm_placement": _str(isin=["pre", "post"]),
                 "parallel_residual": _bool(),
                 "positional": _str(),
-                "dtype": _str(isin=DTYPES),
+                "dtype": _str(isin=list(DTYPES)),
                 "device": _str(),
                 "attn_implementation": _str(),
                 "seed": _int(nullable=True),
@@ -122,7 +121,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "prompt_set": _str(),
                 "prompt_set_sha256": _str(),
                 "n_prompts": _int(ge=1),
-                "dtype": _str(isin=DTYPES),
+                "dtype": _str(isin=list(DTYPES)),
                 "device": _str(),
                 "attn_implementation": _str(),
                 "attention_metrics": _bool(),
@@ -146,7 +145,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "prompt_set": _str(),
                 "prompt_id": _str(),
                 "n_tokens": _int(ge=1),
-                "site": _str(isin=["embedding", "block", "final_norm"]),
+                "site": _str(isin=list(SITES)),
                 "layer": _int(ge=-1),
                 "norm_last": _float(ge=0),
                 "norm_mean": _float(ge=0),
@@ -175,7 +174,7 @@ MEASURED_TABLES: dict[str, Table] = {
                 "prompt_set": _str(),
                 "prompt_id": _str(),
                 "layer": _int(ge=0),
-                "sublayer": _str(isin=["attention", "mlp"]),
+                "sublayer": _str(isin=list(SUBLAYERS)),
                 "norm_in_mean": _float(ge=0),
                 "norm_out_mean": _float(ge=0),
                 "norm_in_last": _float(ge=0),

@@ -1,0 +1,25 @@
+"""Words of the data contract that several stages spell, defined once."""
+
+# Dtypes a model can be measured in (weights and activations); reductions are float32 or better.
+DTYPES = ("float32", "bfloat16", "float16")
+
+# Where a measured model's weights came from (models.source).
+MODEL_SOURCES = ("hub", "local", "gguf", "random-init")
+
+# The data sources every claim is re-tested on (claims.source): the authors' published numbers,
+# our measurements of pretrained models, our random-init controls of the same architectures.
+DATA_SOURCES = ("published", "measured", "controls")
+
+# Named panels of the model registry (registry.panels, ';'-separated).
+PANELS = ("paper3", "arch-controls", "offline-demo")
+# Panels whose models are measured with random weights.
+RANDOM_INIT_PANELS = ("arch-controls",)
+
+# The verdict of a claim on one source after the proper analysis (claims.holds).
+HOLDS = ("holds", "fails", "inconclusive")
+# statcheck-style comparison of the printed value with the recomputed one (claims.reproduces).
+REPRODUCES = ("yes", "no", "not recomputable")
+
+# Residual-stream sites (residual.site) and sublayers (sublayers.sublayer).
+SITES = ("embedding", "block", "final_norm")
+SUBLAYERS = ("attention", "mlp")
