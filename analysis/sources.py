@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from measure.conventions import all_conventions
+from contract.conventions import all_conventions
 from contract.registry import load_registry
 from contract.tables import MEASURED_TABLES, PROMPTS_TABLE, PUBLISHED_TABLES, read_table
 
@@ -110,7 +110,7 @@ class MeasuredSource(Source):
 
     @cached_property
     def conventions(self) -> pd.DataFrame:
-        """Every gain convention per (model, prompt): see measure.conventions."""
+        """Every gain convention per (model, prompt): see contract.conventions."""
         if self.tables["residual"].empty:
             return pd.DataFrame(columns=["model", "prompt_set", "prompt_id", "convention", "quantity", "value"])
         return all_conventions(self.tables["residual"])

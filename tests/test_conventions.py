@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from claims_fixtures import residual_rows
-from measure.conventions import (
+from contract.conventions import (
     canonical,
     hook_frobenius_all_tokens,
     hook_last_token,

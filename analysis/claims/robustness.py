@@ -18,7 +18,7 @@ from analysis.sources import PublishedSource, Source
 from analysis.stats import icc
 
 R3_NOTEBOOKS = ("4MV", "MPI", "IDT")
-# Our conventions (measure.conventions): R1 = the penultimate block's gain, R2 = the true last
+# Our conventions (contract.conventions): R1 = the penultimate block's gain, R2 = the true last
 # block's (last token), R3 = the last block's over all positions (Frobenius).
 # Gains within this band of 1 count as neutral: no label, so float noise around 1 is not a "flip"
 # (bf16 resolves about 0.4%; the paper used a strict < 1 everywhere).
