@@ -26,7 +26,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError
 
 from contract.errors import TableError
-from contract.vocab import DTYPES, MODEL_SOURCES, SITES, SUBLAYERS
+from contract.vocab import DATA_SOURCES, DTYPES, HOLDS, MODEL_SOURCES, REPRODUCES, SITES, SUBLAYERS, UNITS
 
 # Seven significant digits: every stored value derives from float32 activations or weights.
 FLOAT_FORMAT = "%.7g"
@@ -421,3 +421,48 @@ def drop_rows(directory: str | os.PathLike, table: Table, match: dict[str, str])
     selected = pd.concat([existing[column] == value for column, value in match.items()], axis=1).all(axis=1)
     if selected.any():
         write_atomically(validate(existing.loc[~selected], table, path), path, table.float_format)
+
+
+CLAIMS_TABLE = Table(
+    "claims",
+    {
+        "claim_id": _str(),
+        "source": _str(isin=list(DATA_SOURCES)),
+        "section": _str(),
+        "claim": _str(),
+        "statistic": _str(),
+        "value": _float(),
+        "ci_low": _float(),
+        "ci_high": _float(),
+        "ci_level": _float(),
+        "p_value": _float(),
+        "p_holm": _float(),
+        "n": _int(nullable=True, ge=0),
+        "unit": _str(nullable=True, isin=list(UNITS)),
+        "test": _str(nullable=True),
+        "rule": _str(nullable=True),
+        "paper_value": _str(nullable=True),
+        "paper_p": _str(nullable=True),
+        "paper_test": _str(nullable=True),
+        "p_paper_method": _float(),
+        "reproduces": _str(isin=list(REPRODUCES)),
+        "reproduces_reason": _str(nullable=True),
+        "holds": _str(isin=list(HOLDS)),
+        "note": _str(nullable=True),
+        "data": _str(nullable=True),
+        "needs": _str(nullable=True),
+        "formula": _str(nullable=True),
+        "function": _str(),
+    },
+    key=("claim_id", "source"),
+    replace_by=("claim_id", "source"),
+    description=(
+        "One row per (claim, data source): the recomputed statistic (``value``, in the paper's own "
+        "definition), the CI (level ``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` "
+        "the unit of analysis that ``n`` counts), ``p_holm`` the Holm-adjusted p across the claims of "
+        "the same source, ``rule`` the stated decision rule that gives ``holds``; the paper's printed "
+        "value, p and test; ``reproduces`` (statcheck style, published source only); the fitted "
+        "model's formula and the function that computed the row."
+    ),
+    float_format="%.10g",
+)

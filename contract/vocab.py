@@ -15,11 +15,15 @@ PANELS = ("paper3", "arch-controls", "offline-demo")
 # Panels whose models are measured with random weights.
 RANDOM_INIT_PANELS = ("arch-controls",)
 
-# The verdict of a claim on one source after the proper analysis (claims.holds).
-HOLDS = ("holds", "fails", "inconclusive")
+# The verdict of a claim on one source after the proper analysis (claims.holds); "error": the
+# claim's computation failed on this source (the message is in the note), the run went on.
+HOLDS = ("holds", "fails", "inconclusive", "error")
 # statcheck-style comparison of the printed value with the recomputed one (claims.reproduces).
 REPRODUCES = ("yes", "no", "not recomputable")
 
 # Residual-stream sites (residual.site) and sublayers (sublayers.sublayer).
 SITES = ("embedding", "block", "final_norm")
 SUBLAYERS = ("attention", "mlp")
+
+# The unit of analysis of a claim's test (claims.unit): what its n counts.
+UNITS = ("model", "family", "lab", "prompt", "layer", "head", "pair", "file")
