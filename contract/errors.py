@@ -33,3 +33,7 @@ class TableError(ThermoAuditError):
 
 class UnknownNameError(ThermoAuditError):
     """An unknown name was looked up in a registry (panel, prompt set, model, claim); suggests close names."""
+
+
+class StorageError(ThermoAuditError):
+    """A write failed (full disk, no permission): nothing of what was being written is visible."""

@@ -1,13 +1,9 @@
 """The data contract: one schema per CSV table, checked on every write and every read.
 
-Tables live in a data directory (``data/measured`` for our measurements, ``data/published``
-for the imported results of the paper). Each table has
-
-* a pandera schema (column names, types, value ranges),
-* a row key that must be unique, and
-* ``replace_by``: the columns that identify one measurement run's rows. Writing new rows
-  first drops every existing row that shares a ``replace_by`` value with them, so
-  re-measuring a model (on a prompt set) replaces exactly its rows and keeps the others.
+Tables live in a data directory: ``measured/`` (our measurements, one partition per run, see
+``contract.store``), ``published/`` (the imported results of the paper) and ``derived/`` (the
+analysis output). Each table has a pandera schema (column names, types, value ranges) and a row
+key that must be unique. Every reader names the file, the row and the column of a problem.
 
 Conventions: norms are L2 norms computed in float32 or better; ``layer`` is -1 for the
 input to block 0, 0..L-1 for block outputs and L for the output of the final norm;
@@ -16,14 +12,15 @@ entropies are in nats.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaError
+from pandera.errors import SchemaError, SchemaErrors
 
 from contract.errors import TableError
 from contract.vocab import DATA_SOURCES, DTYPES, HOLDS, MODEL_SOURCES, REPRODUCES, SITES, SUBLAYERS, UNITS
@@ -59,7 +56,6 @@ class Table:
     name: str
     columns: dict[str, pa.Column]
     key: tuple[str, ...]
-    replace_by: tuple[str, ...]
     description: str
     float_format: str | None = FLOAT_FORMAT  # None: shortest repr that round-trips (full precision)
 
@@ -111,7 +107,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "measured_at": _str(),
             },
             key=("model",),
-            replace_by=("model",),
             description="One row per measured model: architecture, provenance, how it was run.",
         ),
         Table(
@@ -135,7 +130,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "command": _str(nullable=True),
             },
             key=("model", "prompt_set"),
-            replace_by=("model", "prompt_set"),
             description="Provenance of each (model, prompt set) run, in the style of lm-eval-harness.",
         ),
         Table(
@@ -156,7 +150,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "nonfinite_tokens": _int(ge=0),
             },
             key=("model", "prompt_set", "prompt_id", "layer"),
-            replace_by=("model", "prompt_set"),
             description=(
                 "Residual-stream norms per model x prompt x layer. layer -1: input to block 0 "
                 "(site=embedding); 0..L-1: block outputs (site=block); L: output of the module "
@@ -181,7 +174,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "norm_out_last": _float(ge=0),
             },
             key=("model", "prompt_set", "prompt_id", "layer", "sublayer"),
-            replace_by=("model", "prompt_set"),
             description=(
                 "Sublayer input/output norms per block: input = the (normalised) tensor the "
                 "attention or MLP receives, output = what it adds to the residual stream. "
@@ -196,18 +188,20 @@ MEASURED_TABLES: dict[str, Table] = {
                 "layer": _int(ge=0),
                 "head": _int(ge=0),
                 "kv_head": _int(ge=0),
-                "wv_spectral": _float(nullable=False, ge=0),
-                "wv_frobenius": _float(nullable=False, ge=0),
-                "wo_spectral": _float(nullable=False, ge=0),
-                "wo_frobenius": _float(nullable=False, ge=0),
-                "ov_spectral": _float(nullable=False, ge=0),
-                "ov_frobenius": _float(nullable=False, ge=0),
+                "wv_spectral": _float(ge=0),
+                "wv_frobenius": _float(ge=0),
+                "wo_spectral": _float(ge=0),
+                "wo_frobenius": _float(ge=0),
+                "ov_spectral": _float(ge=0),
+                "ov_frobenius": _float(ge=0),
+                "nonfinite_weights": _int(ge=0),
             },
             key=("model", "layer", "head"),
-            replace_by=("model",),
             description=(
                 "Per-head weight norms (float64): W_V^h is d_head x d_model (the KV head that "
-                "query head h reads), W_O^h is d_model x d_head, OV = W_O^h W_V^h."
+                "query head h reads), W_O^h is d_model x d_head, OV = W_O^h W_V^h. nonfinite_weights counts "
+                "the NaN/inf entries of the head's W_V^h and W_O^h; where it is not 0 the head's norms are "
+                "missing (NaN)."
             ),
         ),
         Table(
@@ -226,7 +220,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "mass_minus_tokens": _float(),
             },
             key=("model", "prompt_set", "prompt_id", "layer", "head"),
-            replace_by=("model", "prompt_set"),
             description=(
                 "Attention statistics per head over the prompt's T real tokens: offdiag_mass = "
                 "T - tr(A_h); offdiag_mean = offdiag_mass / (T - 1) (NaN when T=1); sheaf_trace = "
@@ -249,7 +242,6 @@ MEASURED_TABLES: dict[str, Table] = {
                 "nonfinite_logits": _bool(),
             },
             key=("model", "prompt_set", "prompt_id"),
-            replace_by=("model", "prompt_set"),
             description=(
                 "Next-token distribution at the last real token: entropy in nats from an fp32 "
                 "log-softmax, the top token and its probability."
@@ -268,8 +260,46 @@ PROMPTS_TABLE = Table(
         "text": _str(),
     },
     key=("prompt_set", "prompt_id"),
-    replace_by=("prompt_set",),
     description="Prompt sets: one row per prompt, with the paper's category and complexity ordinal.",
+)
+
+
+RUN_PROMPTS_TABLE = Table(
+    "prompts",
+    {
+        "prompt_id": _str(),
+        "prompt_set": _str(),
+        "category": _str(nullable=True),
+        "complexity": _int(nullable=True),
+        "text_sha256": _str(nullable=True),
+    },
+    key=("prompt_set", "prompt_id"),
+    description=(
+        "The prompts a run measured: id, set, the paper's category and complexity ordinal, and the SHA-256 "
+        "of the UTF-8 text (the text itself stays in its prompt file; missing for runs converted from the "
+        "older single-file layout without their texts)."
+    ),
+)
+
+
+PANEL_FILE_TABLE = Table(
+    "panel",
+    {
+        "model": _str(),
+        "revision": _str(nullable=True),
+        "gguf_file": _str(nullable=True),
+        "random_init": _bool(nullable=True),
+        "name": _str(nullable=True),
+        "lab": _str(nullable=True),
+        "family": _str(nullable=True),
+        "twin_of": _str(nullable=True),
+    },
+    key=("model", "revision", "random_init", "name"),
+    description=(
+        "A user's panel file: one model per row, as a hub id, a local folder or a registry name, and optionally "
+        "the revision (e.g. a training checkpoint), a GGUF file in the folder, random_init, the name its rows "
+        "carry, the lab, the family (checked against the config) and the base model it was fine-tuned from."
+    ),
 )
 
 
@@ -278,82 +308,112 @@ def _columns_in_order(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     return df[list(table.columns) + extra]
 
 
-def validate(df: pd.DataFrame, table: Table, source: str | os.PathLike) -> pd.DataFrame:
-    """Check ``df`` against ``table``'s schema and key; return it coerced and in column order.
+class SchemaProblem(Exception):
+    """A table breaks its schema; ``row`` is the 0-based position of the first bad row, if known."""
 
-    Raises TableError naming ``source``, the column and the problem.
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.row = row
+
+
+def _kind(column: pa.Column) -> str:
+    kind = str(column.dtype)
+    return "str" if kind.startswith("str") else kind
+
+
+def _coerce(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Convert number and flag columns, naming the first cell that is not one (pandera's coercion
+    error does not say which row)."""
+    df = df.copy()
+    for name, column in table.columns.items():
+        kind, series = _kind(column), df[name]
+        if kind not in ("float64", "Int64", "boolean") or pd.api.types.is_bool_dtype(series):
+            continue
+        if kind == "boolean":
+            words = series.map(lambda v: {"true": True, "false": False, "1": True, "0": False}.get(str(v).lower(), v)
+                               if isinstance(v, str) else v)
+            bad = words.notna() & ~words.isin([True, False])
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise SchemaProblem(f"column '{name}' holds {series.iloc[row]!r}, not true/false", row)
+            df[name] = words.astype("boolean")
+            continue
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = series.notna() & numbers.isna()
+        if kind == "Int64":
+            bad |= numbers.notna() & np.isfinite(numbers) & (numbers != np.round(numbers))
+            bad |= numbers.notna() & ~np.isfinite(numbers)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            what = "an integer" if kind == "Int64" else "a number"
+            raise SchemaProblem(f"column '{name}' holds {series.iloc[row]!r}, not {what}", row)
+        df[name] = numbers.astype("Int64") if kind == "Int64" else numbers.astype(float)
+    return df
+
+
+def check_table(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``df`` checked against ``table``'s schema and key: coerced, in column order, index 0..n-1.
+
+    Raises SchemaProblem naming the column and the problem (and the row where there is one).
     """
     missing = [c for c in table.columns if c not in df.columns]
     if missing:
-        raise TableError(
-            f"{source}: missing column(s) {', '.join(missing)} "
-            f"(table '{table.name}' needs: {', '.join(table.columns)})"
-        )
+        raise SchemaProblem(f"missing column(s) {', '.join(missing)} (table '{table.name}' needs: "
+                            f"{', '.join(table.columns)})")
+    df = _coerce(df.reset_index(drop=True), table)
     try:
         df = table.schema.validate(df)
-    except SchemaError as err:
-        raise TableError(f"{source}: {err.args[0].splitlines()[0]}") from None
+    except (SchemaError, SchemaErrors) as err:
+        cases = err.failure_cases
+        rows = [] if cases is None or "index" not in cases else [int(i) for i in cases["index"].dropna()]
+        message = err.args[0].splitlines()[0] if isinstance(err, SchemaError) else str(cases.iloc[0].to_dict())
+        raise SchemaProblem(message.rstrip(":"), min(rows) if rows else None) from None
     duplicated = df.duplicated(list(table.key), keep=False)
     if duplicated.any():
-        rows = df.loc[duplicated, list(table.key)].head(3).to_dict("records")
-        raise TableError(f"{source}: duplicate rows for key {table.key}, e.g. {rows}")
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        key = df.loc[row, list(table.key)].to_dict()
+        raise SchemaProblem(f"duplicate rows for the key {table.key}, e.g. {key}", row)
     return _columns_in_order(df, table)
 
 
+def validate(df: pd.DataFrame, table: Table, source: str | os.PathLike) -> pd.DataFrame:
+    """Check ``df`` against ``table``'s schema and key; return it coerced and in column order.
+
+    Raises TableError naming ``source``, the row, the column and the problem.
+    """
+    try:
+        return check_table(df, table)
+    except SchemaProblem as problem:
+        where = f"{source}" if problem.row is None else f"{source}, row {problem.row + 1}"
+        raise TableError(f"{where}: {problem}") from None
+
+
+def text_columns(table: Table) -> dict[str, type]:
+    """The table's text columns, read as text whatever they look like ('001' and 'NA' stay)."""
+    return {name: str for name, column in table.columns.items() if _kind(column) == "str"}
+
+
+def parse_csv(data: bytes, table: Table, source: str | os.PathLike) -> pd.DataFrame:
+    """CSV bytes as a DataFrame: UTF-8, text columns as written, only empty cells missing."""
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype=text_columns(table), keep_default_na=False, na_values=[""],
+                           encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise TableError(f"{source}: not a readable CSV table ({str(err).splitlines()[0]})") from None
+
+
 def read_table(path: str | os.PathLike, table: Table) -> pd.DataFrame:
-    """Read and validate one CSV table; a missing or corrupt file is a TableError naming it."""
+    """Read and check one CSV table; a missing or damaged file is a TableError naming it (and the
+    line, counting the header as line 1)."""
     path = Path(path)
     if not path.is_file():
         raise TableError(f"{path}: file not found (expected the '{table.name}' table)")
+    frame = parse_csv(path.read_bytes(), table, path)
     try:
-        df = pd.read_csv(path, keep_default_na=True, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise TableError(f"{path}: not a readable CSV table ({err})") from None
-    return validate(df, table, path)
-
-
-def read_measured(directory: str | os.PathLike, name: str) -> pd.DataFrame:
-    """Read table ``name`` (e.g. "residual") from a measured-data directory."""
-    table = MEASURED_TABLES[name]
-    return read_table(Path(directory) / table.filename, table)
-
-
-def write_atomically(df: pd.DataFrame, path: Path, float_format: str | None = FLOAT_FORMAT) -> None:
-    """Write a CSV through a temporary file and a rename: an interruption leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the table the usual permissions
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            df.to_csv(handle, index=False, float_format=float_format, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def merge_rows(existing: pd.DataFrame | None, new: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Replace the rows of ``existing`` that share a ``replace_by`` value with ``new``."""
-    if existing is None or existing.empty:
-        merged = new
-    else:
-        replaced = existing.set_index(list(table.replace_by)).index.isin(
-            new.set_index(list(table.replace_by)).index
-        )
-        merged = pd.concat([existing.loc[~replaced], new], ignore_index=True)
-    return merged.sort_values(list(table.key), kind="stable").reset_index(drop=True)
-
-
-def write_table(directory: str | os.PathLike, table: Table, new_rows: pd.DataFrame) -> Path:
-    """Validate ``new_rows``, merge them into ``directory/<table>.csv`` and write it atomically."""
-    path = Path(directory) / table.filename
-    new_rows = validate(new_rows, table, f"new rows for {path}")
-    existing = read_table(path, table) if path.exists() else None
-    merged = validate(merge_rows(existing, new_rows, table), table, path)
-    write_atomically(merged, path, table.float_format)
-    return path
+        return check_table(frame, table)
+    except SchemaProblem as problem:
+        where = f"{path}" if problem.row is None else f"{path}, line {problem.row + 2}"
+        raise TableError(f"{where}: {problem}") from None
 
 
 PUBLISHED_TABLES: dict[str, Table] = {
@@ -382,7 +442,6 @@ PUBLISHED_TABLES: dict[str, Table] = {
                 "source_file", "model", "prompt_set", "prompt_id", "layer", "head",
                 "quantity", "aggregate",
             ),
-            replace_by=("source_file",),
             description=(
                 "Every number of the authors' result files in long form: which notebook and "
                 "file, model (canonical registry name) and lab, prompt set and prompt, layer "
@@ -402,7 +461,6 @@ PUBLISHED_TABLES: dict[str, Table] = {
                 "label": _str(),
             },
             key=("source_file", "model", "label_kind"),
-            replace_by=("source_file",),
             description=(
                 "Categorical labels the notebooks assign (expected/observed behaviour per model; "
                 "verdicts of a whole file have no model)."
@@ -410,17 +468,6 @@ PUBLISHED_TABLES: dict[str, Table] = {
         ),
     ]
 }
-
-
-def drop_rows(directory: str | os.PathLike, table: Table, match: dict[str, str]) -> None:
-    """Remove the rows of ``directory/<table>.csv`` whose columns equal ``match`` (if the file exists)."""
-    path = Path(directory) / table.filename
-    if not path.exists():
-        return
-    existing = read_table(path, table)
-    selected = pd.concat([existing[column] == value for column, value in match.items()], axis=1).all(axis=1)
-    if selected.any():
-        write_atomically(validate(existing.loc[~selected], table, path), path, table.float_format)
 
 
 CLAIMS_TABLE = Table(
@@ -455,7 +502,6 @@ CLAIMS_TABLE = Table(
         "function": _str(),
     },
     key=("claim_id", "source"),
-    replace_by=("claim_id", "source"),
     description=(
         "One row per (claim, data source): the recomputed statistic (``value``, in the paper's own "
         "definition), the CI (level ``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` "
