@@ -184,12 +184,31 @@ def estimate_params(entry: pd.Series) -> int:
     return _count_params(_row_key(entry))
 
 
-def estimate_memory_gb(entry: pd.Series, dtype: str) -> float:
-    """GiB to measure the model in ``dtype``: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB."""
+def _memory_gb(n_params: int, dtype: str) -> float:
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"Unknown dtype '{dtype}'; known: {', '.join(DTYPE_BYTES)}")
-    weights_gb = estimate_params(entry) * DTYPE_BYTES[dtype] / 2**30
+    weights_gb = n_params * DTYPE_BYTES[dtype] / 2**30
     return weights_gb * (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB
+
+
+def estimate_memory_gb(entry: pd.Series, dtype: str) -> float:
+    """GiB to measure the model in ``dtype``: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB."""
+    return _memory_gb(estimate_params(entry), dtype)
+
+
+def estimate_memory_gb_from_config(model: str, revision: str | None, dtype: str) -> float:
+    """The same estimate for a model outside the registry, from its config (hub id or local folder),
+    built on the meta device; NaN when the config cannot be read here (no hub, no such folder)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(model, revision=revision)
+        with torch.device("meta"):
+            built = AutoModelForCausalLM.from_config(config)
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+    return _memory_gb(sum(p.numel() for p in built.parameters()), dtype)
 
 
 def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype | None = None,

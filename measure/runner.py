@@ -2,13 +2,13 @@
 
 ``measure_model`` tokenises the prompts (each prompt alone, with the tokenizer's default special
 tokens, as the paper did), checks them against the model's context, batches them by length
-with right padding, runs the probe and returns the data-contract tables in memory.
-``write_measurement`` validates and writes them: nothing is written until every table of the
-run is complete, and each file is replaced atomically.
+with right padding, runs the probe and returns the data-contract tables of the run in memory;
+``contract.store.commit_run`` writes them as one partition, all or nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import time
@@ -22,13 +22,13 @@ import torch
 import transformers
 from tqdm.auto import tqdm
 
+from thermo_audit import __version__
 import measure
 from contract.errors import PromptError
 from contract.vocab import SUBLAYERS
 from measure.loading import LoadedModel
 from measure.probe import BatchCapture, Probe
 from measure.prompts import prompt_set_sha256
-from contract.tables import MEASURED_TABLES, drop_rows, validate, write_table
 from measure.weights import weight_table
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How to run the probe, and the labels a model outside the registry needs (``lab``, ``twin_of``:
+    given here they override the registry's)."""
+
     batch_size: int = 8
     attention: bool = False
     progress: bool = True
     command: str | None = None
+    lab: str | None = None
+    twin_of: str | None = None
 
 
 def tokenize(loaded: LoadedModel, prompts: pd.DataFrame) -> list[list[int]]:
@@ -156,14 +161,19 @@ def measure_model(loaded: LoadedModel, prompts: pd.DataFrame, options: RunOption
         frame.insert(0, "model", loaded.name)
     tables["heads"] = heads
 
-    nonfinite = tables["residual"].groupby("prompt_id")["nonfinite_tokens"].sum()
-    nonfinite_prompts = int((nonfinite > 0).sum() + tables["outputs"]["nonfinite_logits"].sum())
+    tokens = tables["residual"].groupby("prompt_id")["nonfinite_tokens"].sum()
+    logits = tables["outputs"].set_index("prompt_id")["nonfinite_logits"]
+    flagged = sorted(set(tokens.index[tokens > 0]) | set(logits.index[logits.astype(bool)]))
+    nonfinite_prompts = len(flagged)
     if nonfinite_prompts:
         log.warning("%s: non-finite activations in %d prompt(s) (%s); they are flagged and left out of means.",
-                    loaded.name, nonfinite_prompts, ", ".join(nonfinite.index[nonfinite > 0][:5]))
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                    loaded.name, nonfinite_prompts, ", ".join(flagged[:5]))
+    bad_heads = int((heads["nonfinite_weights"] > 0).sum())
+    if bad_heads:
+        log.warning("%s: %d head(s) have non-finite weights; their norms are left empty (heads.nonfinite_weights).",
+                    loaded.name, bad_heads)
     dtype = str(loaded.model.dtype).removeprefix("torch.")
-    provenance = {"package_version": measure.__version__, "git_revision": git_revision(), "measured_at": now}
+    provenance = run_provenance()
     tables["runs"] = pd.DataFrame([{
         "model": loaded.name, "prompt_set": prompt_set, "prompt_set_sha256": prompt_set_sha256(prompts),
         "n_prompts": len(prompts), "dtype": dtype, "device": str(device),
@@ -172,12 +182,20 @@ def measure_model(loaded: LoadedModel, prompts: pd.DataFrame, options: RunOption
         "wall_seconds": round(time.perf_counter() - started, 3), "nonfinite_prompts": nonfinite_prompts,
         "command": options.command, **provenance,
     }])
-    tables["models"] = pd.DataFrame([model_row(loaded, dtype, str(device), provenance)])
+    tables["models"] = pd.DataFrame([model_row(loaded, options, provenance)])
+    tables["prompts"] = prompts[["prompt_id", "prompt_set", "category", "complexity"]].assign(
+        text_sha256=[hashlib.sha256(text.encode("utf-8")).hexdigest() for text in prompts["text"]])
     return tables
 
 
-def model_row(loaded: LoadedModel, dtype: str, device: str, provenance: dict) -> dict:
-    """The ``models`` table row: architecture from the config, labels from the registry."""
+def run_provenance() -> dict:
+    """Package version, git revision and time (UTC) of a run, shared by its runs and models rows."""
+    return {"package_version": __version__, "git_revision": git_revision(),
+            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def model_row(loaded: LoadedModel, options: RunOptions, provenance: dict | None = None) -> dict:
+    """The ``models`` table row: architecture from the config, labels from the options or the registry."""
     arch, entry = loaded.architecture, loaded.entry
 
     def from_registry(column):
@@ -185,15 +203,18 @@ def model_row(loaded: LoadedModel, dtype: str, device: str, provenance: dict) ->
 
     return {
         "model": loaded.name, "hf_id": loaded.hf_id, "revision": loaded.revision, "source": loaded.source,
-        "quantization": loaded.quantization, "lab": from_registry("lab"), "family": loaded.model.config.model_type,
-        "variant": from_registry("variant"), "twin_of": from_registry("twin_of"),
+        "quantization": loaded.quantization, "lab": options.lab or from_registry("lab"),
+        "family": loaded.model.config.model_type, "variant": from_registry("variant"),
+        "twin_of": options.twin_of or from_registry("twin_of"),
         "n_layers": arch.n_layers, "n_heads": arch.n_heads, "n_kv_heads": arch.n_kv_heads,
         "d_model": arch.d_model, "d_head": arch.d_head, "rho": arch.rho, "n_params": loaded.n_params,
         "norm_type": arch.norm_type, "norm_placement": arch.norm_placement,
-        "parallel_residual": arch.parallel_residual, "positional": arch.positional, "dtype": dtype,
-        "device": device, "attn_implementation": loaded.model.config._attn_implementation, "seed": loaded.seed,
+        "parallel_residual": arch.parallel_residual, "positional": arch.positional,
+        "dtype": str(loaded.model.dtype).removeprefix("torch."),
+        "device": str(next(loaded.model.parameters()).device),
+        "attn_implementation": loaded.model.config._attn_implementation, "seed": loaded.seed,
         "tokenizer": loaded.tokenizer_source, "transformers_version": transformers.__version__,
-        "torch_version": torch.__version__, **provenance,
+        "torch_version": torch.__version__, **(provenance or run_provenance()),
     }
 
 
@@ -247,26 +268,3 @@ def _outputs_frame(capture: BatchCapture, prompts: pd.DataFrame, tokenizer) -> p
         "top_token": [tokenizer.decode([int(t)]) for t in capture.top_token_id],
         "top_prob": capture.top_prob, "nonfinite_logits": capture.nonfinite_logits,
     })
-
-
-# Write order: per-prompt tables first, the runs/models rows last, so a run that is recorded in
-# runs.csv is complete (the panel's resume logic relies on it).
-WRITE_ORDER = ("heads", "residual", "sublayers", "attention", "outputs", "runs", "models")
-
-
-def write_measurement(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Validate every table, then merge each into ``out_dir``, replacing this run's old rows.
-
-    A run without attention metrics also removes attention rows an earlier run left for the
-    same (model, prompt set), so no table mixes two runs.
-    """
-    for name, frame in tables.items():
-        validate(frame, MEASURED_TABLES[name], f"{name} rows of {frame['model'].iloc[0]}")
-    run = tables["runs"].iloc[0]
-    written = []
-    for name in WRITE_ORDER:
-        if name in tables:
-            written.append(write_table(out_dir, MEASURED_TABLES[name], tables[name]))
-        else:
-            drop_rows(out_dir, MEASURED_TABLES[name], {"model": run["model"], "prompt_set": run["prompt_set"]})
-    return written

@@ -62,19 +62,32 @@ def head_metrics(w_v: torch.Tensor, w_o: torch.Tensor) -> dict[str, torch.Tensor
 
 @torch.inference_mode()
 def weight_table(model: nn.Module, adapter: Adapter, model_name: str) -> pd.DataFrame:
-    """The ``heads`` table of one model: one row per (layer, query head)."""
+    """The ``heads`` table of one model: one row per (layer, query head).
+
+    A head whose W_V^h or W_O^h holds NaN or inf entries is flagged (``nonfinite_weights``, the
+    count) and its norms are NaN; the other heads are unaffected.
+    """
     grams, index = [], []
     for layer in range(len(adapter.blocks(model))):
         weights = adapter.head_weights(model, layer)
         if weights.w_v.is_meta or not weights.w_v.is_floating_point():
             raise TypeError(f"layer {layer}: W_V is not a floating-point tensor (quantised weights?)")
         dtype = reduction_dtype(weights.w_v.device)
-        grams.append(gram_matrices(weights.w_v.to(dtype), weights.w_o.to(dtype)))
+        w_v, w_o = weights.w_v.to(dtype), weights.w_o.to(dtype)
+        nonfinite = (~torch.isfinite(w_v)).sum((-2, -1)) + (~torch.isfinite(w_o)).sum((-2, -1))
+        bad = nonfinite > 0
+        w_v, w_o = w_v.masked_fill(bad[:, None, None], 0.0), w_o.masked_fill(bad[:, None, None], 0.0)
+        grams.append(gram_matrices(w_v, w_o))
         index.append(pd.DataFrame({"layer": layer, "head": range(len(weights.kv_head)),
-                                   "kv_head": weights.kv_head.cpu().numpy()}))
+                                   "kv_head": weights.kv_head.cpu().numpy(),
+                                   "nonfinite_weights": nonfinite.cpu().numpy()}))
     metrics = norms_from_grams(torch.cat(grams, dim=1).cpu())
     table = pd.concat(index, ignore_index=True)
+    flagged = table["nonfinite_weights"].to_numpy() > 0
     for name in ("wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius", "ov_spectral", "ov_frobenius"):
-        table[name] = metrics[name].numpy()
+        values = metrics[name].numpy()
+        values[flagged] = float("nan")
+        table[name] = values
     table.insert(0, "model", model_name)
-    return table
+    return table[["model", "layer", "head", "kv_head", "wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius",
+                  "ov_spectral", "ov_frobenius", "nonfinite_weights"]]

@@ -16,8 +16,9 @@ import pytest
 
 from measure.loading import load_model
 from measure.prompts import load_prompt_set
-from measure.runner import RunOptions, measure_model, write_measurement
-from contract.tables import MEASURED_TABLES, read_measured
+from contract.store import commit_run, read_measured_tables
+from measure.runner import RunOptions, measure_model
+from contract.tables import MEASURED_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "measured"
@@ -77,7 +78,7 @@ def test_measurements_are_finite_and_complete(demo):
 def test_measurement_reproduces_the_shipped_data(demo):
     """The shipped core25 rows of both models are what this code measures today (float32, CPU)."""
     prompts, tables = demo
-    shipped = read_measured(SHIPPED, "residual")
+    shipped = read_measured_tables(SHIPPED)["residual"]
     for name, (_, measured) in tables.items():
         fresh = measured["residual"].set_index(["prompt_id", "layer"])
         old = shipped[(shipped["model"] == name) & (shipped["prompt_set"] == "core25")].set_index(["prompt_id", "layer"])
@@ -86,20 +87,23 @@ def test_measurement_reproduces_the_shipped_data(demo):
         np.testing.assert_allclose(fresh["norm_frobenius"], old["norm_frobenius"], rtol=1e-4)
 
 
-def test_remeasuring_one_model_replaces_exactly_its_rows(demo, tmp_path):
+def test_remeasuring_one_model_replaces_exactly_its_run(demo, tmp_path):
     prompts, tables = demo
     for _, measured in tables.values():
-        write_measurement(measured, tmp_path)
-    before = {name: read_measured(tmp_path, name) for name in MEASURED_TABLES}
+        commit_run(tmp_path, measured)
+    before = read_measured_tables(tmp_path)
     loaded, measured = tables["smollm2-135m-instruct"]
-    again = measure_model(loaded, prompts.iloc[:2], RunOptions(batch_size=2, attention=False, progress=False))
-    write_measurement(again, tmp_path)
-    for name in MEASURED_TABLES:
-        after = read_measured(tmp_path, name)
-        kept = lambda frame: frame[frame["model"] == "gemma-3-270m"].reset_index(drop=True)  # noqa: E731
-        pd.testing.assert_frame_equal(kept(after), kept(before[name]))
-    residual = read_measured(tmp_path, "residual").query("model == 'smollm2-135m-instruct'")
-    assert set(residual["prompt_id"]) == set(prompts["prompt_id"].iloc[:2])
+    again = measure_model(loaded, prompts, RunOptions(batch_size=2, attention=False, progress=False))
+    commit_run(tmp_path, again)
+    after = read_measured_tables(tmp_path)
+    for name, frame in after.items():
+        if "model" in frame:
+            kept = lambda f: f[f["model"] == "gemma-3-270m"].reset_index(drop=True)  # noqa: E731
+            pd.testing.assert_frame_equal(kept(frame), kept(before[name]))
+    assert after["attention"].query("model == 'smollm2-135m-instruct'").empty
+    pd.testing.assert_frame_equal(after["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
+                                  before["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
+                                  rtol=1e-5)
 
 
 def test_panel_dry_run_resumes_from_the_shipped_runs():
@@ -118,7 +122,7 @@ def test_random_init_control_reproduces_the_shipped_control():
     assert (loaded.name, loaded.source, loaded.seed) == ("pythia-70m-random-init", "random-init", 0)
     prompts = load_prompt_set().iloc[:5]
     fresh = measure_model(loaded, prompts, RunOptions(progress=False))["residual"].set_index(["prompt_id", "layer"])
-    shipped = read_measured(SHIPPED, "residual")
+    shipped = read_measured_tables(SHIPPED)["residual"]
     shipped = shipped[(shipped["model"] == "pythia-70m-random-init") & (shipped["prompt_set"] == "core25")]
     shipped = shipped.set_index(["prompt_id", "layer"]).loc[fresh.index]
     np.testing.assert_allclose(fresh["norm_last"], shipped["norm_last"], rtol=1e-5)

@@ -11,26 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-from transformers import AutoConfig, PreTrainedTokenizerFast
+from transformers import AutoConfig
 
 from conformance_configs import build_tiny_model
+from measure_fixtures import char_tokenizer
 from contract.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
 from measure.loading import load_model
 from measure.prompts import load_prompt_set, read_prompt_file
-from measure.runner import RunOptions, measure_model, write_measurement
-from contract.tables import MEASURED_TABLES, read_measured
+from contract.store import commit_run, read_measured_tables
+from measure.runner import RunOptions, measure_model
+from contract.tables import MEASURED_TABLES
 from measure.weights import head_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def char_tokenizer() -> PreTrainedTokenizerFast:
-    """One token per printable character (ids 2..96); pad 0, unk 1."""
-    vocab = {"[PAD]": 0, "[UNK]": 1} | {chr(c): c - 30 for c in range(32, 127)}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]")
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +53,20 @@ def measure(folder, prompts, attention=True, name=None, batch_size=3):
 
 def test_tables_follow_the_contract(model_dirs, prompts, tmp_path):
     loaded, tables = measure(model_dirs["gpt2"], prompts)
-    write_measurement(tables, tmp_path)
+    commit_run(tmp_path, tables)
     n_layers, n_prompts = 3, len(prompts)
-    residual = read_measured(tmp_path, "residual")
+    residual = read_measured_tables(tmp_path)["residual"]
     assert len(residual) == n_prompts * (n_layers + 2)
     assert sorted(residual["layer"].unique()) == list(range(-1, n_layers + 1))
-    assert len(read_measured(tmp_path, "heads")) == n_layers * 4
-    assert len(read_measured(tmp_path, "attention")) == n_prompts * n_layers * 4
-    assert len(read_measured(tmp_path, "sublayers")) == n_prompts * n_layers * 2
-    assert len(read_measured(tmp_path, "outputs")) == n_prompts
-    models_row = read_measured(tmp_path, "models").iloc[0]
+    assert len(read_measured_tables(tmp_path)["heads"]) == n_layers * 4
+    assert len(read_measured_tables(tmp_path)["attention"]) == n_prompts * n_layers * 4
+    assert len(read_measured_tables(tmp_path)["sublayers"]) == n_prompts * n_layers * 2
+    assert len(read_measured_tables(tmp_path)["outputs"]) == n_prompts
+    models_row = read_measured_tables(tmp_path)["models"].iloc[0]
     assert (models_row["source"], models_row["n_layers"], models_row["d_head"]) == ("local", 3, 8)
     assert models_row["rho"] == pytest.approx(4 / 8)
     assert models_row["n_params"] == sum(p.numel() for p in loaded.model.parameters())
-    run = read_measured(tmp_path, "runs").iloc[0]
+    run = read_measured_tables(tmp_path)["runs"].iloc[0]
     assert run["n_prompts"] == n_prompts and bool(run["attention_metrics"])
     # a one-token prompt has no positions after the first: its mean view is undefined
     single = residual[residual["n_tokens"] == 1]
@@ -130,20 +123,31 @@ def test_head_metrics_match_explicit_matrices():
     assert torch.allclose(rescaled["wv_spectral"], 5 * metrics["wv_spectral"])
 
 
-def test_remeasuring_replaces_exactly_that_models_rows(model_dirs, prompts, tmp_path):
+def test_remeasuring_replaces_exactly_that_models_run(model_dirs, prompts, tmp_path):
     _, first = measure(model_dirs["gpt2"], prompts, name="a")
     _, other = measure(model_dirs["llama-gqa"], prompts, name="b")
-    write_measurement(first, tmp_path)
-    write_measurement(other, tmp_path)
-    before = {name: read_measured(tmp_path, name) for name in MEASURED_TABLES}
-    _, again = measure(model_dirs["gpt2"], prompts.iloc[:2], name="a", attention=False)
-    write_measurement(again, tmp_path)
-    after = {name: read_measured(tmp_path, name) for name in MEASURED_TABLES}
+    commit_run(tmp_path, first)
+    commit_run(tmp_path, other)
+    before = read_measured_tables(tmp_path)
+    _, again = measure(model_dirs["gpt2"], prompts, name="a", attention=False, batch_size=1)
+    commit_run(tmp_path, again)
+    after = read_measured_tables(tmp_path)
     for name, table in after.items():
-        pd.testing.assert_frame_equal(table[table["model"] == "b"].reset_index(drop=True),
-                                      before[name][before[name]["model"] == "b"].reset_index(drop=True))
-    assert set(after["residual"].query("model == 'a'")["prompt_id"]) == set(prompts["prompt_id"].iloc[:2])
+        if "model" in table:
+            pd.testing.assert_frame_equal(table[table["model"] == "b"].reset_index(drop=True),
+                                          before[name][before[name]["model"] == "b"].reset_index(drop=True))
     assert after["attention"].query("model == 'a'").empty  # the new run has no attention metrics
+    assert after["runs"].set_index("model").loc["a", "batch_size"] == 1
+    assert len(list((tmp_path / "runs").iterdir())) == 2  # the superseded version is gone
+
+
+def test_a_prompt_set_name_cannot_stand_for_two_sets_of_prompts(model_dirs, prompts, tmp_path):
+    _, first = measure(model_dirs["gpt2"], prompts, name="a")
+    commit_run(tmp_path, first)
+    _, subset = measure(model_dirs["llama-gqa"], prompts.iloc[:2], name="b")
+    with pytest.raises(TableError, match="prompt set 'prompts' was measured with two different sets of prompts"):
+        commit_run(tmp_path, subset)
+    assert set(read_measured_tables(tmp_path)["runs"]["model"]) == {"a"}
 
 
 def test_nonfinite_activations_are_flagged_not_averaged(model_dirs, prompts, caplog):
@@ -203,12 +207,6 @@ def test_unknown_model_is_a_clear_error(tmp_path):
         load_model(str(tmp_path / "no-such-model"), device="cpu")
 
 
-def test_corrupt_table_is_named(tmp_path):
-    (tmp_path / "heads.csv").write_text("model,layer\nm,0\n")
-    with pytest.raises(TableError, match="heads.csv: missing column"):
-        read_measured(tmp_path, "heads")
-
-
 def run_cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "measure", *args], capture_output=True, text=True, cwd=cwd,
                           env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
@@ -230,7 +228,7 @@ def test_cli_run_writes_tables_and_reports_errors(model_dirs, prompts, tmp_path)
     result = run_cli("run", "--model", str(model_dirs["gpt2"]), "--prompts", str(prompt_file), "--out", str(out),
                      "--no-progress", "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert len(read_measured(out, "outputs")) == len(prompts)
-    assert "python -m measure run" in read_measured(out, "runs")["command"].iloc[0]
+    assert len(read_measured_tables(out)["outputs"]) == len(prompts)
+    assert "python -m measure run" in read_measured_tables(out)["runs"]["command"].iloc[0]
     failed = run_cli("run", "--model", str(tmp_path / "missing"), "--prompts", str(prompt_file), "--out", str(out))
     assert failed.returncode == 2 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
