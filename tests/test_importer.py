@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shutil
 import logging
 import math
 import urllib.error
@@ -289,7 +290,7 @@ def test_carried_checksums_equal_the_shared_table():
 
 def test_synthetic_import_layout(synthetic, tmp_path):
     out = tmp_path / "out"
-    written = import_published(synthetic, out)
+    written = import_published(synthetic, out, allow_changed=True)
     assert set(written) == {"values", "labels", "prompts"}
     values = _values(out)
     pfs = values[(values["notebook"] == "PFS") & (values["quantity"] == "gain_penultimate_block")]
@@ -321,8 +322,8 @@ def test_synthetic_import_layout(synthetic, tmp_path):
 
 def test_reimport_is_byte_identical(synthetic, tmp_path):
     out = tmp_path / "out"
-    first = {name: path.read_bytes() for name, path in import_published(synthetic, out).items()}
-    second = {name: path.read_bytes() for name, path in import_published(synthetic, out).items()}
+    first = {name: path.read_bytes() for name, path in import_published(synthetic, out, allow_changed=True).items()}
+    second = {name: path.read_bytes() for name, path in import_published(synthetic, out, allow_changed=True).items()}
     assert first == second
 
 
@@ -330,13 +331,13 @@ def test_reimport_is_byte_identical(synthetic, tmp_path):
 def test_missing_file_is_an_error_naming_it(synthetic, tmp_path, name):
     (synthetic / name).unlink()
     with pytest.raises(ThermoAuditError, match=name.replace(".", r"\.")):
-        import_published(synthetic, tmp_path / "out")
+        import_published(synthetic, tmp_path / "out", allow_changed=True)
 
 
 def test_malformed_json_is_an_error_naming_the_file(synthetic, tmp_path):
     (synthetic / "ffn_expansion_results.json").write_text('{"model": "EleutherAI/pythia-1.4b", ')
     with pytest.raises(ThermoAuditError, match=r"ffn_expansion_results\.json: not valid JSON"):
-        import_published(synthetic, tmp_path / "out")
+        import_published(synthetic, tmp_path / "out", allow_changed=True)
 
 
 def test_missing_key_is_an_error_naming_file_and_key(tmp_path):
@@ -345,7 +346,7 @@ def test_missing_key_is_an_error_naming_file_and_key(tmp_path):
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"pythia_family_NO_FINAL_LN_20260105_174820\.json: missing key "
                                            r"'models\[0\]\.residual_gain_mean'"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
 
 
 def test_non_numeric_value_is_an_error_naming_file_and_key(tmp_path):
@@ -354,7 +355,7 @@ def test_non_numeric_value_is_an_error_naming_file_and_key(tmp_path):
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"restriction_maps_results\.json: 'restriction_maps\.contraction_ratios"
                                            r"\[1\]' is not a number"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
 
 
 def test_csv_missing_column_is_an_error_naming_file_and_column(tmp_path):
@@ -364,7 +365,7 @@ def test_csv_missing_column_is_an_error_naming_file_and_column(tmp_path):
         del row["Max Gap"]
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"H4_summary_20260106_014132\.csv: missing column\(s\) 'Max Gap'"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
 
 
 def test_unknown_model_spelling_is_an_error_naming_the_file(tmp_path):
@@ -373,7 +374,7 @@ def test_unknown_model_spelling_is_an_error_naming_the_file(tmp_path):
                                                                           "mean_condition": 1.0}
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"OPT_anomaly_20260106_013155\.json: unknown model name 'gpt-7'"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
 
 
 def test_gu25_files_must_agree_on_the_prompts(tmp_path):
@@ -384,13 +385,13 @@ def test_gu25_files_must_agree_on_the_prompts(tmp_path):
             record["Prompt"] = record["Prompt"].upper()
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"GU25-01: the files disagree on its text"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
 
 
 def test_unknown_extra_file_is_ignored_with_a_note(synthetic, tmp_path, caplog):
     (synthetic / "notes.md").write_text("not a result file")
     with caplog.at_level(logging.WARNING, logger="measure.published"):
-        import_published(synthetic, tmp_path / "out")
+        import_published(synthetic, tmp_path / "out", allow_changed=True)
     assert any("notes.md" in message and "ignored" in message for message in caplog.messages)
 
 
@@ -400,7 +401,7 @@ def test_csv_disagreeing_with_json_keeps_the_json_value_and_notes_it(tmp_path, c
     files["gptj_parallel_test_20260105_152333.csv"][0]["Last_Gain"] = 0.5
     folder = write_files(tmp_path / "Results", files)
     with caplog.at_level(logging.WARNING, logger="measure.published"):
-        import_published(folder, tmp_path / "out")
+        import_published(folder, tmp_path / "out", allow_changed=True)
     values = _values(tmp_path / "out")
     row = values[(values["notebook"] == "GJP") & (values["quantity"] == "gain_last_block")
                  & (values["prompt_id"] == "GU25-01")]
@@ -411,7 +412,7 @@ def test_csv_disagreeing_with_json_keeps_the_json_value_and_notes_it(tmp_path, c
 
 def test_every_expected_file_is_read(synthetic, tmp_path, caplog):
     with caplog.at_level(logging.DEBUG, logger="measure.published"):
-        import_published(synthetic, tmp_path / "out")
+        import_published(synthetic, tmp_path / "out", allow_changed=True)
     read = {message.removeprefix("reading ") for message in caplog.messages if message.startswith("reading ")}
     assert read == set(EXPECTED_FILES)
 
@@ -485,8 +486,25 @@ def test_real_download_with_fake_fetch_verifies_the_pinned_bytes(tmp_path):
         return (REAL / url.rsplit("/", 1)[1]).read_bytes()
 
     written = import_published("download", tmp_path / "out", fetch=fetch)
-    assert sorted(p.name for p in (tmp_path / "out" / "raw").iterdir()) == sorted(EXPECTED_FILES)
+    assert sorted(p.name for p in (tmp_path / ".published-download").iterdir()) == sorted(EXPECTED_FILES)
     assert written["values"].stat().st_size > 0
+
+
+@needs_real
+def test_real_folder_with_a_changed_file_is_refused_unless_allowed(tmp_path):
+    folder = tmp_path / "Results"
+    shutil.copytree(REAL, folder)
+    changed = folder / "ffn_expansion_results.json"
+    changed.write_text(changed.read_text() + "\n")  # same values, other bytes
+    out = tmp_path / "out"
+    with pytest.raises(ThermoAuditError, match=r"1 file\(s\) differ .*ffn_expansion_results\.json.*--allow-changed"):
+        import_published(folder, out)
+    assert not out.exists()
+    import_published(folder, out, allow_changed=True)
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert manifest["changed_files"] == ["ffn_expansion_results.json"]
+    import_published(REAL, out)  # a clean import replaces it whole and says so
+    assert json.loads((out / "MANIFEST.json").read_text())["changed_files"] == []
 
 
 @needs_real

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from contract.atomic import write_bytes_atomically
 from contract.errors import ThermoAuditError
 
 REPOSITORY = "buk81/uniformity-asymmetry"
@@ -55,18 +55,6 @@ def url_of(name: str) -> str:
     return URL.format(repository=REPOSITORY, commit=COMMIT, name=name)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def download_results(dest: Path, fetch: Callable[[str], bytes] = fetch_url,
                      checksums: Path = CHECKSUMS) -> Path:
     """Fetch every file of the checksum table into ``dest`` and return ``dest``.
@@ -86,5 +74,5 @@ def download_results(dest: Path, fetch: Callable[[str], bytes] = fetch_url,
         actual = sha256(data)
         if actual != expected:
             raise DownloadError(f"{name}: SHA-256 mismatch (expected {expected}, got {actual}) for {url}")
-        _write(target, data)
+        write_bytes_atomically(data, target)
     return dest

@@ -1,12 +1,16 @@
 """``python -m measure import-published SOURCE``: the authors' result files -> data/published/.
 
 SOURCE is a folder holding the files (tests and CI: ``../shared/paper3/Results``) or "download"
-(fetched from the pinned commit into ``<out_dir>/raw`` and SHA-256 checked). Every expected file
-is read; a missing or malformed one is an error naming it; any other file in the folder is
-ignored with a logged note. Three tables are written with ``contract.tables.write_table``:
-``values.csv`` (every number), ``labels.csv`` (the notebooks' categorical labels) and
-``prompts.csv`` (the prompt texts the files contain, ids ``<SET>-<nn>``). Rows are replaced by
-source file, so re-importing is idempotent and byte-identical.
+(fetched from the pinned commit into ``<out_dir's folder>/.published-download`` and SHA-256
+checked). Either way every file must match the SHA-256 of the pinned commit (``SHA256SUMS``);
+a folder with changed files is refused unless ``allow_changed`` is given, and the changed files
+are then named in the manifest's provenance. Every expected file is read; a missing or
+malformed one is an error naming it; any other file in the folder is ignored with a logged note.
+Three tables are written: ``values.csv`` (every number), ``labels.csv`` (the notebooks'
+categorical labels) and ``prompts.csv`` (the prompt texts the files contain, ids
+``<SET>-<nn>``), with a ``MANIFEST.json`` (row counts, SHA-256, provenance), into a staging
+folder that replaces ``out_dir`` whole (``contract.atomic.staged_directory``): an interrupted
+import leaves the previous one. Re-importing the same files gives byte-identical tables.
 """
 
 from __future__ import annotations
@@ -19,14 +23,18 @@ from typing import Callable
 import pandas as pd
 
 from measure.published.catalogue import NOTEBOOKS
-from measure.published.download import download_results, fetch_url
+from contract.hashing import sha256_file
+from measure.published.download import COMMIT, download_results, fetch_url, read_checksums
 from measure.published.readers_benchmark import read_g2l, read_gjp, read_gub, read_twn
 from measure.published.readers_frobenius import read_4mv, read_idt, read_lla, read_mpi
 from measure.published.readers_residual import read_crg, read_ffn, read_hrh, read_pfs, read_slp
 from measure.published.readers_sheaf import (read_h4l, read_h4v2, read_h4x, read_lsc, read_opa,
                                              read_restriction_map_summary, read_rme)
 from measure.published.source import PublishedFileError, Rows
-from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, write_table
+from thermo_audit import __version__
+from contract.atomic import staged_directory
+from contract.folders import write_folder
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, validate
 
 log = logging.getLogger("measure.published")
 
@@ -69,26 +77,43 @@ _PROMPT_COLUMNS = list(PROMPTS_TABLE.columns) + ["difficulty", "notebooks"]
 
 
 def import_published(source: str | Path, out_dir: Path = Path("data/published"), *,
-                     fetch: Callable[[str], bytes] = fetch_url) -> dict[str, Path]:
+                     fetch: Callable[[str], bytes] = fetch_url, allow_changed: bool = False) -> dict[str, Path]:
     """Import the result files in ``source`` (a folder, or "download"); returns table -> written path."""
     out_dir = Path(out_dir)
-    folder = download_results(out_dir / "raw", fetch) if str(source) == "download" else Path(source)
+    downloaded = str(source) == "download"
+    folder = download_results(out_dir.parent / ".published-download", fetch) if downloaded else Path(source)
     if not folder.is_dir():
         raise PublishedFileError(f"{folder}: not a folder of the authors' result files")
     missing = [name for name in EXPECTED_FILES if not (folder / name).is_file()]
     if missing:
         raise PublishedFileError(f"{folder}: missing expected file(s): {', '.join(missing)}")
+    changed = changed_files(folder)
+    if changed and not allow_changed:
+        raise PublishedFileError(
+            f"{folder}: {len(changed)} file(s) differ from the authors' published files (SHA-256 of the pinned "
+            f"commit): {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}. Import them anyway with --allow-changed (recorded in the provenance).")
     for extra in sorted(path.name for path in folder.iterdir() if path.name not in EXPECTED_FILES):
         log.warning("%s: ignored (not one of the result files the importer reads)", folder / extra)
     collected = [_read(source, folder) for source in SOURCES]
-    values = pd.concat([rows.values_frame() for rows in collected], ignore_index=True)
-    labels = pd.concat([rows.labels_frame() for rows in collected], ignore_index=True)
-    prompts = _prompt_table([prompt for rows in collected for prompt in rows.prompts])
-    return {
-        "values": write_table(out_dir, PUBLISHED_TABLES["values"], values),
-        "labels": write_table(out_dir, PUBLISHED_TABLES["labels"], labels),
-        "prompts": write_table(out_dir, PROMPTS_TABLE, prompts),
+    tables = {
+        "values": (pd.concat([rows.values_frame() for rows in collected], ignore_index=True),
+                   PUBLISHED_TABLES["values"]),
+        "labels": (pd.concat([rows.labels_frame() for rows in collected], ignore_index=True),
+                   PUBLISHED_TABLES["labels"]),
+        "prompts": (_prompt_table([prompt for rows in collected for prompt in rows.prompts]), PROMPTS_TABLE),
     }
+    tables = {name: (validate(frame, table, f"{name} rows from {folder}"), table.float_format)
+              for name, (frame, table) in tables.items()}
+    with staged_directory(out_dir) as staging:
+        write_folder(staging, tables, source="download" if downloaded else str(folder.resolve()),
+                     pinned_commit=COMMIT, changed_files=changed, package_version=__version__)
+    return {name: out_dir / f"{name}.csv" for name in tables}
+
+
+def changed_files(folder: Path) -> list[str]:
+    """The expected files in ``folder`` whose SHA-256 differs from the pinned commit's."""
+    pinned = read_checksums()
+    return [name for name in EXPECTED_FILES if sha256_file(folder / name) != pinned[name]]
 
 
 def _read(source: Source, folder: Path) -> Rows:
