@@ -18,7 +18,10 @@ import pandas as pd
 from analysis.claims import CLAIMS, InsufficientData, Settings, missing
 from analysis.sources import Source, load_sources
 from analysis.stats import reproduces
-from contract.tables import write_atomically
+from contract.atomic import staged_directory
+from contract.folders import write_folder
+from contract.hashing import fingerprint
+from contract.tables import CLAIMS_TABLE, validate
 from contract.vocab import DATA_SOURCES
 
 FLOAT_FORMAT = "%.10g"
@@ -56,6 +59,7 @@ def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.
                 "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
                 "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "claim": claim.statement,
                 "needs": claim.needs, "formula": claim.formula, "function": claim.function,
+                "unit": None, "ci_level": settings.confidence, "p_holm": math.nan, "rule": None,
             })
             log(f"{claim.id:<28} {name:<10} {outcome.holds:<13} {time.perf_counter() - started:6.2f} s")
     frame = pd.DataFrame(rows)
@@ -63,16 +67,32 @@ def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.
     return frame
 
 
-def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settings, log=print) -> dict[str, Path]:
-    """Compute every claim and the figure tables; write them under ``out_dir``."""
+
+
+def inputs(measured_dir: Path, published_dir: Path) -> dict[str, Path]:
+    """What the derived tables are computed from: a change in any of these makes them stale."""
+    code = Path(__file__).resolve().parent.parent
+    return {"measured": Path(measured_dir), "published": Path(published_dir), "analysis": code / "analysis",
+            "contract": code / "contract"}
+
+
+def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settings, log=print,
+        required: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Compute every claim and the figure tables; replace ``out_dir`` with them, whole.
+
+    ``out_dir`` is written through a staging folder and swapped in one rename
+    (``contract.atomic.staged_directory``): a failure or a kill leaves the previous results. Its
+    manifest records the settings, the data folders and the fingerprint of the inputs (``inputs``),
+    which the report's pre-render step compares to decide whether to re-run.
+    """
     from analysis.figures import figure_tables
 
-    sources = load_sources(measured_dir, published_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables = {"claims": claim_rows(sources, settings, log), **figure_tables(sources, settings)}
-    written = {}
-    for name, frame in tables.items():
-        path = out_dir / f"{name}.csv"
-        write_atomically(frame, path, FLOAT_FORMAT)
-        written[name] = path
-    return written
+    sources = load_sources(measured_dir, published_dir, required=required)
+    claims = validate(claim_rows(sources, settings, log), CLAIMS_TABLE, f"{out_dir}/claims.csv")
+    tables = {"claims": (claims, CLAIMS_TABLE.float_format),
+              **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()}}
+    with staged_directory(out_dir) as staging:
+        write_folder(staging, tables, inputs_sha256=fingerprint(inputs(measured_dir, published_dir)),
+                     measured=str(Path(measured_dir).resolve()), published=str(Path(published_dir).resolve()),
+                     n_resamples=settings.n_resamples, seed=settings.seed)
+    return {name: Path(out_dir) / f"{name}.csv" for name in tables}

@@ -21,7 +21,10 @@ import pandas as pd
 
 from contract.conventions import all_conventions
 from contract.registry import load_registry
-from contract.tables import MEASURED_TABLES, PROMPTS_TABLE, PUBLISHED_TABLES, read_table
+from contract.errors import TableError
+from contract.folders import read_folder_table, read_manifest
+from contract.store import read_measured_tables
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES
 
 HERITAGE_LAB = "EleutherAI"
 # Prompt sets tried in this order for measured claims: the paper's GU25 first (comparable with
@@ -147,39 +150,42 @@ class MeasuredSource(Source):
         return means.merge(self.models, on="model")
 
 
-def _read_measured(directory: Path) -> dict[str, pd.DataFrame] | None:
-    if not (directory / "models.csv").is_file():
+def read_published(directory: Path) -> dict[str, pd.DataFrame] | None:
+    """The imported published tables, every file checked against its manifest and schema; None
+    when nothing was imported there."""
+    if not directory.exists():
         return None
-    tables = {}
-    for name, table in MEASURED_TABLES.items():
-        path = directory / table.filename
-        tables[name] = read_table(path, table) if path.is_file() else pd.DataFrame(columns=list(table.columns))
-    return tables
+    manifest = read_manifest(directory)
+    tables = {name: PUBLISHED_TABLES.get(name, PROMPTS_TABLE) for name in ("values", "labels", "prompts")}
+    return {name: read_folder_table(directory, name, table, manifest) for name, table in tables.items()}
 
 
 def _subset(tables: dict[str, pd.DataFrame], models: set[str]) -> dict[str, pd.DataFrame]:
-    return {name: frame[frame["model"].isin(models)].reset_index(drop=True) for name, frame in tables.items()}
+    return {name: frame[frame["model"].isin(models)].reset_index(drop=True) if "model" in frame else frame
+            for name, frame in tables.items()}
 
 
-def load_sources(measured_dir: Path, published_dir: Path) -> dict[str, Source]:
-    """The three sources from the data directories; a missing directory gives an empty source."""
+def load_sources(measured_dir: Path, published_dir: Path, *, required: tuple[str, ...] = ()) -> dict[str, Source]:
+    """The three sources from the data directories. A folder that does not exist gives an empty
+    source, unless its kind ("measured", "published") is ``required`` (the user named the folder):
+    then a missing or empty folder is an error. Damaged data are always an error naming the file."""
     sources: dict[str, Source] = {}
     empty = pd.DataFrame(columns=MODEL_FACTS + ["heritage", "log_params", "inv_depth"])
-    if (published_dir / "values.csv").is_file():
-        values = read_table(published_dir / "values.csv", PUBLISHED_TABLES["values"])
-        labels = read_table(published_dir / "labels.csv", PUBLISHED_TABLES["labels"])
-        prompts = read_table(published_dir / "prompts.csv", PROMPTS_TABLE)
+    published = read_published(published_dir)
+    if published is None and "published" in required:
+        raise TableError(f"{published_dir}: no imported published data there (import them with: "
+                         "thermo-audit measure import-published FOLDER | download)")
+    if published is not None:
         facts = registry_facts()
-        facts = facts[facts["model"].isin(values["model"].dropna())].reset_index(drop=True)
-        sources["published"] = PublishedSource("published", facts, values, labels, prompts)
+        facts = facts[facts["model"].isin(published["values"]["model"].dropna())].reset_index(drop=True)
+        sources["published"] = PublishedSource("published", facts, published["values"], published["labels"],
+                                               published["prompts"])
     else:
         sources["published"] = PublishedSource("published", empty)
-    tables = _read_measured(measured_dir)
+    tables = read_measured_tables(measured_dir)
+    if tables["runs"].empty and "measured" in required:
+        raise TableError(f"{measured_dir}: no measured runs there (measure one with: thermo-audit measure run ...)")
     for name, random_init in (("measured", False), ("controls", True)):
-        if tables is None:
-            sources[name] = MeasuredSource(name, empty, {t: pd.DataFrame(columns=list(MEASURED_TABLES[t].columns))
-                                                         for t in MEASURED_TABLES})
-            continue
         models = tables["models"][(tables["models"]["source"] == "random-init") == random_init]
         models = models.assign(registry_model=registry_names(models["hf_id"]))
         facts = with_derived_facts(models[MODEL_FACTS].reset_index(drop=True))

@@ -17,9 +17,12 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from report import RenderError, prerender, qmd
+from contract.folders import write_folder
+from contract.hashing import fingerprint
 from report.convert import to_html, to_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -219,7 +222,7 @@ def test_section_reference_uses_the_title_when_sections_are_unnumbered(tmp_path:
 def test_unresolved_reference_fails_the_render(project: Path):
     result = run_report("--no-quarto", "--project", str(project), str(project / "report" / "missing-ref.qmd"))
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Unresolved cross-reference(s): @fig-missing" in result.stderr
     assert "@sec-only" not in result.stderr and "Traceback" not in result.stderr
     assert not (project / "report" / "missing-ref_files").exists()
@@ -240,14 +243,14 @@ def test_quarto_is_used_when_on_path(tmp_path: Path, project: Path):
 
     assert run_report("--project", str(project), "--to", "pdf", env=env).returncode == 0
     assert calls.read_text().split() == [str(project), "render", "--to", "typst", f"QUARTO_PYTHON={sys.executable}"]
-    assert run_report("--no-quarto", "--project", str(project), str(project / "report" / "missing-ref.qmd"), env=env).returncode == 1
+    assert run_report("--no-quarto", "--project", str(project), str(project / "report" / "missing-ref.qmd"), env=env).returncode == 2
     assert len(calls.read_text().splitlines()) == 1  # --no-quarto did not call it
 
 
 def test_quarto_required_but_absent_is_a_clean_error(tmp_path: Path, project: Path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no quarto there
     result = run_report("--quarto", "--project", str(project), env=env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no `quarto` on PATH" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -339,7 +342,7 @@ def test_callouts(rendered):
 def test_failing_cell_names_the_cell(project: Path):
     result = run_report("--no-quarto", "--project", str(project), str(project / "report" / "failing-cell.qmd"))
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "report/failing-cell.qmd: cell 'divide-by-zero' (cell 2 at line 11) failed" in result.stderr
     assert "ZeroDivisionError: division by zero" in result.stderr
     assert "report/execute.py" not in result.stderr  # the cell's traceback, not the renderer's
@@ -350,7 +353,7 @@ def test_failing_cell_names_the_cell(project: Path):
 def test_failing_inline_expression_names_its_line(project: Path):
     result = run_report("--no-quarto", "--project", str(project), str(project / "report" / "failing-inline.qmd"))
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "report/failing-inline.qmd: inline expression `{python} undefined_name + 1` at line 7 failed" in result.stderr
     assert "NameError: name 'undefined_name' is not defined" in result.stderr
 
@@ -358,41 +361,62 @@ def test_failing_inline_expression_names_its_line(project: Path):
 # --- pre-render: rebuild data/derived/ only when stale ---------------------------------------
 
 
-def _write(path: Path, text: str = "x", mtime: float = 1_000_000) -> Path:
+def _write(path: Path, text: str = "x") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    os.utime(path, (mtime, mtime))
     return path
 
 
-# A stand-in for `python -m analysis`: it writes claims.csv.
-FAKE_ANALYSIS = [sys.executable, "-c", "import pathlib; pathlib.Path('data/derived/claims.csv').write_text('rebuilt')"]
+def _analysed(root: Path) -> dict:
+    """data/derived/ as the analysis writes it: claims.csv and a manifest with the inputs' fingerprint."""
+    folder = root / "data" / "derived"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"measured": str(root / "data" / "measured"), "published": str(root / "data" / "published")}
+    meta["inputs_sha256"] = fingerprint(prerender._inputs(root, meta))
+    return write_folder(folder, {"claims": (pd.DataFrame({"claim_id": ["c"], "value": [1.0]}), None)}, **meta)
 
 
-def test_prerender_runs_analysis_when_claims_missing(tmp_path: Path):
-    _write(tmp_path / "data" / "measured" / "residual.csv")
-    (tmp_path / "data" / "derived").mkdir()
-    assert prerender.stale_reason(tmp_path) == "data/derived/claims.csv is missing"
+# A stand-in for `python -m analysis`: it records that it ran.
+FAKE_ANALYSIS = [sys.executable, "-c", "import pathlib; pathlib.Path('ran').write_text('rebuilt')"]
+
+
+def test_prerender_runs_analysis_when_never_run(tmp_path: Path):
+    _write(tmp_path / "data" / "measured" / "runs" / "a" / "residual.csv")
+    assert prerender.stale_reason(tmp_path) == "data/derived/MANIFEST.json is missing"
     assert prerender.refresh(tmp_path, FAKE_ANALYSIS) is True
-    assert (tmp_path / "data" / "derived" / "claims.csv").read_text() == "rebuilt"
+    assert (tmp_path / "ran").read_text() == "rebuilt"
 
 
 def test_prerender_skips_when_up_to_date_without_published_data(tmp_path: Path):
-    _write(tmp_path / "data" / "measured" / "residual.csv", mtime=1_000_000)
-    _write(tmp_path / "analysis" / "stats.py", mtime=1_000_000)
-    _write(tmp_path / "data" / "derived" / "claims.csv", "old", mtime=2_000_000)
+    _write(tmp_path / "data" / "measured" / "runs" / "a" / "residual.csv")
+    _analysed(tmp_path)
     assert not (tmp_path / "data" / "published").exists()
     assert prerender.stale_reason(tmp_path) is None
     assert prerender.refresh(tmp_path, [sys.executable, "-c", "raise SystemExit('must not run')"]) is False
 
 
-@pytest.mark.parametrize("source", ["data/measured/heads.csv", "data/published/gains.csv", "analysis/claims.py"])
-def test_prerender_reruns_when_a_source_is_newer(tmp_path: Path, source: str):
-    _write(tmp_path / "data" / "derived" / "claims.csv", "old", mtime=2_000_000)
-    _write(tmp_path / source, mtime=3_000_000)
-    assert prerender.stale_reason(tmp_path) == f"{source} is newer than data/derived/claims.csv"
-    assert prerender.refresh(tmp_path, FAKE_ANALYSIS) is True
-    assert (tmp_path / "data" / "derived" / "claims.csv").read_text() == "rebuilt"
+def test_prerender_compares_content_not_modification_times(tmp_path: Path):
+    measured = _write(tmp_path / "data" / "measured" / "runs" / "a" / "residual.csv", "x")
+    _analysed(tmp_path)
+    os.utime(measured, (4_000_000_000, 4_000_000_000))  # newer, same content: up to date
+    assert prerender.stale_reason(tmp_path) is None
+    measured.write_text("y")
+    os.utime(measured, (1_000_000, 1_000_000))  # older, other content: stale
+    assert prerender.stale_reason(tmp_path) == (
+        "the measured or published data or the analysis code changed since the analysis ran")
+    _write(tmp_path / "data" / "measured" / "runs" / ".staging-1-2" / "residual.csv", "z")  # hidden: ignored
+    _analysed(tmp_path)
+    assert prerender.stale_reason(tmp_path) is None
+    _write(tmp_path / "data" / "published" / "values.csv")  # an import appears: stale
+    assert prerender.stale_reason(tmp_path) is not None
+
+
+def test_prerender_refuses_a_damaged_derived_table(tmp_path: Path):
+    _analysed(tmp_path)
+    claims = tmp_path / "data" / "derived" / "claims.csv"
+    claims.write_text(claims.read_text()[:-3])
+    with pytest.raises(RuntimeError, match=r"data/derived/claims\.csv: damaged or edited"):
+        prerender.refresh(tmp_path, [sys.executable, "-c", "raise SystemExit('must not run')"])
 
 
 def test_prerender_failure_is_reported(tmp_path: Path):
@@ -402,10 +426,10 @@ def test_prerender_failure_is_reported(tmp_path: Path):
 
 def test_prerender_runs_as_a_plain_script(tmp_path: Path):
     """Quarto runs it as `python report/prerender.py` in the project directory."""
-    _write(tmp_path / "data" / "derived" / "claims.csv", mtime=2_000_000)
+    _analysed(tmp_path)
     env = {**os.environ, "QUARTO_PROJECT_DIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, str(REPO / "report" / "prerender.py")], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert "data/derived/claims.csv is up to date" in result.stdout
+    assert "data/derived is up to date" in result.stdout
