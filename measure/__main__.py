@@ -1,4 +1,4 @@
-"""``python -m measure``: see measure/cli.py."""
+"""``python -m measure``: an alias of ``thermo-audit measure`` (see measure/cli.py)."""
 
 import sys
 

@@ -14,15 +14,18 @@ import importlib.util
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from measure.adapters import Adapter, Architecture, get_adapter
-from contract.errors import ThermoAuditError, ModelLoadError
+from contract.hashing import sha256_file
+from contract.errors import ModelLoadError, ThermoAuditError, UsageError
 from contract.registry import get_entry
 from measure.registry import RANDOM_INIT_SEED, build_random_model
 
@@ -58,19 +61,21 @@ class LoadedModel:
 
 
 def resolve_device(device: str) -> torch.device:
+    """The torch device for ``--device`` (cpu, cuda, cuda:N, mps or auto); a device this machine
+    does not have is a UsageError, raised before any model loads."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ThermoAuditError("--device cuda was asked for, but torch sees no CUDA device.")
+    match = re.fullmatch(r"(cpu|cuda|mps)(?::(\d+))?", device)
+    if match is None:
+        raise UsageError(f"--device {device!r} is not a device: use cpu, cuda, cuda:N, mps or auto.")
+    kind, index = match.group(1), int(match.group(2) or 0)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: torch {torch.__version__} sees no CUDA device here; use --device cpu.")
+    if kind == "cuda" and index >= torch.cuda.device_count():
+        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s).")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}: the Apple MPS backend is not available here; use --device cpu.")
     return torch.device(device)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gguf_quantization(path: Path) -> str:
@@ -158,6 +163,16 @@ def _hub_config(model_id: str, revision: str | None, trust_remote_code: bool):
         raise ModelLoadError(f"Could not load the configuration of '{model_id}' from {where}: {err}") from None
 
 
+# Any one of these in a model folder is a tokenizer transformers can load.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
+
+
+def _require_tokenizer_files(folder: Path) -> None:
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelLoadError(f"{folder}: no tokenizer there (none of {', '.join(TOKENIZER_FILES)}); save it beside "
+                             "the weights with tokenizer.save_pretrained(folder).")
+
+
 def load_model(
     model: str,
     *,
@@ -215,13 +230,18 @@ def load_model(
             folder = None
         if folder is not None:
             source = "gguf"
-            load_from, model_revision, quantization = converted_gguf(folder, gguf_file)
+            try:
+                load_from, model_revision, quantization = converted_gguf(folder, gguf_file)
+            except (OSError, ValueError, KeyError) as err:
+                raise ModelLoadError(f"{folder / gguf_file}: not a readable GGUF model ({err})") from None
             config = AutoConfig.from_pretrained(load_from)
         else:
             source = "local" if local else "hub"
             load_from = hf_id
             config = _hub_config(hf_id, revision, trust_remote_code)
         _check_architecture(config)
+        if folder is None and local:
+            _require_tokenizer_files(Path(model))
         try:
             loaded = AutoModelForCausalLM.from_pretrained(
                 load_from, revision=None if folder else revision, dtype=torch_dtype, attn_implementation=attn,
@@ -229,6 +249,9 @@ def load_model(
             )
             tokenizer = AutoTokenizer.from_pretrained(load_from, revision=None if folder else revision,
                                                       trust_remote_code=trust_remote_code)
+        except SafetensorError as err:
+            raise ModelLoadError(f"Could not load '{model}': a weights file is damaged or not a safetensors file "
+                                 f"({err})") from None
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"Could not load '{model}': {err}") from None
         _refuse_quantized(loaded)

@@ -8,5 +8,8 @@ project's own renderer renders the same sources (see report/render.py):
 """
 
 
-class RenderError(Exception):
+from contract.errors import ThermoAuditError
+
+
+class RenderError(ThermoAuditError):
     """An expected failure (bad source, failing cell, unresolved reference): reported without a traceback."""

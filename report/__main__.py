@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from report import RenderError
+from thermo_audit.cli import add_common, apply_common, guarded, verbose
 from report.project import find_root
 from report.render import render, render_with_quarto
 
@@ -20,7 +21,7 @@ self-contained HTML and Typst writes the PDF, into the project's output-dir."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="thermo-audit report", description=DESCRIPTION)
     parser.add_argument("documents", nargs="*", type=Path, help="render only these .qmd files (default: the project's render list)")
     parser.add_argument("--project", type=Path, help="project directory (default: found from the current directory)")
     parser.add_argument("--to", choices=["html", "pdf", "all"], default="all", help="output format (default: all the formats the project declares)")
@@ -28,22 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     engine.add_argument("--quarto", dest="use_quarto", action="store_true", default=None, help="require Quarto")
     engine.add_argument("--no-quarto", dest="use_quarto", action="store_false", help="use the project's own renderer even if Quarto is installed")
     parser.add_argument("--keep-files", action="store_true", help="own renderer: keep the intermediate markdown, figures and Typst source in <document>_files/")
+    add_common(parser)
     args = parser.parse_args(argv)
+    apply_common(args)
+    return guarded(lambda: _render(args), verbose(args))
 
+
+def _render(args) -> int:
     project_dir = args.project or find_root(Path.cwd())
     quarto = shutil.which("quarto")
-    try:
-        if args.use_quarto and not quarto:
-            raise RenderError("--quarto was given but there is no `quarto` on PATH; leave it out to use the project's own renderer.")
-        if quarto and args.use_quarto is not False:
-            render_with_quarto(quarto, project_dir, args.documents, args.to)
-        else:
-            render(project_dir, args.documents or None, args.to, args.keep_files)
-    except RenderError as error:
-        print(f"Render failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    if args.use_quarto and not quarto:
+        raise RenderError("--quarto was given but there is no `quarto` on PATH; leave it out to use the project's own renderer.")
+    if quarto and args.use_quarto is not False:
+        render_with_quarto(quarto, project_dir, args.documents, args.to)
+    else:
+        render(project_dir, args.documents or None, args.to, args.keep_files)
     return 0
 
 

@@ -1,0 +1,130 @@
+"""``thermo-audit``: the one command line of the project, and its exit-code policy.
+
+    thermo-audit [--data-dir DIR] [-v] measure {run,panel,import-published,migrate,rm,export,ls} ...
+    thermo-audit [--data-dir DIR] [-v] analyse [...]
+    thermo-audit [--data-dir DIR] [-v] report [...]
+    thermo-audit [--data-dir DIR] [-v] retest --model X [...]
+    thermo-audit [--data-dir DIR] ls {claims,architectures,panels,prompt-sets,models,runs}
+
+``python -m measure``, ``python -m analysis`` and ``python -m report`` are aliases of the first three.
+Exit status: 0 done; 1 some items failed (e.g. models of a panel; each is reported); 2 the command
+could not run (bad input, missing or damaged data, a write that failed), with one line saying why
+and nothing written (``-v`` adds the traceback); 130 interrupted (committed runs are kept, the run
+in progress is not written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from thermo_audit import __version__
+
+EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+DATA_DIR_ENV = "THERMO_AUDIT_DATA"
+
+
+def guarded(command: Callable[[], int], verbose: bool = False) -> int:
+    """Run ``command`` under the exit-code policy of the module docstring."""
+    from contract.errors import ThermoAuditError
+
+    try:
+        return command()
+    except ThermoAuditError as err:
+        if verbose:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: committed runs and tables are kept; the one in progress was not written.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """``-v`` and ``--data-dir``, accepted at every level of the command (defaults suppressed so a
+    subcommand never resets what an outer level set)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log more, and show tracebacks of errors")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
+                        help=f"data folder holding measured/, published/ and derived/ (default: ${DATA_DIR_ENV}, "
+                             "else data/ in the project folder)")
+
+
+def verbose(args: argparse.Namespace) -> bool:
+    return getattr(args, "verbose", False)
+
+
+def apply_common(args: argparse.Namespace) -> None:
+    """Set up logging and export ``--data-dir`` so every stage (and a stage's subprocess) sees it."""
+    logging.basicConfig(level=logging.INFO if verbose(args) else logging.WARNING,
+                        format="%(levelname)s %(message)s")
+    if getattr(args, "data_dir", None) is not None:
+        os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from measure.cli import add_measure_commands
+
+    parser = argparse.ArgumentParser(
+        prog="thermo-audit",
+        description="Measure how transformer language models grow or damp their residual stream, their attention "
+                    "value/output spectra and attention statistics, and re-test the claims of D'Elia (2026) "
+                    "with proper statistics. Stages: measure -> analyse -> report; `retest` confronts your own "
+                    "model with every law of the paper.",
+        epilog="Exit status: 0 done; 1 some items failed; 2 bad input or damaged data (nothing written); "
+               "130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"thermo-audit {__version__}")
+    add_common(parser)
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="COMMAND")
+    measure = sub.add_parser("measure", help="measure models into run partitions (data/measured)",
+                             description="Measure models: residual-stream norms and gains, per-head W_V/W_O "
+                                         "spectra, attention statistics, into tidy tables (one partition per run).")
+    add_common(measure)
+    add_measure_commands(measure)
+    for name, text in (("analyse", "re-test every claim of the paper (data/derived)"),
+                       ("report", "render the report (Quarto, or the project's own renderer)"),
+                       ("retest", "confront your own model with every law of the paper: a claim card")):
+        stage = sub.add_parser(name, help=text, add_help=False, description=text)
+        stage.add_argument("args", nargs=argparse.REMAINDER, help=f"options of `thermo-audit {name}` (see --help)")
+    ls = sub.add_parser("ls", help="list claims, architectures, panels, prompt sets, registry models or runs",
+                        description="List what is known.")
+    add_common(ls)
+    ls.add_argument("what", choices=["claims", "architectures", "panels", "prompt-sets", "models", "runs"])
+    return parser
+
+
+def _delegate(stage: str, argv: list[str]) -> int:
+    if stage == "analyse":
+        from analysis.cli import main
+    elif stage == "report":
+        from report.__main__ import main
+    else:
+        from thermo_audit.retest import main
+    return main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    apply_common(args)
+    if args.stage in ("analyse", "report", "retest"):
+        return _delegate(args.stage, args.args)
+    if args.stage == "ls" and args.what == "claims":
+        from analysis.cli import list_claims
+
+        return guarded(list_claims, verbose(args))
+    if args.stage == "ls":
+        from measure.cli import list_known
+
+        return guarded(lambda: list_known(args.what), verbose(args))
+    return guarded(lambda: args.func(args), verbose(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
