@@ -23,7 +23,17 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from contract.errors import TableError
-from contract.vocab import DATA_SOURCES, DTYPES, HOLDS, MODEL_SOURCES, REPRODUCES, SITES, SUBLAYERS, UNITS
+from contract.vocab import (
+    CARD_VERDICTS,
+    DATA_SOURCES,
+    DTYPES,
+    HOLDS,
+    MODEL_SOURCES,
+    REPRODUCES,
+    SITES,
+    SUBLAYERS,
+    UNITS,
+)
 
 # Seven significant digits: every stored value derives from float32 activations or weights.
 FLOAT_FORMAT = "%.7g"
@@ -509,6 +519,74 @@ CLAIMS_TABLE = Table(
         "the same source, ``rule`` the stated decision rule that gives ``holds``; the paper's printed "
         "value, p and test; ``reproduces`` (statcheck style, published source only); the fitted "
         "model's formula and the function that computed the row."
+    ),
+    float_format="%.10g",
+)
+
+
+CLAIM_CARD_TABLE = Table(
+    "claim_card",
+    {
+        "model": _str(),
+        "claim_id": _str(),
+        "law": _str(),
+        "convention": _str(),
+        "quantity": _str(),
+        "prompt_set": _str(nullable=True),
+        "predicted": _float(),
+        "pi_low": _float(),
+        "pi_high": _float(),
+        "measured": _float(),
+        "measured_low": _float(),
+        "measured_high": _float(),
+        "predicted_sign": _str(nullable=True, isin=["dampen", "expand"]),
+        "measured_sign": _str(nullable=True, isin=["dampen", "expand"]),
+        "consistent": _str(isin=list(CARD_VERDICTS)),
+        "note": _str(nullable=True),
+    },
+    key=("model", "claim_id"),
+    replace_by=("model",),
+    description=(
+        "One row per (model, law that predicts something for a single model): the law's prediction "
+        "for this model (``predicted``) with the law's own uncertainty (``pi_low``/``pi_high``: a "
+        "prediction interval, a Wilson or bootstrap CI of a published rate, or a bound; NaN = open), "
+        "fitted on or counted over the published panel in the convention the law was stated in; the "
+        "model's measured value on ``prompt_set`` with its CI over prompts (``measured_low``/"
+        "``measured_high``); ``quantity`` says what the numbers are (sign laws: the predicted P(dampen) "
+        "and the measured mean gain, with ``predicted_sign`` and ``measured_sign``); ``consistent`` "
+        "and the ``note`` saying why, or why the law is not applicable to this model."
+    ),
+    float_format="%.10g",
+)
+
+PANEL_SHIFT_TABLE = Table(
+    "panel_shift",
+    {
+        "claim_id": _str(),
+        "statistic": _str(),
+        "published_value": _float(),
+        "published_ci_low": _float(),
+        "published_ci_high": _float(),
+        "published_p": _float(),
+        "published_n": _int(nullable=True, ge=0),
+        "published_holds": _str(isin=list(HOLDS)),
+        "combined_value": _float(),
+        "combined_ci_low": _float(),
+        "combined_ci_high": _float(),
+        "combined_p": _float(),
+        "combined_n": _int(nullable=True, ge=0),
+        "combined_holds": _str(isin=list(HOLDS)),
+        "moved": _bool(),
+        "joined": _str(nullable=True),
+        "note": _str(nullable=True),
+    },
+    key=("claim_id",),
+    replace_by=("claim_id",),
+    description=(
+        "One row per claim of the registry: its statistic, CI, p, n and verdict on the published panel "
+        "and on ``published+yours`` (the published panel with the new models added in the matching "
+        "convention); ``moved``: whether any of them changed; ``joined``: the new models the claim's "
+        "data took in; ``note``: why a claim could not take them, or what it reads."
     ),
     float_format="%.10g",
 )

@@ -27,3 +27,9 @@ SUBLAYERS = ("attention", "mlp")
 
 # The unit of analysis of a claim's test (claims.unit): what its n counts.
 UNITS = ("model", "family", "lab", "prompt", "layer", "head", "pair", "file")
+
+# The verdict of a law on one model in a claim card (claim_card.consistent): the measured value
+# lies in the law's interval or has the predicted sign, or not; "not applicable": the law makes no
+# prediction for this model or its data are missing (the note says which); "error": the check
+# failed on this model's data (the message is in the note), the card went on.
+CARD_VERDICTS = ("consistent", "inconsistent", "not applicable", "error")
