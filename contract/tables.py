@@ -545,7 +545,6 @@ CLAIM_CARD_TABLE = Table(
         "note": _str(nullable=True),
     },
     key=("model", "claim_id"),
-    replace_by=("model",),
     description=(
         "One row per (model, law that predicts something for a single model): the law's prediction "
         "for this model (``predicted``) with the law's own uncertainty (``pi_low``/``pi_high``: a "
@@ -581,7 +580,6 @@ PANEL_SHIFT_TABLE = Table(
         "note": _str(nullable=True),
     },
     key=("claim_id",),
-    replace_by=("claim_id",),
     description=(
         "One row per claim of the registry: its statistic, CI, p, n and verdict on the published panel "
         "and on ``published+yours`` (the published panel with the new models added in the matching "

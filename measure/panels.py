@@ -9,8 +9,8 @@ A panel is named (rows of the model registry) or a CSV file of the user's (``PAN
 * a file: one row per model (id or path, and optionally revision, GGUF file, random init, name,
   lab, family, twin), e.g. the training checkpoints of a model as rows with a ``revision``.
 
-A model whose run is already committed (same prompt-set hash, dtype and attention flag) is
-skipped unless ``force``; each model's run is committed as one partition as soon as it is done
+A model whose run is already committed (same prompt-set hash and dtype, and attention statistics
+if they are asked for) is skipped unless ``force``; each model's run is committed as one partition as soon as it is done
 (``contract.store``), so an interruption loses at most the model in progress, and never leaves
 part of it. The executor (serial here; ``measure.ray_executor`` for a cluster) runs
 ``measure_item`` per model.
@@ -112,9 +112,11 @@ def memory_estimate_gb(item: PanelItem, dtype: str) -> float:
 
 
 def _done(runs: pd.DataFrame, model: str, prompt_set: str, sha: str, dtype: str, attention: bool) -> bool:
+    """Whether a committed run already has what was asked for (a run with attention statistics also
+    serves a request without them)."""
     match = runs[(runs["model"] == model) & (runs["prompt_set"] == prompt_set)]
     return bool(((match["prompt_set_sha256"] == sha) & (match["dtype"] == dtype)
-                 & (match["attention_metrics"] == attention)).any())
+                 & (match["attention_metrics"].astype(bool) | (not attention))).any())
 
 
 def plan(items: list[PanelItem], prompts: pd.DataFrame, dtype: str, device: str, attention: bool, out_dir: Path,

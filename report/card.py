@@ -30,7 +30,8 @@ from analysis.retest.measured import ModelData
 from analysis.retest.panel import COMBINED
 from analysis.retest.rows import NotApplicable, join
 from analysis.sources import HERITAGE_LAB, Source, load_sources
-from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, validate, write_atomically
+from contract.atomic import write_atomically
+from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, validate
 from contract.vocab import CARD_VERDICTS
 
 # Relative to report/, where the report's cells run (as report/plots.py).

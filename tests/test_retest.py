@@ -321,9 +321,10 @@ def test_written_card_round_trips_and_is_self_contained(published, tmp_path):
 def test_report_section_is_built_from_the_shipped_demo_models(published, tmp_path):
     from report.card import retesting_section
 
-    published.values.to_csv(tmp_path / "values.csv", index=False)
-    published.labels.to_csv(tmp_path / "labels.csv", index=False)
-    published.prompts.to_csv(tmp_path / "prompts.csv", index=False)
+    from contract.folders import write_folder
+
+    write_folder(tmp_path, {"values": (published.values, None), "labels": (published.labels, None),
+                            "prompts": (published.prompts, None)})
     section = retesting_section(measured_dir=REPOSITORY / "data" / "measured", published_dir=tmp_path,
                                 settings=SETTINGS)
     assert "smollm2-135m-instruct" in section and "gemma-3-270m" in section

@@ -90,8 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("analyse", "re-test every claim of the paper (data/derived)"),
                        ("report", "render the report (Quarto, or the project's own renderer)"),
                        ("retest", "confront your own model with every law of the paper: a claim card")):
-        stage = sub.add_parser(name, help=text, add_help=False, description=text)
-        stage.add_argument("args", nargs=argparse.REMAINDER, help=f"options of `thermo-audit {name}` (see --help)")
+        sub.add_parser(name, help=text, add_help=False, description=text)  # parsed by the stage itself
     ls = sub.add_parser("ls", help="list claims, architectures, panels, prompt sets, registry models or runs",
                         description="List what is known.")
     add_common(ls)
@@ -109,12 +108,32 @@ def _delegate(stage: str, argv: list[str]) -> int:
     return main(argv)
 
 
+DELEGATED = ("analyse", "report", "retest")
+
+
+def _delegated_stage(argv: list[str]) -> int | None:
+    """The position of a stage with a command line of its own (analyse, report, retest), if the
+    first word after the global options is one."""
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        if word in DELEGATED:
+            return position
+        if not word.startswith("-"):
+            return None
+        position += 2 if word == "--data-dir" else 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    stage = _delegated_stage(argv)
+    if stage is not None:  # its own parser reads everything after the stage's name
+        args = build_parser().parse_args(argv[: stage + 1])
+        apply_common(args)
+        return _delegate(argv[stage], argv[stage + 1:])
     args = build_parser().parse_args(argv)
     apply_common(args)
-    if args.stage in ("analyse", "report", "retest"):
-        return _delegate(args.stage, args.args)
     if args.stage == "ls" and args.what == "claims":
         from analysis.cli import list_claims
 
