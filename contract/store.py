@@ -204,9 +204,7 @@ def check_new_run(measured_dir: Path, model_row: dict | None, prompt_set: str, p
 
 def _check_against_committed(measured_dir: Path, models: pd.DataFrame, runs: pd.DataFrame) -> None:
     model, prompt_set = runs["model"].iloc[0], runs["prompt_set"].iloc[0]
-    others = [part for part in partitions(measured_dir)
-              if (part.model, part.prompt_set) != (model, prompt_set)
-              and (part.model == model or part.prompt_set == prompt_set)]
+    others = _related_runs(measured_dir, model, prompt_set)
     if not others:
         return
     models = pd.concat([models.assign(_partition=-1)] + [
@@ -218,6 +216,26 @@ def _check_against_committed(measured_dir: Path, models: pd.DataFrame, runs: pd.
         other = others[max(conflict[:2])]
         raise TableError(f"a run of {model or 'this model'} on {prompt_set} would conflict with the committed run "
                          f"{other.path}: {conflict[2]}")
+
+
+def _related_runs(measured_dir: Path, model: str | None, prompt_set: str) -> list[Partition]:
+    """The committed runs a new run of ``model`` on ``prompt_set`` must agree with: every other run of
+    the model, and one run of another model on the prompt set (they all agree with each other)."""
+    model_slug, set_slug = (None if model is None else slug(model)), slug(prompt_set)
+    same_model, same_set = [], []
+    for stem, path in _latest_folders(measured_dir).items():
+        maybe_model = model_slug is not None and stem.startswith(f"{model_slug}--")
+        maybe_set = not same_set and f"--{set_slug}--" in stem
+        if not (maybe_model or maybe_set):
+            continue  # folder names carry the slugs: only candidates' manifests are read
+        part = _load_manifest(path)
+        if (part.model, part.prompt_set) == (model, prompt_set):
+            continue
+        if part.model == model:
+            same_model.append(part)
+        elif part.prompt_set == prompt_set and not same_set:
+            same_set.append(part)
+    return same_model + same_set
 
 
 def _remove_older_versions(runs_dir: Path, committed: Partition) -> None:
@@ -248,19 +266,24 @@ def _load_manifest(path: Path) -> Partition:
     return _partition(path, manifest)
 
 
-def partitions(measured_dir: Path) -> list[Partition]:
-    """The latest committed version of every run in ``measured_dir``, sorted by folder name."""
+def _latest_folders(measured_dir: Path) -> dict[str, Path]:
+    """Run folder name stem (``<model>--<prompt set>--<hash>``) -> the folder of its latest version."""
     runs_dir = Path(measured_dir) / RUNS_DIR
     if not runs_dir.is_dir():
-        return []
+        return {}
     latest: dict[str, Path] = {}
-    for path in sorted(runs_dir.iterdir()):
+    for path in runs_dir.iterdir():
         if path.name.startswith(".") or "@" not in path.name or not path.is_dir():
             continue
         stem, version = path.name.split("@", 1)
         if stem not in latest or version > latest[stem].name.split("@", 1)[1]:
             latest[stem] = path
-    return [_load_manifest(path) for _, path in sorted(latest.items())]
+    return dict(sorted(latest.items()))
+
+
+def partitions(measured_dir: Path) -> list[Partition]:
+    """The latest committed version of every run in ``measured_dir``, sorted by folder name."""
+    return [_load_manifest(path) for path in _latest_folders(measured_dir).values()]
 
 
 def _read_file(partition: Partition, name: str) -> pd.DataFrame:

@@ -91,6 +91,14 @@ def add_measure_commands(parser: argparse.ArgumentParser) -> None:
     panel.add_argument("--dry-run", action="store_true",
                        help="print each model's estimated memory and what would be measured or skipped")
     panel.add_argument("--force", action="store_true", help="re-measure runs already committed")
+    panel.add_argument("--executor", choices=["serial", "ray"], default="serial",
+                       help="serial (default): one model after another here; ray: one task per model on a Ray "
+                            "cluster (pip install 'thermo-audit[ray]'; --out must be on a file system every node sees)")
+    panel.add_argument("--address", default=None, help="Ray cluster address (e.g. auto); default: a new local instance")
+    panel.add_argument("--max-retries", type=int, default=2, metavar="N",
+                       help="Ray: retries of a task whose worker died or that raised a runtime error (default: 2)")
+    panel.add_argument("--gpus-per-task", type=float, default=1.0, metavar="G",
+                       help="Ray: GPUs each task asks for on CUDA (default: 1; fractions share a GPU)")
     _add_run_options(panel)
     panel.set_defaults(func=_cmd_panel)
 
@@ -191,9 +199,15 @@ def _cmd_panel(args) -> int:
         for item in planned:
             print(f"{item.model:<{width}}  ~{item.memory_gb:6.1f} GiB  {item.status}")
         return 0
-    failures = run_panel(items, prompts, dtype=args.dtype, device=args.device, attention=args.attention,
-                         batch_size=args.batch_size, out_dir=out, force=args.force, progress=not args.no_progress,
-                         command=_command_line())
+    options = dict(dtype=args.dtype, device=args.device, attention=args.attention, batch_size=args.batch_size,
+                   out_dir=out, force=args.force, progress=not args.no_progress, command=_command_line())
+    if args.executor == "ray":
+        from measure.ray_executor import run_panel_on_ray
+
+        failures = run_panel_on_ray(items, prompts, **options, address=args.address, max_retries=args.max_retries,
+                                    gpus_per_task=args.gpus_per_task)
+    else:
+        failures = run_panel(items, prompts, **options)
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0

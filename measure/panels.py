@@ -29,7 +29,8 @@ import torch
 from contract.errors import ThermoAuditError
 from contract.registry import get_entry, load_registry, panel_members
 from contract.store import commit_run, read_measured_tables
-from contract.tables import PANEL_FILE_TABLE, read_table
+from contract.folders import checked
+from contract.tables import PANEL_FILE_TABLE, parse_csv
 from contract.vocab import RANDOM_INIT_PANELS
 from measure.prompts import prompt_set_sha256
 from measure.registry import estimate_memory_gb, estimate_memory_gb_from_config
@@ -70,7 +71,16 @@ def load_panel(panel: str) -> list[PanelItem]:
 
 
 def _file_panel(path: Path) -> list[PanelItem]:
-    rows = read_table(path, PANEL_FILE_TABLE)
+    if not path.is_file():
+        raise ThermoAuditError(f"{path}: panel file not found")
+    rows = parse_csv(path.read_bytes(), PANEL_FILE_TABLE, path)
+    if "model" not in rows:
+        raise ThermoAuditError(f"{path}: a panel file needs a 'model' column (hub id, local folder or registry name); "
+                               f"found {', '.join(rows.columns)}")
+    for column in PANEL_FILE_TABLE.columns:  # every other column is optional
+        if column not in rows:
+            rows[column] = pd.NA
+    rows = checked(rows, PANEL_FILE_TABLE, [path])
     items = []
     for _, row in rows.iterrows():
         source, revision = row["model"], _text(row, "revision")
