@@ -1,10 +1,14 @@
 """Run every registered claim on every source and write data/derived/claims.csv.
 
-One row per (claim, source) with the columns of DESIGN.md: claim_id, source, statistic, value,
-ci_low, ci_high, p_value, n, test, paper_value, reproduces, holds, note, plus the claim's
-section, statement, the data subset, the paper's p and test, the p computed the paper's way,
-the formula and the function that computed the row. Deterministic: fixed seeds, stable order,
-fixed float format, so the same inputs give the same file byte for byte.
+One row per (claim, source), in the columns of the contract's ``CLAIMS_TABLE`` (validated before
+writing): the recomputed statistic with its CI (``ci_level``), p and Holm-adjusted p, n and its
+``unit``, the test, the stated decision ``rule`` and the verdict ``holds``; the paper's printed
+value, p and test and the statcheck verdict ``reproduces``; the data subset, the formula of the
+fitted model and the function that computed the row.
+
+A claim that raises an unexpected exception on one source gets the verdict ``error`` with the
+exception in its note, and the run goes on. Deterministic: fixed seeds, stable order, fixed float
+format, so the same inputs give the same file byte for byte.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
-from analysis.claims import CLAIMS, InsufficientData, Settings, missing
+from analysis.claims import CLAIMS, InsufficientData, Outcome, Settings, missing
 from analysis.sources import Source, load_sources
 from analysis.stats import reproduces
 from contract.atomic import staged_directory
@@ -37,36 +43,86 @@ def _reproduces(claim, source: str, outcome) -> tuple[str, str]:
     return reproduces(claim.paper_value, outcome.value, claim.paper_p, recomputed_p)
 
 
-def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.DataFrame:
-    rows = []
-    for claim in CLAIMS.values():
-        for name in DATA_SOURCES:
-            src = sources[name]
-            started = time.perf_counter()
-            if not src.available:
-                outcome = missing(claim.id, f"no {name} data")
-            else:
-                try:
-                    outcome = claim.compute(src, settings)
-                except InsufficientData as why:
-                    outcome = missing(claim.id, str(why))
-            verdict, reason = _reproduces(claim, name, outcome)
-            rows.append({
-                "claim_id": claim.id, "source": name, "section": claim.section, "statistic": outcome.statistic,
-                "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
-                "p_value": outcome.p_value, "n": outcome.n, "test": outcome.test,
-                "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
-                "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
-                "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "claim": claim.statement,
-                "needs": claim.needs, "formula": claim.formula, "function": claim.function,
-                "unit": None, "ci_level": settings.confidence, "p_holm": math.nan, "rule": None,
-            })
-            log(f"{claim.id:<28} {name:<10} {outcome.holds:<13} {time.perf_counter() - started:6.2f} s")
-    frame = pd.DataFrame(rows)
-    frame["n"] = frame["n"].astype("Int64")
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm-adjusted p-values of the finite entries of ``p_values`` (NaN stays NaN).
+
+    The family is every claim of one source whose row has a p-value, except the claims about other
+    claims (laws_validated, whose p is derived from the laws' rows): each row's p is the p of the
+    test its verdict rests on, so the adjustment controls the family-wise error rate of "holds"
+    across the claims re-tested on that source.
+    """
+    adjusted = pd.Series(np.nan, index=p_values.index)
+    finite = p_values.notna()
+    if finite.any():
+        adjusted[finite] = multipletests(p_values[finite].to_numpy(float), method="holm")[1]
+    return adjusted
+
+
+def is_meta(claim) -> bool:
+    """A claim about the rows of other claims (computed after them, outside the Holm family)."""
+    return claim.needs.dataset == "claims"
+
+
+def compute(claim, src: Source, settings: Settings, claims: pd.DataFrame | None = None) -> Outcome:
+    """One claim on one source: its outcome, 'inconclusive' when the source lacks the data, 'error' (with the
+    exception in the note) when the computation fails for another reason. ``claims``: the rows computed so
+    far on this source, for a claim about other claims."""
+    if not src.available:
+        return missing(claim.id, f"no {src.name} data")
+    try:
+        return claim.run(src, settings, claims)
+    except InsufficientData as why:
+        return missing(claim.id, str(why))
+    except Exception as error:  # noqa: BLE001 - one claim's failure is its row's verdict, never the run's end
+        return Outcome(statistic=claim.id, holds="error", comparable=False,
+                       note=f"error: {type(error).__name__}: {error}")
+
+
+def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
+    """The claims.csv row of one claim's outcome on one source."""
+    verdict, reason = _reproduces(claim, src.name, outcome)
+    has_ci = not (math.isnan(outcome.ci_low) and math.isnan(outcome.ci_high))
+    ci_level = (outcome.ci_level or settings.confidence) if has_ci else math.nan
+    return {
+        "claim_id": claim.id, "source": src.name, "section": claim.section, "claim": claim.statement,
+        "statistic": outcome.statistic, "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
+        "ci_level": ci_level, "p_value": outcome.p_value, "p_holm": math.nan, "n": outcome.n,
+        "unit": outcome.unit or claim.unit or None, "test": outcome.test, "rule": claim.rule,
+        "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
+        "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
+        "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "needs": claim.needs.describe(),
+        "formula": outcome.formula, "function": claim.function,
+    }
+
+
+def _with_holm(frame: pd.DataFrame, meta: set[str]) -> pd.DataFrame:
+    """``frame`` with p_holm per source over the rows outside ``meta`` (the meta-claims' p_holm stays NaN)."""
+    family = ~frame["claim_id"].isin(meta)
+    frame["p_holm"] = np.nan
+    frame.loc[family, "p_holm"] = frame[family].groupby("source", group_keys=False)["p_value"].apply(holm)
     return frame
 
 
+def claim_rows(sources: dict[str, Source], settings: Settings, log=print, claims=None) -> pd.DataFrame:
+    """Every claim (default: every registered one) on every source, in registry order; the claims about other
+    claims are computed last, from the rows of the others."""
+    claims = list(CLAIMS.values()) if claims is None else list(claims)
+    meta = {c.id for c in claims if is_meta(c)}
+    rows = {}
+    done = None
+    for claim in [c for c in claims if not is_meta(c)] + [c for c in claims if is_meta(c)]:
+        if is_meta(claim) and done is None:
+            done = _with_holm(pd.DataFrame(list(rows.values())), meta)
+        for name in DATA_SOURCES:
+            started = time.perf_counter()
+            source_rows = done[done["source"] == name] if done is not None else None
+            outcome = compute(claim, sources[name], settings, source_rows)
+            rows[(claim.id, name)] = claim_row(claim, sources[name], outcome, settings)
+            log(f"{claim.id:<28} {name:<10} {outcome.holds:<13} {time.perf_counter() - started:6.2f} s")
+    order = {c.id: i for i, c in enumerate(claims)}
+    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: (order[r["claim_id"]], DATA_SOURCES.index(r["source"]))))
+    frame["n"] = frame["n"].astype("Int64")
+    return _with_holm(frame, meta)
 
 
 def inputs(measured_dir: Path, published_dir: Path) -> dict[str, Path]:
@@ -83,12 +139,13 @@ def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settin
     ``out_dir`` is written through a staging folder and swapped in one rename
     (``contract.atomic.staged_directory``): a failure or a kill leaves the previous results. Its
     manifest records the settings, the data folders and the fingerprint of the inputs (``inputs``),
-    which the report's pre-render step compares to decide whether to re-run.
+    which the report's pre-render step compares to decide whether to re-run. ``required``: the
+    data folders the user named, which must hold data (``load_sources``).
     """
     from analysis.figures import figure_tables
 
     sources = load_sources(measured_dir, published_dir, required=required)
-    claims = validate(claim_rows(sources, settings, log), CLAIMS_TABLE, f"{out_dir}/claims.csv")
+    claims = validate(claim_rows(sources, settings, log), CLAIMS_TABLE, Path(out_dir) / CLAIMS_TABLE.filename)
     tables = {"claims": (claims, CLAIMS_TABLE.float_format),
               **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()}}
     with staged_directory(out_dir) as staging:

@@ -135,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     apply_common(args)
     if args.stage == "ls" and args.what == "claims":
-        from analysis.cli import list_claims
+        from analysis.cli import print_claims
 
-        return guarded(list_claims, verbose(args))
+        return guarded(print_claims, verbose(args))
     if args.stage == "ls":
         from measure.cli import list_known
 

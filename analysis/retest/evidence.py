@@ -15,7 +15,7 @@ import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from analysis.claims.common import model_signs
+
 from analysis.claims.crowding import final_norm_table, rule_table
 from analysis.claims.heritage import heritage_gains
 from analysis.claims.hierarchy import HIERARCHY
@@ -107,7 +107,7 @@ class Evidence:
     def signature(self) -> pd.DataFrame:
         """The restriction-map models (W_V Mean / W_O Mean, notebook "CSV") with their gain sign."""
         norms = published_restriction_maps(self.published).assign(ratio=lambda d: d["wv_spectral"] / d["wo"])
-        data = norms.merge(model_signs(self.published)[["model", "gain", "sign", "notebook"]], on="model")
+        data = norms.merge(self.published.model_signs()[["model", "gain", "sign", "notebook"]], on="model")
         data["log_ratio"] = np.log10(data["ratio"])
         data["dampens"] = (data["sign"] == DAMPEN).astype(float)
         if data["dampens"].nunique() < 2:
