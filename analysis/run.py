@@ -1,10 +1,14 @@
 """Run every registered claim on every source and write data/derived/claims.csv.
 
-One row per (claim, source) with the columns of DESIGN.md: claim_id, source, statistic, value,
-ci_low, ci_high, p_value, n, test, paper_value, reproduces, holds, note, plus the claim's
-section, statement, the data subset, the paper's p and test, the p computed the paper's way,
-the formula and the function that computed the row. Deterministic: fixed seeds, stable order,
-fixed float format, so the same inputs give the same file byte for byte.
+One row per (claim, source), in the columns of the contract's ``CLAIMS_TABLE`` (validated before
+writing): the recomputed statistic with its CI (``ci_level``), p and Holm-adjusted p, n and its
+``unit``, the test, the stated decision ``rule`` and the verdict ``holds``; the paper's printed
+value, p and test and the statcheck verdict ``reproduces``; the data subset, the formula of the
+fitted model and the function that computed the row.
+
+A claim that raises an unexpected exception on one source gets the verdict ``error`` with the
+exception in its note, and the run goes on. Deterministic: fixed seeds, stable order, fixed float
+format, so the same inputs give the same file byte for byte.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
-from analysis.claims import CLAIMS, InsufficientData, Settings, missing
+from analysis.claims import CLAIMS, InsufficientData, Outcome, Settings, missing
 from analysis.sources import Source, load_sources
 from analysis.stats import reproduces
-from contract.tables import write_atomically
+from contract.tables import CLAIMS_TABLE, validate, write_atomically
 from contract.vocab import DATA_SOURCES
 
 FLOAT_FORMAT = "%.10g"
@@ -34,32 +40,63 @@ def _reproduces(claim, source: str, outcome) -> tuple[str, str]:
     return reproduces(claim.paper_value, outcome.value, claim.paper_p, recomputed_p)
 
 
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm-adjusted p-values of the finite entries of ``p_values`` (NaN stays NaN).
+
+    The family is every claim of one source whose row has a p-value: each row's p is the p of the
+    test its verdict rests on, so the adjustment controls the family-wise error rate of "holds"
+    across the claims re-tested on that source.
+    """
+    adjusted = pd.Series(np.nan, index=p_values.index)
+    finite = p_values.notna()
+    if finite.any():
+        adjusted[finite] = multipletests(p_values[finite].to_numpy(float), method="holm")[1]
+    return adjusted
+
+
+def compute(claim, src: Source, settings: Settings) -> Outcome:
+    """One claim on one source: its outcome, 'inconclusive' when the source lacks the data, 'error' (with the
+    exception in the note) when the computation fails for another reason."""
+    if not src.available:
+        return missing(claim.id, f"no {src.name} data")
+    try:
+        return claim.compute(src, settings)
+    except InsufficientData as why:
+        return missing(claim.id, str(why))
+    except Exception as error:  # noqa: BLE001 - one claim's failure is its row's verdict, never the run's end
+        return Outcome(statistic=claim.id, holds="error", comparable=False,
+                       note=f"error: {type(error).__name__}: {error}")
+
+
+def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
+    """The claims.csv row of one claim's outcome on one source."""
+    verdict, reason = _reproduces(claim, src.name, outcome)
+    has_ci = not (math.isnan(outcome.ci_low) and math.isnan(outcome.ci_high))
+    ci_level = (outcome.ci_level or settings.confidence) if has_ci else math.nan
+    return {
+        "claim_id": claim.id, "source": src.name, "section": claim.section, "claim": claim.statement,
+        "statistic": outcome.statistic, "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
+        "ci_level": ci_level, "p_value": outcome.p_value, "p_holm": math.nan, "n": outcome.n,
+        "unit": outcome.unit or claim.unit, "test": outcome.test, "rule": claim.rule,
+        "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
+        "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
+        "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "needs": claim.needs,
+        "formula": outcome.formula, "function": claim.function,
+    }
+
+
 def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.DataFrame:
+    """Every claim on every source, validated against the contract's claims table."""
     rows = []
     for claim in CLAIMS.values():
         for name in DATA_SOURCES:
-            src = sources[name]
             started = time.perf_counter()
-            if not src.available:
-                outcome = missing(claim.id, f"no {name} data")
-            else:
-                try:
-                    outcome = claim.compute(src, settings)
-                except InsufficientData as why:
-                    outcome = missing(claim.id, str(why))
-            verdict, reason = _reproduces(claim, name, outcome)
-            rows.append({
-                "claim_id": claim.id, "source": name, "section": claim.section, "statistic": outcome.statistic,
-                "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
-                "p_value": outcome.p_value, "n": outcome.n, "test": outcome.test,
-                "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
-                "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
-                "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "claim": claim.statement,
-                "needs": claim.needs, "formula": claim.formula, "function": claim.function,
-            })
+            outcome = compute(claim, sources[name], settings)
+            rows.append(claim_row(claim, sources[name], outcome, settings))
             log(f"{claim.id:<28} {name:<10} {outcome.holds:<13} {time.perf_counter() - started:6.2f} s")
     frame = pd.DataFrame(rows)
     frame["n"] = frame["n"].astype("Int64")
+    frame["p_holm"] = frame.groupby("source", group_keys=False)["p_value"].apply(holm)
     return frame
 
 
@@ -69,10 +106,12 @@ def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settin
 
     sources = load_sources(measured_dir, published_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = {"claims": claim_rows(sources, settings, log), **figure_tables(sources, settings)}
+    claims_path = out_dir / CLAIMS_TABLE.filename
+    tables = {"claims": validate(claim_rows(sources, settings, log), CLAIMS_TABLE, claims_path),
+              **figure_tables(sources, settings)}
     written = {}
     for name, frame in tables.items():
         path = out_dir / f"{name}.csv"
-        write_atomically(frame, path, FLOAT_FORMAT)
+        write_atomically(frame, path, CLAIMS_TABLE.float_format if name == "claims" else FLOAT_FORMAT)
         written[name] = path
     return written

@@ -106,7 +106,14 @@ def summary_signs(src: PublishedSource) -> tuple[list[str], bool]:
     paper_value=None, paper_test="none (two gains; CRG, R1 fp32, 3 prompts: 0.987 vs 1.133)",
     needs="per-prompt gains of pythia-6.9b and gpt-j-6b")
 def crowding_pair(src: Source, settings) -> Outcome:
-    """Per model a one-sided t-test of the per-prompt gains vs 1 (Pythia: less, GPT-J: greater);
+    """Hypothesis: Pythia-6.9B (rho 0.25) dampens (gain < 1) while GPT-J-6B (rho 0.0625) expands (gain > 1).
+    Unit: prompt (the prompts run through each of the two models).
+    Test: one-sided one-sample t-tests of each model's per-prompt gains against 1 (Pythia: less, GPT-J:
+    greater), p = the larger of the two (intersection-union test); paired t CI of the difference.
+    Rule: holds if both one-sided tests are significant at alpha; fails if either model's mean gain is on
+    the other side of 1; inconclusive otherwise.
+
+    Per model a one-sided t-test of the per-prompt gains vs 1 (Pythia: less, GPT-J: greater);
     both must hold, so p = the larger of the two (intersection-union test). value: the paired
     difference Pythia - GPT-J over the shared prompts, with its t CI. Published: R2 per-prompt
     (GUB fp16, GJP bf16, both GU25); the stored R1 summaries (CRG, HRH) are checked for the sign.
@@ -154,7 +161,13 @@ def crowding_pair(src: Source, settings) -> Outcome:
     paper_value="100%", paper_test="accuracy (CRG: 2 models; HRH: 16 models, 43.75%)",
     needs="mean gain and rho of at least 4 models")
 def crowding_rule(src: Source, settings) -> Outcome:
-    """value: the rule's accuracy over every model with a gain (published: all 23 R1 models;
+    """Hypothesis: the rule "rho >= 0.2 => dampen" classifies models better than chance (paper: 100% accuracy).
+    Unit: model (its mean gain over prompts, sign strict at 1).
+    Test: accuracy with a Wilson CI; exact one-sided binomial test of accuracy > 50%.
+    Rule: holds if p < alpha and robust to leaving any one model out; fails if not significant and the CI
+    excludes the stated 100% (or significantly below chance); inconclusive otherwise.
+
+    value: the rule's accuracy over every model with a gain (published: all 23 R1 models;
     "100%" is the accuracy the paper reports for the rule, CRG's 2 models). Wilson CI; p: exact
     one-sided binomial test of accuracy > 50%. holds: significantly better than chance (robust to
     leaving a model out); fails: not, and the CI excludes the stated 100%.
@@ -193,7 +206,14 @@ def crowding_rule(src: Source, settings) -> Outcome:
     paper_value=PAPER_RANGE, paper_test="none (the code uses the fixed threshold 0.2; no estimation)",
     needs="mean gain and rho of at least 2 dampening and 2 expanding models")
 def crowding_threshold(src: Source, settings) -> Outcome:
-    """value: the cut c on rho maximising Youden's J (sensitivity + specificity - 1; accuracy ties
+    """Hypothesis: a critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models.
+    Unit: model (its rho and the sign of its mean gain).
+    Test: the cut on rho maximising Youden's J with a bootstrap CI over models; one-sided Mann-Whitney test
+    of AUC > 1/2 for rho predicting dampening.
+    Rule: fails if neither the bootstrap CI nor the equivalent cuts meet 0.15-0.20; holds if they meet it and
+    the AUC is significant; inconclusive otherwise.
+
+    value: the cut c on rho maximising Youden's J (sensitivity + specificity - 1; accuracy ties
     with 'everyone expands' when the classes are unbalanced), with a bootstrap CI over models.
     The printed range is compared with the interval of cuts that classify exactly like c (any
     of them is "the" estimate): reproduces if the two overlap. p: one-sided Mann-Whitney test of
@@ -268,7 +288,12 @@ def final_norm_table(src: Source, notebook: str = "HRH") -> pd.DataFrame:
     paper_value="43.75% -> 100%", paper_test="accuracy (no test)",
     needs="gains with and without the final norm for at least 4 models")
 def final_ln_accuracy(src: Source, settings) -> Outcome:
-    """value: the accuracy change of 'rho >= 0.2 => dampen' on the SAME models when the final norm
+    """Hypothesis: excluding the final LayerNorm from the gain raises the accuracy of "rho >= 0.2 => dampen".
+    Unit: model (classified with and without the final norm).
+    Test: accuracy change on the same models with a bootstrap CI; exact one-sided McNemar test.
+    Rule: fails if the accuracy does not rise; holds if it rises with McNemar p < alpha; inconclusive otherwise.
+
+    value: the accuracy change of 'rho >= 0.2 => dampen' on the SAME models when the final norm
     is excluded (without - with), bootstrap CI over models; p: exact one-sided McNemar test
     (binomial test on the models whose classification changes). The paper's two numbers are
     checked one by one: 43.75% = HRH's 16 models without the final norm, 100% = CRG's 2 models.

@@ -43,7 +43,6 @@ GROUPS = [HERITAGE_LAB, "other"]
 R2_NOTEBOOKS = ("GUB", "TWN", "G2L", "GJP")  # a model in two of them counts once, from the first
 HERITAGE_TERM = 'C(heritage, Treatment("other"))'  # coefficient = EleutherAI - other
 COVARIATES = ("n_layers", "log_params")
-MIXED_FORMULA = f"gain ~ {HERITAGE_TERM} + {' + '.join(COVARIATES)}"
 DECOMPOSITION = {"heritage": ["heritage"], "geometry": ["rho", "n_layers"], "scale": ["log_params"]}
 CLAIMED_ORDER = ["heritage", "geometry", "scale"]
 CONTROLS_NOTE = ("controls have random weights: a lab difference here would be architectural, present "
@@ -121,7 +120,14 @@ def model_list(frame: pd.DataFrame) -> str:
     paper_value="80%", paper_test="shares per lab (no test)",
     needs="mean gain per model for EleutherAI and other-lab models")
 def heritage_dampen_share(src: Source, settings) -> Outcome:
-    """value: EleutherAI's share of dampening models (statcheck reads "80%" as 0.80); Wilson CIs.
+    """Hypothesis: about 80% of EleutherAI models dampen (mean gain < 1) and every other lab's model expands.
+    Unit: model (its mean gain over prompts, sign strict at 1).
+    Test: share of dampening models per lab group, Wilson score intervals.
+    Rule: fails if any other-lab model dampens (a universal statement) or EleutherAI's Wilson CI excludes
+    0.8; holds if no other-lab model dampens and EleutherAI's Wilson CI lies above 1/2; inconclusive
+    otherwise.
+
+    value: EleutherAI's share of dampening models (statcheck reads "80%" as 0.80); Wilson CIs.
     Both printed numbers are checked: "80%" against EleutherAI's dampening share, "100%" against
     the other labs' expansion share (of "Meta/OpenAI" only Meta is in HRH, and it expands 4/5).
 
@@ -195,7 +201,15 @@ def sign_table(models: pd.DataFrame) -> pd.DataFrame:
     paper_value="p < 0.001", paper_p="p < 0.001", paper_test="Fisher's exact test (no such test in the notebooks)",
     needs="mean gain per model for at least 2 EleutherAI and 2 other-lab models")
 def heritage_fisher(src: Source, settings) -> Outcome:
-    """Fisher's exact test on the explicit 2x2 table heritage (EleutherAI, other) x sign (dampen, expand).
+    """Hypothesis: EleutherAI models dampen more often than other labs' models (odds ratio > 1; paper p < 0.001).
+    Unit: model (one row of the 2x2 table per model).
+    Test: two-sided Fisher exact test on the stored 2x2 table heritage x sign, with the conditional odds ratio
+    and its exact CI.
+    Rule: holds if p < alpha with odds ratio > 1, robust to leaving any one model out, to leaving out the
+    post-LN models and significant with lineages (lab/family) as units where that test can reach alpha;
+    fails if significant with odds ratio < 1; inconclusive otherwise.
+
+    Fisher's exact test on the explicit 2x2 table heritage (EleutherAI, other) x sign (dampen, expand).
 
     Encoding: the paper printed only "p < 0.001", so the printed statistic is the p-value itself:
     ``value`` = ``p_value`` = ``p_paper_method`` = the two-sided Fisher p, compared by statcheck with
@@ -246,7 +260,14 @@ def heritage_fisher(src: Source, settings) -> Outcome:
     paper_value="0.99", paper_test="none (means and SE bars in Fig. 2)",
     needs="mean gain per model for at least 2 EleutherAI models (and other labs for the contrast)")
 def heritage_lab_means(src: Source, settings) -> Outcome:
-    """value: the unweighted mean of EleutherAI's model means; SE per lab = sample SD / sqrt(n).
+    """Hypothesis: the mean gain of the EleutherAI models lies below 1 (Fig. 2: about 0.99).
+    Unit: model (its mean gain over prompts).
+    Test: bootstrap CI over models of the mean of model means; two-sided one-sample t-test of the model
+    means against 1.
+    Rule: holds if p < alpha with the mean below 1, the bootstrap CI below 1 and robust to leaving any one
+    model out; fails if significantly above 1; inconclusive otherwise.
+
+    value: the unweighted mean of EleutherAI's model means; SE per lab = sample SD / sqrt(n).
 
     paper_value "0.99" is the EleutherAI point as drawn in Fig. 2 (no number is printed; the other
     labs' points and SE bars match HRH). CI: bootstrap over models; p: two-sided t-test of the
@@ -294,10 +315,17 @@ def heritage_lab_means(src: Source, settings) -> Outcome:
     "Heritage determines the gain: EleutherAI models have a lower gain than other labs' models, beyond "
     "depth and size."),
     paper_value=None, paper_test="none (lab means and a Fisher test)",
-    needs="per-prompt gains of at least 2 EleutherAI and 2 other-lab models",
-    formula=MIXED_FORMULA)
+    needs="per-prompt gains of at least 2 EleutherAI and 2 other-lab models")
 def heritage_mixed(src: Source, settings) -> Outcome:
-    """Linear mixed model (random intercept per model, REML) of the per-prompt gain on heritage,
+    """Hypothesis: heritage sets the gain: EleutherAI models have a lower gain than other labs' models.
+    Unit: model (prompts are repeated measures within a model).
+    Test: linear mixed model of the per-prompt gain with a random intercept per model (estimate and Wald
+    CI of the heritage coefficient); p from a permutation test shuffling heritage across models.
+    Rule: holds if the permutation p < alpha with a negative coefficient, robust to leaving any one model out
+    and significant with lineages as units where that test can reach alpha; fails if significant with a
+    positive coefficient; inconclusive otherwise.
+
+    Linear mixed model (random intercept per model, REML) of the per-prompt gain on heritage,
     depth and log10 parameters; covariates unknown for some model (e.g. n_params of gpt-j-6b) or
     constant are left out and named. value: the heritage coefficient (EleutherAI - other, gain
     units). p: permutation test shuffling heritage across models (difference of model means);
@@ -353,7 +381,7 @@ def heritage_mixed(src: Source, settings) -> Outcome:
         statistic="heritage coefficient EleutherAI - other (mixed model, gain units)", value=term["estimate"],
         ci_low=term["ci_low"], ci_high=term["ci_high"], p_value=perm["p_value"], n=int(term["n_groups"]),
         test=f"{term['test']} (Wald CI); {perm['test']}", holds=holds, comparable=False, note="; ".join(notes),
-        data=describe(rows, f"{convention(src, published)}{len(rows)} prompt gains of "),
+        data=describe(rows, f"{convention(src, published)}{len(rows)} prompt gains of "), formula=term["formula"],
     )
 
 
@@ -361,10 +389,15 @@ def heritage_mixed(src: Source, settings) -> Outcome:
     "Heritage explains more of the gain than geometry (rho, depth), and geometry more than scale "
     "(parameters): Heritage > Geometry > Scale."),
     paper_value=None, paper_test="none (ranking stated)",
-    needs="mean gain, lab, rho, depth and parameter count of at least 8 models, 2 per lab group",
-    formula="gain ~ heritage + rho + n_layers + log_params")
+    needs="mean gain, lab, rho, depth and parameter count of at least 8 models, 2 per lab group")
 def heritage_geometry_scale(src: Source, settings) -> Outcome:
-    """LMG (Shapley) shares of the R^2 of an OLS of the model means over heritage, geometry (rho,
+    """Hypothesis: heritage explains more of the gain than geometry (rho, depth), and geometry more than scale.
+    Unit: model (its mean gain over prompts).
+    Test: LMG (Shapley) shares of R^2 of an OLS of the model means, bootstrap over models.
+    Rule: holds if the observed order is heritage > geometry > scale and is kept in >= 95% of bootstrap
+    resamples; fails if another order is kept in >= 95%; inconclusive otherwise.
+
+    LMG (Shapley) shares of the R^2 of an OLS of the model means over heritage, geometry (rho,
     n_layers) and scale (log10 parameters); models without a parameter count are left out.
 
     value: heritage's share of R^2 with its bootstrap CI over models. holds: the observed order is
@@ -410,4 +443,5 @@ def heritage_geometry_scale(src: Source, settings) -> Outcome:
         test=f"{heritage['test']}; groups: heritage (EleutherAI vs other), geometry (rho, n_layers), scale "
              "(log10 n_params)", holds=holds, comparable=False, note="; ".join(notes),
         data=describe(models, convention(src, "HRH: R1 penultimate-block gain, fp16, 5 prompts; ")),
+        formula=heritage["formula"],
     )

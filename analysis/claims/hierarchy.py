@@ -22,6 +22,12 @@ HIERARCHY = {"pythia-6.9b": "0.80", "mistral-7b-v0.1": "1.11", "llama-3.1-8b": "
     paper_value="0.80 < 1.11 < 1.48 < 2.31", paper_test="means only",
     needs="per-prompt gains of pythia-6.9b, mistral-7b-v0.1, llama-3.1-8b and gemma-7b on the same prompts")
 def hierarchy(src: Source, settings) -> Outcome:
+    """Hypothesis: the last-block gain orders the four models Pythia-6.9B < Mistral-7B < LLaMA-3.1-8B < Gemma-7B.
+    Unit: prompt (the blocks of a repeated-measures design: each prompt runs through the four models).
+    Test: Friedman test with prompts as blocks; paired bootstrap over prompts of the order of the four means.
+    Rule: fails if the observed order differs from the claimed one; holds if the Friedman p < alpha and the
+    claimed order is kept in >= 95% of prompt resamples; inconclusive otherwise.
+    """
     if isinstance(src, PublishedSource):
         rows = src.get("gain_last_block", notebook="GUB", aggregate="value").rename(columns={"value": "gain"})
     else:
@@ -46,12 +52,13 @@ def hierarchy(src: Source, settings) -> Outcome:
         holds, why = "inconclusive", f"the order is kept in only {order['expected_share']:.1%} of prompt resamples"
     return Outcome(
         statistic="share of prompt resamples keeping the order", value=order["expected_share"],
-        p_value=test["p_value"], n=int(test["n_blocks"]) * int(test["n_conditions"]),
+        p_value=test["p_value"], n=int(test["n_blocks"]),
         test=f"{test['test']} (prompts as blocks, Kendall's W = {test['kendall_w']:.3f}); paired bootstrap over prompts",
         holds=holds, comparable=False,
         reproduced=("yes" if all_yes else "no",
                     "; ".join(f"{m} {means[m]:.4f} vs {p}: {checks[m][0]}" for m, p in HIERARCHY.items())),
-        note=(f"{why}; means {', '.join(f'{m} {means[m]:.3f}' for m in HIERARCHY)}; weakest adjacent pair "
+        note=(f"{why}; {int(test['n_conditions']) * int(test['n_blocks'])} measurements ({int(test['n_conditions'])} "
+              f"models x {int(test['n_blocks'])} prompts); means {', '.join(f'{m} {means[m]:.3f}' for m in HIERARCHY)}; weakest adjacent pair "
               f"{order['weakest_pair']} kept in {order['weakest_pair_share']:.1%}; Pythia's 0.80 is its true last "
               "block (R2), while the rho analysis uses its penultimate block (R1, 0.99)"),
         data=f"{int(test['n_conditions'])} models x {int(test['n_blocks'])} prompts",

@@ -66,6 +66,14 @@ def _depth_or_rho(src: Source, settings, x: str, claimed: float) -> Outcome:
     paper_value="-0.81", paper_p="0.014", paper_test="Pearson correlation, 8 Pythia models",
     needs="mean gain per model for at least 4 Pythia models, with L")
 def kleiber_depth_r(src: Source, settings) -> Outcome:
+    """Hypothesis: across the Pythia family the mean gain falls with depth L (r < 0; paper: r = -0.81).
+
+    Unit: model (the mean gain over prompts of each Pythia model).
+    Test: Pearson r with its Fisher-z CI; p from a permutation test shuffling the gains across models.
+    Rule: holds if the permutation p < alpha with r < 0 and leaving any one model out keeps p < alpha;
+    fails if r is significantly positive, or not significant with the stated -0.81 outside the CI;
+    inconclusive otherwise.
+    """
     return _depth_or_rho(src, settings, "n_layers", -0.81)
 
 
@@ -75,6 +83,14 @@ def kleiber_depth_r(src: Source, settings) -> Outcome:
     paper_value="-0.81", paper_p="0.014", paper_test="Pearson correlation, 8 Pythia models",
     needs="mean gain per model for at least 4 Pythia models, with rho")
 def kleiber_rho_r(src: Source, settings) -> Outcome:
+    """Hypothesis: across the Pythia family the mean gain falls with the head density rho (r < 0).
+
+    Unit: model (the mean gain over prompts of each Pythia model).
+    Test: Pearson r with its Fisher-z CI; p from a permutation test shuffling the gains across models.
+    Rule: holds if the permutation p < alpha with r < 0 and leaving any one model out keeps p < alpha;
+    fails if r is significantly positive, or not significant with the stated -0.81 outside the CI;
+    inconclusive otherwise.
+    """
     return _depth_or_rho(src, settings, "rho", -0.81)
 
 
@@ -101,9 +117,16 @@ def block_layer_gains(src: Source) -> pd.DataFrame:
     "No layer's gain exceeds G_max = 10^(1/L), so that G_max^L = 10; equivalently "
     "log10 G = a / L + b with a = 1, b = 0."),
     paper_value=None, paper_test="none (the bound is drawn as a curve, never fitted or tested)",
-    needs="per-layer gains of several models of different depth",
-    formula="np.log10(gain) ~ inv_depth")
+    needs="per-layer gains of several models of different depth")
 def kleiber_gmax_bound(src: Source, settings) -> Outcome:
+    """Hypothesis: no block's mean gain exceeds G_max = 10^(1/L), and log10 G = a / L + b with a = 1, b = 0.
+
+    Unit: model (its largest mean block gain over blocks 1..L-1, and its mean block gain).
+    Test: share of models above the bound with a Wilson CI; F test of a = 1, b = 0 in the OLS of log10
+    mean block gain on 1/L over models.
+    Rule: fails if any model's block gain exceeds its bound (a bound admits no exception) or the F test
+    rejects a = 1, b = 0 at alpha; holds otherwise.
+    """
     layers = block_layer_gains(src)
     require(layers["model"].nunique() >= 3, "needs per-layer gains of at least 3 models")
     layers["bound"] = 10 ** (1 / layers["n_layers"])
@@ -129,7 +152,7 @@ def kleiber_gmax_bound(src: Source, settings) -> Outcome:
               f"(largest excess: {worst}, {per_model.loc[worst, 'max_gain']:.3f} vs "
               f"{per_model.loc[worst, 'bound']:.3f}); fit a = {fit.params['inv_depth']:.3g}, "
               f"b = {fit.params['Intercept']:.3g}, F-test p = {p_law:.3g}"),
-        data=describe(layers, "mean block gains over prompts; "),
+        data=describe(layers, "mean block gains over prompts; "), formula=fit.model.formula,
     )
 
 
@@ -152,6 +175,13 @@ def total_gains(src: Source) -> pd.DataFrame:
     "The total gain over the blocks is about 10 (G_max^L = 10)."),
     paper_value="10", paper_test="none", needs="total gain x_{L-1} / x_0 per prompt for at least 3 models")
 def kleiber_total_gain(src: Source, settings) -> Outcome:
+    """Hypothesis: the total gain over the blocks, x_{L-1} / x_0, is about 10.
+
+    Unit: model (the mean over prompts of log10 total gain).
+    Test: one-sample t-test of the model means of log10 total gain against 1, with its t CI.
+    Rule: fails if p < alpha; holds if the CI of the geometric mean lies within a factor sqrt(10) of 10;
+    inconclusive otherwise.
+    """
     data = total_gains(src)
     require(data["model"].nunique() >= 3, f"needs at least 3 models, has {data['model'].nunique()}")
     data["log10_total"] = np.log10(data["total_gain"])

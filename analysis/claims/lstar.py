@@ -126,9 +126,15 @@ def _published(src: PublishedSource, settings) -> Outcome:
     "The transition layer follows L* = L (0.11 + 0.012 L + 4.9 / H): MAPE 4.8% within heritage, 15.7% "
     "across heritages, against 25% for the naive L/2."),
     paper_value="15.7%", paper_test="MAPE (|pred - emp| / L, mean over models)",
-    needs="an empirical L* (per-layer multi-head traces) of at least 2 models, with L and H",
-    formula="L* = L (0.11 + 0.012 L + 4.9 / H), clamped to [0, L - 1]")
+    needs="an empirical L* (per-layer multi-head traces) of at least 2 models, with L and H")
 def lstar_formula(src: Source, settings) -> Outcome:
+    """Hypothesis: L* = L (0.11 + 0.012 L + 4.9 / H) predicts the transition layer better than the naive L/2.
+    Unit: model (its empirical L* and the formula's prediction).
+    Test: depth-normalised MAPE with a bootstrap CI over models; two-sided Wilcoxon signed-rank test of the
+    formula's against the naive errors, paired by model.
+    Rule: holds if the formula's errors are significantly smaller; fails if significantly larger or the
+    MAPE's CI lies above the stated 15.7%; inconclusive otherwise, and always on the published data.
+    """
     if isinstance(src, PublishedSource):
         return _published(src, settings)
     empirical, prompt_set = empirical_l_star(src)

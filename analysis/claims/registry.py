@@ -2,28 +2,43 @@
 
 A claim is one ``@claim(...)``-decorated function ``f(source, settings) -> Outcome`` in a module of
 this package; the decorator records the claim's id, section, the printed value and p-value (as
-strings, with the paper's precision), the test the paper names, the data it needs and, where a
-model is fitted, its formula. The function is called once per data source (published,
-measured, controls) and returns an ``Outcome``: the recomputed statistic with its CI and p,
-the n, the proper test, and the ``holds`` verdict. ``reproduces`` (statcheck style) is derived
-by the runner from the printed and recomputed values of the published source.
+strings, with the paper's precision), the test the paper names and the data it needs. The
+function is called once per data source (published, measured, controls) and returns an
+``Outcome``: the recomputed statistic with its CI and p, the n, the proper test, and the
+``holds`` verdict. ``reproduces`` (statcheck style) is derived by the runner from the printed and
+recomputed values of the published source.
 
-Adding a claim: write one function with the decorator in the module of its section.
+Every claim function's docstring states its decision rule in four labelled paragraphs, which the
+registry parses (a claim without them cannot be registered)::
+
+    Hypothesis: what the paper asserts, as a testable statement.
+    Unit: model (the unit of analysis: what n counts; a word of contract.vocab.UNITS first).
+    Test: the proper test whose estimate, CI and p fill the row.
+    Rule: holds if ...; fails if ...; inconclusive otherwise.
+
+``Unit`` fills claims.csv's ``unit`` column (an Outcome may name another unit for one source) and
+``Rule`` its ``rule`` column.
+
+Adding a claim: write one function with the decorator and that docstring in the module of its section.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from contract.vocab import HOLDS
+from contract.vocab import HOLDS, UNITS
 
+DECISION_FIELDS = ("Hypothesis", "Unit", "Test", "Rule")
+_FIELD = re.compile(rf"^({'|'.join(DECISION_FIELDS)}):\s*", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Analysis-wide settings: resamples for permutations and bootstraps, seed, alpha."""
+    """Analysis-wide settings: resamples for permutations and bootstraps, seed, alpha, CI level."""
 
     n_resamples: int = 10_000
     seed: int = 20260106
@@ -38,7 +53,9 @@ class Outcome:
     ``value`` is the recomputed statistic in the paper's own definition (so ``reproduces`` can
     compare it with the printed value); ``ci_low``/``ci_high``/``p_value``/``test`` come from the
     proper analysis (model as the unit, resampling, ...). ``p_paper_method`` is the p-value
-    computed the way the paper did, compared with the printed p for ``reproduces``.
+    computed the way the paper did, compared with the printed p for ``reproduces``. ``unit``
+    overrides the claim's unit of analysis on this source; ``ci_level`` the CI's level where it is
+    not the analysis-wide one (the runner fills it in when the row has a CI).
     """
 
     statistic: str
@@ -54,10 +71,15 @@ class Outcome:
     p_paper_method: float = math.nan
     comparable: bool = True  # False: value is not the statistic the paper printed (no statcheck)
     reproduced: tuple[str, str] | None = None  # a claim printing several numbers checks them itself
+    unit: str | None = None
+    ci_level: float | None = None
+    formula: str | None = None  # the formula of the model fitted on this source (statsmodels keeps it)
 
     def __post_init__(self):
         if self.holds not in HOLDS:
             raise ValueError(f"holds must be one of {HOLDS}, got {self.holds!r}")
+        if self.unit is not None and self.unit not in UNITS:
+            raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
 
 
 class InsufficientData(Exception):
@@ -67,6 +89,30 @@ class InsufficientData(Exception):
 def missing(statistic: str, why: str) -> Outcome:
     """The outcome of a claim whose data are not in this source: inconclusive, saying what is missing."""
     return Outcome(statistic=statistic, holds="inconclusive", note=f"not enough data: {why}", comparable=False)
+
+
+def decision_rule(function: Callable) -> dict[str, str]:
+    """The Hypothesis, Unit, Test and Rule paragraphs of a claim function's docstring.
+
+    Each starts a line with its label and a colon and runs to the next label or a blank line.
+    Raises ValueError naming the function and what is missing or wrong.
+    """
+    doc = inspect.getdoc(function) or ""
+    where = f"{function.__module__}.{function.__qualname__}"
+    matches = list(_FIELD.finditer(doc))
+    fields = {}
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(doc)
+        text = doc[match.end():end].split("\n\n")[0]
+        fields[match.group(1)] = " ".join(text.split())
+    absent = [name for name in DECISION_FIELDS if not fields.get(name)]
+    if absent:
+        raise ValueError(f"claim {where}: the docstring lacks its decision rule paragraph(s) "
+                         f"{', '.join(f'{name}:' for name in absent)}")
+    unit = fields["Unit"].split()[0].strip(",.;:()")
+    if unit not in UNITS:
+        raise ValueError(f"claim {where}: 'Unit:' must start with one of {', '.join(UNITS)}, got {unit!r}")
+    return {**fields, "unit": unit}
 
 
 @dataclass(frozen=True)
@@ -79,7 +125,10 @@ class Claim:
     paper_test: str
     needs: str
     compute: Callable = field(repr=False)
-    formula: str | None = None
+    hypothesis: str = ""
+    unit: str = ""
+    test: str = ""
+    rule: str = ""
 
     @property
     def function(self) -> str:
@@ -90,13 +139,15 @@ CLAIMS: dict[str, Claim] = {}
 
 
 def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, needs: str, formula: str | None = None):
-    """Register the decorated function as the computation of claim ``id``."""
+          paper_test: str, needs: str):
+    """Register the decorated function as the computation of claim ``id`` (its docstring: see the module)."""
 
     def register(compute: Callable) -> Callable:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} registered twice")
-        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute, formula)
+        rule = decision_rule(compute)
+        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute,
+                           hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
         return compute
 
     return register

@@ -40,6 +40,12 @@ def robustness_gains(src: Source) -> pd.DataFrame:
     paper_value=None, paper_test="none (per-prompt gains plotted)",
     needs="per-prompt gains of at least 3 models on the same prompts")
 def input_robustness(src: Source, settings) -> Outcome:
+    """Hypothesis: a model's gain is a stable property across inputs: most of its variance lies between models.
+    Unit: model (the targets of the ICC; prompts are its raters).
+    Test: ICC(2,1) (two-way random effects, absolute agreement) with its 95% CI (pingouin).
+    Rule: holds if the CI's lower end is >= 0.75 (good reliability); fails if its upper end is < 0.5;
+    inconclusive otherwise.
+    """
     rows = robustness_gains(src)
     require(rows["model"].nunique() >= 3, f"needs at least 3 models, has {rows['model'].nunique()}")
     result = icc(rows, targets="model", raters="prompt_id", ratings="gain")
@@ -56,6 +62,7 @@ def input_robustness(src: Source, settings) -> Outcome:
         statistic="ICC(2,1): share of gain variance between models", value=agreement["icc"],
         ci_low=agreement["ci_low"], ci_high=agreement["ci_high"], p_value=agreement["p_value"],
         n=int(agreement["n_targets"]), test=f"{agreement['test']}; models as targets, prompts as raters",
+        ci_level=0.95,
         holds=holds, comparable=False,
         note=(f"{why}; ICC(3,1) = {consistency['icc']:.3f}; coefficient of variation across prompts per model: "
               f"{spread.min():.1%} to {spread.max():.1%} (median {spread.median():.1%})"),
@@ -89,6 +96,13 @@ def convention_table(src: Source) -> pd.DataFrame:
     paper_value=None, paper_test="none (the conventions are mixed without comment)",
     needs="the same models under at least two conventions")
 def convention_sensitivity(src: Source, settings) -> Outcome:
+    """Hypothesis: a model's dampen/expand label does not depend on the gain convention (R1, R2, R3).
+    Unit: model (its mean gain under each available convention).
+    Test: count of models whose label changes across conventions (a neutral band of +-0.5% around 1); the
+    largest max/min ratio of a model's gains.
+    Rule: fails if any model's label changes; holds if none does and no model's gains differ by more than
+    10%; inconclusive otherwise.
+    """
     table = convention_table(src)
     wide = table.pivot_table(index="model", columns="convention", values="gain")
     wide = wide[wide.notna().sum(axis=1) >= 2]

@@ -69,6 +69,13 @@ def layer_traces(src: Source, models=None) -> pd.DataFrame:
     paper_value=None, paper_test="none (a formula)",
     needs="per-head attention mass sum_ij A_ij - T and off-diagonal mass T - tr A, with ||W_V^h||_F")
 def sheaf_eq4(src: Source, settings) -> Outcome:
+    """Hypothesis: the printed eq. 4, (sum_ij A_ij - T) ||W_V||_F^2, is the trace of the sheaf Laplacian.
+    Unit: model (the per-head traces summed over its prompts, layers and heads).
+    Test: algebra (softmax rows sum to 1, so the bracket is zero), checked on the stored attention: the
+    printed form against the corrected (T - tr A_h) ||W_V^h||_F^2.
+    Rule: fails whenever the printed form is zero up to rounding next to the corrected trace (the algebra
+    decides, not a p-value).
+    """
     corrected = "Tr(L_F) = sum_h (T - tr A_h) ||W_V^h||_F^2 (what H4V2/H4X compute)"
     algebra = ("each softmax row sums to 1, so sum_ij A_ij = T and the printed bracket is identically 0: "
                "the printed eq. 4 cannot be the Laplacian trace")
@@ -121,6 +128,12 @@ def _same_sign_verdict(signs: pd.Series, gpt2: str, opt: str) -> tuple[str, str]
     paper_value="26x", paper_test="none (two means)",
     needs="per-layer multi-head traces of GPT-2 small and OPT-125m, and their gain signs")
 def sheaf_trace_gpt2_opt(src: Source, settings) -> Outcome:
+    """Hypothesis: GPT-2's multi-head trace is 26x OPT-125m's, and the gap discriminates dampening from expansion.
+    Unit: model (published: the two models' layer means; ours: the prompts of the two models).
+    Test: ratio of the two layer-mean traces (bootstrap over prompts on our data); no test with two models.
+    Rule: fails if the two models have the same gain sign (the gap cannot discriminate); inconclusive
+    otherwise (two models cannot establish a discriminating quantity).
+    """
     gpt2, opt = _pick(src.models, GPT2_SMALL), _pick(src.models, OPT_125M)
     require(gpt2 is not None and opt is not None,
             f"needs GPT-2 small and OPT-125m (has {gpt2 or 'no GPT-2 small'}, {opt or 'no OPT-125m'})")
@@ -159,7 +172,7 @@ def sheaf_trace_gpt2_opt(src: Source, settings) -> Outcome:
     return Outcome(
         statistic=f"layer-mean multi-head trace, {gpt2} / {opt}", value=contrast["statistic"],
         ci_low=contrast["ci_low"], ci_high=contrast["ci_high"], n=int(contrast["n"]),
-        test=f"{contrast['test']} (prompts; two models, no test)", holds=holds, comparable=False,
+        test=f"{contrast['test']} (prompts; two models, no test)", holds=holds, comparable=False, unit="prompt",
         note=(f"{why}; ratio = ||W_V||_F^2 scale {factor['wv_sq']:.3g} x off-diagonal mass per gap (offdiag_mean, "
               f"the normalised trace) {factor['offdiag_mean']:.3g} x (T - 1) {factor['gaps']:.3g} x interaction "
               f"{interaction:.3g}; layer-mean traces {means.loc[gpt2, 'trace']:.4g} vs {means.loc[opt, 'trace']:.4g}"),
@@ -183,6 +196,12 @@ def model_traces(src: Source) -> pd.DataFrame:
     paper_value=None, paper_test="none (H4V2 compares mean traces of its EXPAND and DAMPEN labels)",
     needs="multi-head traces and gain signs of at least 1 dampening and 1 expanding model (2 of each to test)")
 def sheaf_trace_discriminates(src: Source, settings) -> Outcome:
+    """Hypothesis: the multi-head sheaf trace is higher for expanding than for dampening models.
+    Unit: model (its mean trace and the sign of its mean gain).
+    Test: AUC of the trace for expanding (bootstrap CI); one-sided permutation test of log10 traces across models.
+    Rule: holds if p < alpha with AUC > 1/2 (and robust to leaving one model out when each class has >= 2
+    models); fails if significant the other way; inconclusive otherwise.
+    """
     published = isinstance(src, PublishedSource)
     data = signed_models(src, model_traces(src), minimum=1)
     data["log_trace"] = np.log10(data["trace"])

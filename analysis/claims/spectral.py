@@ -100,6 +100,14 @@ def _cap(decision: tuple[str, str], why: str) -> tuple[str, str]:
     paper_value="10x", paper_test="none (ratio of means)",
     needs="mean ||W_V||_2 per model for at least 2 EleutherAI and 2 Meta models")
 def spectral_wv_lab_ratio(src: Source, settings) -> Outcome:
+    """Hypothesis: EleutherAI models have about 10x the mean spectral norm of W_V of Meta models.
+    Unit: model (its mean ||W_V||_2 over layers (and heads)).
+    Test: ratio of lab means with a bootstrap CI (models resampled within lab); one-sided permutation test
+    of log10 norms across models.
+    Rule: holds if p < alpha with a ratio > 1 (robust to leaving one model out on our data) and the norms are
+    validly extracted; fails if significant the other way, or not significant with the stated 10 outside the
+    CI; inconclusive otherwise.
+    """
     published = isinstance(src, PublishedSource)
     levels = [HERITAGE_LAB, CONTRAST_LAB]
     data = published_restriction_maps(src) if published else head_norms(src)
@@ -178,6 +186,12 @@ def auc_sample_size(area: float, settings) -> str:
     paper_value=None, paper_test="none (the ratio is never used as a predictor)",
     needs="W_V and W_O norms and the gain sign of at least 2 dampening and 2 expanding models")
 def spectral_ratio_predicts_sign(src: Source, settings) -> Outcome:
+    """Hypothesis: ||W_V|| / ||W_O|| separates dampening from expanding models (higher for dampeners).
+    Unit: model (its mean norms and the sign of its mean gain).
+    Test: AUC of the ratio for dampening with a bootstrap CI and the one-sided Mann-Whitney p; logistic fit.
+    Rule: holds if p < alpha with AUC > 1/2, robust to leaving one model out, and the norms are validly
+    extracted; fails if significant the other way; inconclusive otherwise.
+    """
     published = isinstance(src, PublishedSource)
     if published:
         norms = published_restriction_maps(src).assign(ratio=lambda d: d["wv_spectral"] / d["wo"])
@@ -238,6 +252,13 @@ def _rme_late_over_early(src: PublishedSource) -> float:
     paper_value="~300x", paper_test="none (curves plotted; producing code absent)",
     needs="per-layer W_V spectral norms of at least 2 EleutherAI models and 2 from other labs")
 def trace_proxy_late_layers(src: Source, settings) -> Outcome:
+    """Hypothesis: ||W_V||_2^2 in late layers is about 300x larger for EleutherAI models than for other labs'.
+    Unit: model (its late-layer mean of ||W_V||_2^2).
+    Test: ratio of group means with a bootstrap CI; one-sided permutation test of log10 values across models.
+    Rule: holds if p < alpha with a ratio > 1 and robust to leaving one model out; fails if significant the
+    other way, or not significant with the stated 300 outside the CI; inconclusive otherwise, and always
+    inconclusive where the per-layer data are absent.
+    """
     levels = [HERITAGE_LAB, "other"]
     published = isinstance(src, PublishedSource)
     if published:

@@ -47,6 +47,11 @@ def pair_summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
     paper_value="1.15", paper_test="none (means only)",
     needs="per-prompt gains of gemma-7b and gemma-7b-it on the same prompts")
 def twin_gemma(src: Source, settings) -> Outcome:
+    """Hypothesis: instruction tuning lowers Gemma-7B's gain, 2.32 (base) -> 1.15 (instruct).
+    Unit: prompt (the same prompts run through both models).
+    Test: one-sided paired t-test (instruct - base < 0) over prompts; t CI of the instruct mean.
+    Rule: holds if p < alpha; inconclusive otherwise.
+    """
     rows = twin_prompt_gains(src)
     rows = rows[rows["pair"] == "gemma-7b"]
     require(rows["variant"].nunique() == 2, "needs gemma-7b and gemma-7b-it (not in this source)")
@@ -76,6 +81,12 @@ def twin_gemma(src: Source, settings) -> Outcome:
     paper_value="50%", paper_test="sign agreement of 3 pairs; no test",
     needs="per-prompt gains of base/instruct pairs on the same prompts")
 def twin_sign(src: Source, settings) -> Outcome:
+    """Hypothesis: fine-tuning never changes the sign of the gain (dampen vs expand), only its magnitude.
+    Unit: pair (a base model and its instruct twin).
+    Test: per pair a paired t-test over prompts; across pairs a one-sided binomial test of sign agreement.
+    Rule: fails if any pair's sign flips; holds if sign agreement is significantly above chance;
+    inconclusive otherwise.
+    """
     rows = twin_prompt_gains(src)
     require(rows["pair"].nunique() >= 1, "needs at least one base/instruct pair (variant and twin_of in the registry)")
     summary = pair_summary(rows, settings.alpha)

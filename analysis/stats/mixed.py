@@ -10,14 +10,14 @@ Output columns
 MixedLM, t for OLS), `p_value` (two-sided), `ci_low`, `ci_high` (Wald CI of the estimate), `n`
 (= `n_obs`), `term`, `estimate`, `se`, `n_obs`, then for MixedLM `n_groups`, `group_var`
 (random-intercept variance), `residual_var`, `converged`, `method`, and for OLS `r2`,
-`n_clusters`, `cov_type`; `alternative`, `note`.
+`n_clusters`, `cov_type`; `formula` (as the fitted statsmodels model keeps it); `alternative`, `note`.
 
 `variance_decomposition`: one row per predictor group: `test`, `statistic` (= `r2_share`),
 `p_value` (NaN), `ci_low`, `ci_high` (bootstrap percentile CI of `r2_share` over units), `n`
 (units), `group`, `predictors`, `r2_share` (the group's Shapley share of R^2; shares sum to
 `r2_full`), `share_of_r2` (`r2_share / r2_full`), `rank` (1 = largest share), `r2_full`,
 `order_agreement` (share of bootstrap resamples that rank the groups as observed),
-`n_resamples`, `alternative`, `note`.
+`n_resamples`, `formula` (the full OLS whose R^2 is split), `alternative`, `note`.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def mixed_model(
     out["residual_var"] = float(result.scale)
     out["converged"] = bool(usable)
     out["method"] = method
+    out["formula"] = result.model.formula
     effects = "random intercept" if re_formula is None else f"random effects {re_formula}"
     out.insert(0, "test", f"linear mixed model (REML), {effects} per {groups}: {formula}")
     out["alternative"] = "two-sided"
@@ -139,6 +140,7 @@ def ols_model(
     out["r2"] = float(result.rsquared)
     out["n_clusters"] = n_clusters
     out["cov_type"] = cov_type
+    out["formula"] = result.model.formula
     label = f"cluster-robust by {cluster}" if cluster else "iid errors"
     out.insert(0, "test", f"OLS ({label}): {formula}")
     out["alternative"] = "two-sided"
@@ -259,6 +261,7 @@ def variance_decomposition(
                 "r2_full": r2_full,
                 "order_agreement": order_agreement,
                 "n_resamples": n_resamples,
+                "formula": f"{y} ~ {' + '.join(predictors)}",
                 "note": join_notes([*notes, nan_note]),
             }
         )
