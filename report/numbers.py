@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
+
 MISSING = "–"
 MINUS = "−"
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -27,13 +29,8 @@ P_FLOOR = 0.001
 
 
 def is_missing(value) -> bool:
-    """True for None and NaN (and pandas' NA)."""
-    if value is None:
-        return True
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
+    """True for None, NaN and pandas' NA."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _round_significant(value: float, digits: int) -> Decimal:

@@ -132,7 +132,7 @@ def forest(C: Claims):
             low, high = low - max(abs(low), 1) * 0.1, high + max(abs(high), 1) * 0.1
 
         def x(value):
-            return 0.05 + 0.9 * (value - low) / (high - low)
+            return 0.15 + 0.7 * (value - low) / (high - low)
 
         ax.text(0.0, y, _short_number(low, scale), fontsize=5, color="#888888", ha="right", va="center")
         ax.text(1.0, y, _short_number(high, scale), fontsize=5, color="#888888", ha="left", va="center")
@@ -161,7 +161,8 @@ def forest(C: Claims):
 # --- one panel per source -------------------------------------------------------------------------
 
 
-def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, widths=None, sharey=False):
+def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, widths=None, sharey=False,
+                 legend: bool = True):
     """Panels side by side, one per source with data; ``draw(ax, rows)`` fills one."""
     have, missing = present(table)
     fig = plt.figure(figsize=(TEXT_WIDTH, height))
@@ -177,7 +178,8 @@ def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, wi
         draw(ax, table[table["source"] == source])
         axes.append(ax)
     bottom = note_missing(fig, missing, what_missing)
-    bottom = lab_legend(fig, table["lab"].dropna() if "lab" in table else [], bottom)
+    if legend:
+        bottom = lab_legend(fig, table["lab"].dropna() if "lab" in table else [], bottom)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
@@ -247,7 +249,7 @@ def lab_means():
         ax.tick_params(axis="x", labelsize=6.5)
         ax.set_xlabel("mean gain of the lab's models", fontsize=7)
 
-    return side_by_side(table, draw, "no lab means", height=2.6)
+    return side_by_side(table, draw, "no lab means", height=2.4, legend=False)
 
 
 def spectral():
@@ -274,8 +276,9 @@ def layer_heatmap(table: pd.DataFrame, value: str, label: str, what_missing: str
     """One heat map per source: a row per model (grouped by lab), colour = ``value`` per layer.
 
     ``diverging``: a gain, coloured on a log scale centred at one (blue dampens, red expands);
-    otherwise a positive quantity on a log colour scale. The colour scales clip at the 2nd and
-    98th percentiles of each panel.
+    otherwise a positive quantity on a log colour scale. Each panel's colour scale spans the 2nd to
+    98th percentiles of its blocks after the first (the first block's gain over the embedding is
+    often far larger); values beyond it take the end colours.
     """
     table = table.dropna(subset=[value, "layer"]) if len(table) else table
     table = table[table[value] > 0] if len(table) else table
@@ -289,8 +292,9 @@ def layer_heatmap(table: pd.DataFrame, value: str, label: str, what_missing: str
     for i, source in enumerate(have):
         rows = table[table["source"] == source]
         order = rows.groupby("model").agg(lab=("lab", "first"), n=("n_layers", "first")).sort_values(["lab", "n"])
-        values = np.log10(rows[value]) if diverging else rows[value]
-        low, high = np.percentile(values, [2, 98])
+        after_first = rows.loc[rows["layer"] >= 1, value]
+        values = np.log10(after_first) if diverging else after_first
+        low, high = np.percentile(values if len(values) else [1e-3, 1], [2, 98])
         if diverging:
             bound = max(abs(low), abs(high), 1e-4)
             norm, cmap = TwoSlopeNorm(vcenter=0, vmin=-bound, vmax=bound), "RdBu_r"

@@ -212,8 +212,8 @@ class Claims:
         if row["holds"] == "error":
             return f"*{where}*: [the computation failed]({target}); the message is in the appendix."
         if is_missing(row["value"]):
-            reason = "" if is_missing(row["note"]) else f" ({_sentence_case(row['note'])})"
-            return f"*{where}*: [not computable]({target}){_escape(reason)}."
+            reason = "" if is_missing(row["note"]) else f" ({_escape(_sentence_case(row['note']))})"
+            return f"*{where}*: [not computable]({target}){reason}."
         text = f"*{where}*: {_escape(row['statistic'])} = [{self.estimate(claim_id, source)}]({target})"
         facts = []
         if not is_missing(row["n"]):

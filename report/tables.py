@@ -120,7 +120,7 @@ def appendix(C: Claims) -> Markdown:
     for claim_id in C.ids:
         rows = C.table.loc[claim_id]
         first = rows.iloc[0]
-        parts.append(f"## {claim_id} {{#{Claims.anchor(claim_id)}}}\n\n*{_escape(first['claim'])}* "
+        parts.append(f"## {claim_id} {{#{Claims.anchor(claim_id)} .unlisted}}\n\n*{_escape(first['claim'])}* "
                      f"({_escape(first['section'])})\n")
         facts = [f"Paper: {_escape(C.paper(claim_id))}" if C.paper(claim_id) != MISSING else "Paper: no number",
                  f"Test the paper names: {_escape(first['paper_test'])}" if not is_missing(first["paper_test"]) else None,
