@@ -300,8 +300,11 @@ class Claims:
 
 
 def _escape(text) -> str:
-    """Text from the table, safe inside markdown: characters pandoc would read as markup are escaped."""
-    return re.sub(r"([\\`*_{}\[\]<>#|~^$@])", r"\\\1", " ".join(str(text).split()))
+    """Text from the table, safe inside markdown: characters pandoc would read as markup are escaped;
+    an undefined number in a note ("nan", "inf") reads "undefined" and "∞"."""
+    text = re.sub(r"\bnan\b", "undefined", " ".join(str(text).split()))
+    text = re.sub(r"(?<![\w.])inf\b", "∞", text)
+    return re.sub(r"([\\`*_{}\[\]<>#|~^$@])", r"\\\1", text)
 
 
 def _sentence_case(text: str) -> str:
