@@ -120,7 +120,7 @@ def appendix(C: Claims) -> Markdown:
     for claim_id in C.ids:
         rows = C.table.loc[claim_id]
         first = rows.iloc[0]
-        parts.append(f"## {claim_id} {{#{Claims.anchor(claim_id)} .unlisted}}\n\n*{_escape(first['claim'])}* "
+        parts.append(f"## {claim_id} {{#{Claims.anchor(claim_id)} .unnumbered .unlisted}}\n\n*{_escape(first['claim'])}* "
                      f"({_escape(first['section'])})\n")
         facts = [f"Paper: {_escape(C.paper(claim_id))}" if C.paper(claim_id) != MISSING else "Paper: no number",
                  f"Test the paper names: {_escape(first['paper_test'])}" if not is_missing(first["paper_test"]) else None,
@@ -144,7 +144,7 @@ def _appendix_source(C: Claims, claim_id: str, source: str) -> str:
                                         None if is_missing(row["n"]) else f"n = {n_with_unit(row)}"]))
         summary = f"{_escape(row['statistic'])} = {C.estimate(claim_id, source)}" + (f"; {extra}" if extra else "") + "."
     lines = [f"**{SOURCE_TITLES[source]}**: {summary} "
-             + (f"Reproduces: **{REPRODUCES[row['reproduces']]}**. " if source == "published" else "")
+             + (f"The printed value **{REPRODUCES[row['reproduces']]}**. " if source == "published" else "")
              + f"Verdict: **{verdicts[row['holds']].removeprefix('is ')}**."]
     details = [
         ("Test", row["test"]),
