@@ -62,14 +62,16 @@ def note_missing(fig, missing: list[str], what: str) -> float:
     return 0.04
 
 
-def lab_legend(fig, labs, bottom: float) -> float:
+def lab_legend(fig, labs, bottom: float, extra=()) -> float:
+    """The lab colours (and ``extra`` handles) in rows of four under the panels; return the new bottom."""
     labs = sorted(set(labs))
-    if not labs:
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour(lab), label=lab) for lab in labs] + list(extra)
+    if not handles:
         return bottom
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colour(lab), label=lab) for lab in labs]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=7, frameon=False,
-               bbox_to_anchor=(0.5, bottom))
-    return bottom + 0.05
+    ncol = min(len(handles), 4)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False, bbox_to_anchor=(0.5, bottom))
+    rows = -(-len(handles) // ncol)
+    return bottom + (0.035 * rows + 0.01) * 6 / fig.get_figheight()
 
 
 def log_axis(ax, axis: str = "y") -> None:
@@ -78,9 +80,9 @@ def log_axis(ax, axis: str = "y") -> None:
     target = getattr(ax, f"{axis}axis")
     ax.autoscale_view()
     low, high = getattr(ax, f"get_{axis}lim")()
-    plain = FuncFormatter(lambda value, _: number(value, 2) if value < 1000 else f"{value:,.0f}")
+    plain = FuncFormatter(lambda value, _: number(value, 3) if value < 1000 else f"{value:,.0f}")
     for locator in (LogLocator(base=10, subs=(1.0,)), LogLocator(base=10, subs=(1.0, 2.0, 5.0)),
-                    LogLocator(base=10, subs=np.arange(1, 10)), MaxNLocator(4)):
+                    LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)), MaxNLocator(3)):
         ticks = [t for t in locator.tick_values(low, high) if low <= t <= high and t > 0]
         if len(ticks) >= 3:
             break
@@ -162,7 +164,7 @@ def forest(C: Claims):
 
 
 def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, widths=None, sharey=False,
-                 legend: bool = True):
+                 legend: bool = True, extra_legend=()):
     """Panels side by side, one per source with data; ``draw(ax, rows)`` fills one."""
     have, missing = present(table)
     fig = plt.figure(figsize=(TEXT_WIDTH, height))
@@ -179,7 +181,7 @@ def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, wi
         axes.append(ax)
     bottom = note_missing(fig, missing, what_missing)
     if legend:
-        bottom = lab_legend(fig, table["lab"].dropna() if "lab" in table else [], bottom)
+        bottom = lab_legend(fig, table["lab"].dropna() if "lab" in table else [], bottom, extra_legend)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
@@ -229,7 +231,7 @@ def kleiber():
         ax.set_ylabel("gain", fontsize=7)
         ax.legend(fontsize=6, loc="upper right", frameon=False)
 
-    return top_and_below(gains, draw, "no model gains", height=6.2)
+    return top_and_below(gains, draw, "no model gains", height=5.4)
 
 
 def lab_means():
@@ -266,7 +268,7 @@ def spectral():
         ax.set_xlabel("mean spectral norm of $W_O$", fontsize=7)
         ax.set_ylabel("mean spectral norm of $W_V$", fontsize=7)
 
-    return top_and_below(per_model, draw, "no weight norms", height=6.2)
+    return top_and_below(per_model, draw, "no weight norms", height=5.4)
 
 
 # --- per-layer heat maps --------------------------------------------------------------------------
@@ -388,13 +390,12 @@ def conventions():
         ax.set_yticks(range(len(models)), [short(m) for m in models], fontsize=5.5)
         ax.set_ylim(len(models) - 0.5, -0.5)
         ax.axvline(1, color="#999999", lw=0.6, ls=":")
-        log_axis(ax, "x")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.tick_params(axis="x", labelsize=6)
         ax.set_xlabel("mean gain", fontsize=7)
 
-    n_rows = table.groupby("source")["model"].nunique().max() if len(table) else 1
-    fig = side_by_side(table, draw, "no model has two conventions", height=0.14 * n_rows + 1.6)
     handles = [plt.Line2D([], [], marker=m, ls="", color="#444444", mfc="none" if c == "R1" else "#444444", label=c)
                for c, m in markers.items()]
-    fig.legend(handles=handles, loc="upper right", ncol=3, fontsize=6.5, frameon=False)
-    return fig
+    n_rows = table.groupby("source")["model"].nunique().max() if len(table) else 1
+    return side_by_side(table, draw, "no model has two conventions", height=0.14 * n_rows + 1.8,
+                        extra_legend=handles)

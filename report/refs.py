@@ -230,9 +230,9 @@ class Claims:
                      "the units, so it says nothing about other models.")
         if source == "published":
             text += f" The printed value {REPRODUCES[row['reproduces']]}."
-        text += f" Verdict: **[{self.verdict_word(claim_id, source)}]({target})**"
+        text += f" Verdict: **[{self.verdict_word(claim_id, source).removeprefix('is ')}]({target})**"
         if not is_missing(row["rule"]):
-            text += f" ({_escape(row['rule'])})"
+            text += f" ({_escape(str(row['rule']).rstrip('. '))})"
         return text + "."
 
     def statements(self, claim_id: str, sources=DATA_SOURCES) -> Markdown:

@@ -49,9 +49,9 @@ def glance_rows(C: Claims) -> list[dict]:
             "recomputed": C.estimate(claim_id, "published"),
             "sort_value": published["value"],
             "reproduces": published["reproduces"],
-            "holds": VERDICTS[published["holds"]].removeprefix("is ") if C.has_value(claim_id) else MISSING,
+            "holds": VERDICTS[published["holds"]].removeprefix("is "),
             "before_training": (CONTROL_VERDICTS[controls["holds"]].removesuffix(" before training")
-                                if controls is not None and C.has_value(claim_id, "controls") else MISSING),
+                                if controls is not None else MISSING),
             "test": MISSING if is_missing(published["test"]) else published["test"],
             "n": published["n"],
             "n_text": n_with_unit(published),
