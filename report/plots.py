@@ -113,8 +113,8 @@ def _short_number(value: float, scale: str) -> str:
 def forest(C: Claims):
     """Every claim's recomputed value on the authors' data (CI) against the paper's printed value.
 
-    Each row has its own linear scale, from the smallest to the largest of its CI, value and printed
-    value; the ends are printed on the row.
+    Each row has its own linear scale, spanning its CI, value and printed value and at least a
+    quarter of the largest of their magnitudes; the ends are printed on the row.
     """
     ids = C.ids
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.22 * len(ids) + 0.9))
@@ -124,20 +124,21 @@ def forest(C: Claims):
         printed = paper_number(row["paper_value"])
         points = [row[c] for c in ("value", "ci_low", "ci_high") if not is_missing(row[c])]
         ends = points + (list(printed) if printed and points else [])
-        ax.axhline(y, color="#eeeeee", lw=0.6, zorder=0)
         if not points:
             ax.text(0.5, y, "not computable on the authors' data", fontsize=6, color="#777777",
                     ha="center", va="center")
             continue
         low, high = min(ends), max(ends)
-        if high - low < 1e-12:
-            low, high = low - max(abs(low), 1) * 0.1, high + max(abs(high), 1) * 0.1
+        # At least a quarter of the largest magnitude wide, so that a small difference looks small.
+        span = max(high - low, 0.25 * max(abs(low), abs(high)), 1e-9)
+        low, high = (low + high - span) / 2, (low + high + span) / 2
 
         def x(value):
             return 0.15 + 0.7 * (value - low) / (high - low)
 
-        ax.text(0.0, y, _short_number(low, scale), fontsize=5, color="#888888", ha="right", va="center")
-        ax.text(1.0, y, _short_number(high, scale), fontsize=5, color="#888888", ha="left", va="center")
+        ax.text(0.14, y, _short_number(low, scale), fontsize=5, color="#888888", ha="right", va="center")
+        ax.text(0.86, y, _short_number(high, scale), fontsize=5, color="#888888", ha="left", va="center")
+        ax.plot([0.15, 0.85], [y, y], color="#dddddd", lw=0.6, zorder=0)
         if printed and printed[0] != printed[1]:
             ax.fill_betweenx([y - 0.25, y + 0.25], x(printed[0]), x(printed[1]), color="#f0c987", lw=0)
         elif printed:

@@ -161,10 +161,18 @@ def _appendix_source(C: Claims, claim_id: str, source: str) -> str:
     return f"::: {{#{Claims.anchor(claim_id, source)} .claim-source}}\n{body}\n:::\n"
 
 
-def markdown_table(frame: pd.DataFrame) -> Markdown:
-    """A pipe table with "–" in empty cells (never "nan")."""
-    shown = frame.astype(object).where(frame.notna(), MISSING)
-    return Markdown(shown.to_markdown(index=False))
+def markdown_table(frame: pd.DataFrame, widths: list[float]) -> Markdown:
+    """A left-aligned pipe table with relative column ``widths`` (fractions of the text width), "–" in
+    empty cells (never "nan"); long names may break after an underscore or a hyphen."""
+    def cell(value) -> str:
+        text = MISSING if is_missing(value) else str(value)
+        return _escape(text).replace("\\_", "\\_\u200b").replace("-", "-\u200b")
+
+    # Pandoc reads relative widths from the dashes when the separator line is longer than its 72 columns.
+    separator = "|" + "|".join(":" + "-" * max(3, round(100 * width)) for width in widths) + "|"
+    lines = ["| " + " | ".join(cell(name) for name in frame.columns) + " |", separator]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return Markdown("\n".join(lines) + "\n")
 
 
 def downloads(paths: list[Path]) -> Markdown:
