@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -23,13 +22,12 @@ import pytest
 
 from claims_fixtures import PUBLISHED_RESULTS
 from test_render import HtmlIndex
+from test_report_pdf import overlapping_words
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
-# Math italic letters and norm bars: their sub- and superscripts stack by design.
-MATH_CHARACTERS = re.compile("[\U0001D400-\U0001D7FF\u2016\u210E]")
 pytestmark = pytest.mark.slow
 
 
@@ -133,23 +131,14 @@ def test_the_paper_and_the_software_are_cited(rendered):
 
 def test_pdf_text_lines_never_overlap(rendered):
     """No two words of the PDF overlap (tables that spill over a page, colliding headers), math aside."""
-    pdfplumber = pytest.importorskip("pdfplumber")
     _, project = rendered
     pdf_path = project / "_output" / "report" / "index.pdf"
     assert pdf_path.read_bytes().startswith(b"%PDF")
-    collisions = []
+    collisions = overlapping_words(pdf_path)
+    assert not collisions, collisions[:10]
+    pdfplumber = pytest.importorskip("pdfplumber")
     with pdfplumber.open(pdf_path) as pdf:
         text = "".join(page.extract_text() or "" for page in pdf.pages)
-        for number, page in enumerate(pdf.pages, start=1):
-            words = [w for w in page.extract_words(use_text_flow=False) if not MATH_CHARACTERS.search(w["text"])]
-            for a, b in combinations(words, 2):
-                width = min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])
-                height = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
-                smaller = min((a["x1"] - a["x0"]) * (a["bottom"] - a["top"]), (b["x1"] - b["x0"]) * (b["bottom"] - b["top"]))
-                if width > 0 and height > 0 and width * height > 0.2 * smaller:
-                    collisions.append(f"page {number}: {a['text']!r} / {b['text']!r}")
-            assert page.width > 0
-    assert not collisions, collisions[:10]
     assert "10.5281/zenodo.18165365" in text and "nan" not in re.findall(r"\w+", text)
 
 
