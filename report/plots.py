@@ -117,6 +117,11 @@ def forest(C: Claims):
     quarter of the largest of their magnitudes; the ends are printed on the row.
     """
     ids = C.ids
+    if not C.source_has_data("published"):
+        fig = plt.figure(figsize=(TEXT_WIDTH, 0.8))
+        fig.text(0.5, 0.5, "The authors' data were not available when this report was built:\n"
+                 "no recomputed value to set against the paper's.", ha="center", va="center", fontsize=8)
+        return fig
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.22 * len(ids) + 0.9))
     for y, claim_id in enumerate(ids):
         row = C.row(claim_id, "published")

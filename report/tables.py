@@ -49,15 +49,20 @@ def glance_rows(C: Claims) -> list[dict]:
             "recomputed": C.estimate(claim_id, "published"),
             "sort_value": published["value"],
             "reproduces": published["reproduces"],
-            "holds": VERDICTS[published["holds"]].removeprefix("is "),
-            "before_training": (CONTROL_VERDICTS[controls["holds"]].removesuffix(" before training")
-                                if controls is not None else MISSING),
+            "holds": _verdict_cell(published, VERDICTS).removeprefix("is "),
+            "before_training": (MISSING if controls is None else
+                                _verdict_cell(controls, CONTROL_VERDICTS).removesuffix(" before training")),
             "test": MISSING if is_missing(published["test"]) else published["test"],
             "n": published["n"],
             "n_text": n_with_unit(published),
             "unit": MISSING if is_missing(published["unit"]) else published["unit"],
         })
     return rows
+
+
+def _verdict_cell(row: pd.Series, words: dict) -> str:
+    """The verdict word; "–" where nothing could be computed (an inconclusive row without a value)."""
+    return MISSING if is_missing(row["value"]) and row["holds"] == "inconclusive" else words[row["holds"]]
 
 
 def glance(C: Claims, caption: str) -> Markdown:
