@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.common import PUBLISHED_GAINS
-from analysis.claims.robustness import convention_table
-from analysis.sources import CANONICAL_GAIN, MeasuredSource, PublishedSource, Source
+from analysis.sources import CANONICAL_GAIN, PUBLISHED_GAINS, MeasuredSource, PublishedSource, Source
 
 FACTS = ["lab", "heritage", "family", "n_layers", "n_heads", "d_head", "rho", "n_params", "norm_placement", "variant"]
 
@@ -129,7 +127,7 @@ def prompt_gains(src: Source) -> pd.DataFrame:
 
 
 def convention_gains(src: Source) -> pd.DataFrame:
-    rows = convention_table(src).rename(columns={"notebook": "dataset"})
+    rows = src.convention_table().rename(columns={"notebook": "dataset"})
     return rows.merge(src.models, on="model")[["model", "convention", "gain", "dataset"] + FACTS]
 
 

@@ -43,7 +43,8 @@ def _reproduces(claim, source: str, outcome) -> tuple[str, str]:
 def holm(p_values: pd.Series) -> pd.Series:
     """Holm-adjusted p-values of the finite entries of ``p_values`` (NaN stays NaN).
 
-    The family is every claim of one source whose row has a p-value: each row's p is the p of the
+    The family is every claim of one source whose row has a p-value, except the claims about other
+    claims (laws_validated, whose p is derived from the laws' rows): each row's p is the p of the
     test its verdict rests on, so the adjustment controls the family-wise error rate of "holds"
     across the claims re-tested on that source.
     """
@@ -54,13 +55,19 @@ def holm(p_values: pd.Series) -> pd.Series:
     return adjusted
 
 
-def compute(claim, src: Source, settings: Settings) -> Outcome:
+def is_meta(claim) -> bool:
+    """A claim about the rows of other claims (computed after them, outside the Holm family)."""
+    return claim.needs.dataset == "claims"
+
+
+def compute(claim, src: Source, settings: Settings, claims: pd.DataFrame | None = None) -> Outcome:
     """One claim on one source: its outcome, 'inconclusive' when the source lacks the data, 'error' (with the
-    exception in the note) when the computation fails for another reason."""
+    exception in the note) when the computation fails for another reason. ``claims``: the rows computed so
+    far on this source, for a claim about other claims."""
     if not src.available:
         return missing(claim.id, f"no {src.name} data")
     try:
-        return claim.compute(src, settings)
+        return claim.run(src, settings, claims)
     except InsufficientData as why:
         return missing(claim.id, str(why))
     except Exception as error:  # noqa: BLE001 - one claim's failure is its row's verdict, never the run's end
@@ -77,27 +84,42 @@ def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
         "claim_id": claim.id, "source": src.name, "section": claim.section, "claim": claim.statement,
         "statistic": outcome.statistic, "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
         "ci_level": ci_level, "p_value": outcome.p_value, "p_holm": math.nan, "n": outcome.n,
-        "unit": outcome.unit or claim.unit, "test": outcome.test, "rule": claim.rule,
+        "unit": outcome.unit or claim.unit or None, "test": outcome.test, "rule": claim.rule,
         "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
         "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
-        "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "needs": claim.needs,
+        "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "needs": claim.needs.describe(),
         "formula": outcome.formula, "function": claim.function,
     }
 
 
-def claim_rows(sources: dict[str, Source], settings: Settings, log=print) -> pd.DataFrame:
-    """Every claim on every source, validated against the contract's claims table."""
-    rows = []
-    for claim in CLAIMS.values():
+def _with_holm(frame: pd.DataFrame, meta: set[str]) -> pd.DataFrame:
+    """``frame`` with p_holm per source over the rows outside ``meta`` (the meta-claims' p_holm stays NaN)."""
+    family = ~frame["claim_id"].isin(meta)
+    frame["p_holm"] = np.nan
+    frame.loc[family, "p_holm"] = frame[family].groupby("source", group_keys=False)["p_value"].apply(holm)
+    return frame
+
+
+def claim_rows(sources: dict[str, Source], settings: Settings, log=print, claims=None) -> pd.DataFrame:
+    """Every claim (default: every registered one) on every source, in registry order; the claims about other
+    claims are computed last, from the rows of the others."""
+    claims = list(CLAIMS.values()) if claims is None else list(claims)
+    meta = {c.id for c in claims if is_meta(c)}
+    rows = {}
+    done = None
+    for claim in [c for c in claims if not is_meta(c)] + [c for c in claims if is_meta(c)]:
+        if is_meta(claim) and done is None:
+            done = _with_holm(pd.DataFrame(list(rows.values())), meta)
         for name in DATA_SOURCES:
             started = time.perf_counter()
-            outcome = compute(claim, sources[name], settings)
-            rows.append(claim_row(claim, sources[name], outcome, settings))
+            source_rows = done[done["source"] == name] if done is not None else None
+            outcome = compute(claim, sources[name], settings, source_rows)
+            rows[(claim.id, name)] = claim_row(claim, sources[name], outcome, settings)
             log(f"{claim.id:<28} {name:<10} {outcome.holds:<13} {time.perf_counter() - started:6.2f} s")
-    frame = pd.DataFrame(rows)
+    order = {c.id: i for i, c in enumerate(claims)}
+    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: (order[r["claim_id"]], DATA_SOURCES.index(r["source"]))))
     frame["n"] = frame["n"].astype("Int64")
-    frame["p_holm"] = frame.groupby("source", group_keys=False)["p_value"].apply(holm)
-    return frame
+    return _with_holm(frame, meta)
 
 
 def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settings, log=print) -> dict[str, Path]:

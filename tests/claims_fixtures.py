@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.sources import MODEL_FACTS, MeasuredSource, load_sources, with_derived_facts
-from contract.tables import MEASURED_TABLES
+from contract.tables import MEASURED_TABLES, validate, write_atomically
 
 # The authors' results beside the repository (../shared/paper3/Results), looked up from the nearest parent
 # that has them, so a checkout one folder deeper finds them too.
@@ -27,7 +27,8 @@ PUBLISHED_RESULTS = next((parent / "shared" / "paper3" / "Results" for parent in
 def facts(model: str, lab: str = "EleutherAI", family: str = "gpt_neox", n_layers: int = 12, n_heads: int = 12,
           d_head: int = 64, n_params: int = 10**8, **extra) -> dict:
     """One models.csv-like row of model facts."""
-    row = dict(model=model, registry_model=extra.pop("registry_model", None), lab=lab, family=family, variant="base", twin_of=None, n_layers=n_layers,
+    row = dict(model=model, registry_model=extra.pop("registry_model", None), lab=lab, family=family, variant="base",
+               twin_of=None, n_layers=n_layers,
                n_heads=n_heads, n_kv_heads=n_heads, d_model=n_heads * d_head, d_head=d_head,
                rho=n_heads / d_head, n_params=n_params, norm_placement="pre", parallel_residual=False)
     row.update(extra)
@@ -35,12 +36,15 @@ def facts(model: str, lab: str = "EleutherAI", family: str = "gpt_neox", n_layer
 
 
 def residual_rows(model: str, n_layers: int, last_gains, block_gain: float = 1.0, prompt_set: str = "core25",
-                  first_gain: float = 5.0, n_tokens: int = 6) -> list[dict]:
+                  first_gain: float = 5.0, n_tokens: int = 6, penultimate=None) -> list[dict]:
     """Residual rows whose last-token norms give block 0 gain ``first_gain``, blocks 1..L-2 gain
-    ``block_gain`` (a number or a list per block) and the last block the planted per-prompt gain."""
+    ``block_gain`` (a number or a list per block) and the last block the planted per-prompt gain;
+    ``penultimate`` (one value per prompt) overrides block L-2's gain, the paper's R1 gain."""
     rows = []
     for i, last_gain in enumerate(last_gains, start=1):
         gains = [first_gain] + list(np.broadcast_to(block_gain, n_layers - 2)) + [last_gain]
+        if penultimate is not None:
+            gains[-2] = penultimate[i - 1]
         norms = np.cumprod([1.0] + gains)
         norms = np.append(norms, 0.1 * norms[-1])  # final norm output
         layers = range(-1, n_layers + 1)
@@ -63,6 +67,29 @@ def measured_source(models: list[dict], residual: list[dict], name: str = "contr
     frames.update(tables)
     model_facts = with_derived_facts(pd.DataFrame(models)[MODEL_FACTS])
     return MeasuredSource(name, model_facts, frames)
+
+
+MODEL_DEFAULTS = dict(revision=None, source="local", quantization=None, norm_type="LayerNorm", positional="rotary",
+                      dtype="float32", device="cpu", attn_implementation="sdpa", seed=0, tokenizer="test",
+                      package_version="0", git_revision=None, transformers_version="0", torch_version="0",
+                      measured_at="2026-01-01T00:00:00+00:00")
+RUN_DEFAULTS = dict(prompt_set_sha256="0", n_prompts=1, dtype="float32", device="cpu", attn_implementation="sdpa",
+                    attention_metrics=False, batch_size=1, padding_side="right", wall_seconds=1.0,
+                    nonfinite_prompts=0, package_version="0", git_revision=None,
+                    measured_at="2026-01-01T00:00:00+00:00", command=None)
+
+
+def write_measured(directory: Path, models: list[dict], residual: list[dict], runs: list[dict]) -> None:
+    """Write models.csv, runs.csv and residual.csv of the data contract (validated) from ``facts`` rows,
+    residual rows and (model, prompt_set) runs, so a test reads them back through load_sources."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_rows = [{**MODEL_DEFAULTS, **{k: v for k, v in m.items() if k != "registry_model"},
+                   "hf_id": f"local/{m['model']}"} for m in models]
+    frames = {"models": model_rows, "runs": [{**RUN_DEFAULTS, **r} for r in runs], "residual": residual}
+    for name, rows in frames.items():
+        table = MEASURED_TABLES[name]
+        frame = validate(pd.DataFrame(rows), table, f"test {name}")
+        write_atomically(frame, directory / table.filename, table.float_format)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""The analysis stage as a whole: every registered claim on every source, deterministic output,
-and a run without the published data."""
+"""The analysis stage as a whole: every registered claim on every source, deterministic output, a run
+without the published data, the stated decision rules, Holm's adjustment, the error verdict and the
+command line."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from analysis.claims import CLAIMS, Settings, claim
 from analysis.claims.registry import decision_rule
+from analysis.cli import list_claims, main
+from analysis.needs import Needs
 from analysis.run import claim_rows, run
 from analysis.sources import load_sources
 from claims_fixtures import PUBLISHED_RESULTS
@@ -28,14 +31,23 @@ DESIGN_IDS = {
     "trace_proxy_late_layers", "lstar_formula", "crowding_pair", "crowding_rule", "crowding_threshold",
     "twin_gemma", "twin_sign", "hierarchy", "final_ln_accuracy", "input_robustness", "convention_sensitivity",
 }
+# Claims added to the design: the abstract's, every analysis of a claim as its own row, and the paper's
+# remaining statements (methods.md 5.2 and 7).
+ADDED_IDS = {
+    "panel_size", "laws_validated", "kleiber_partial_depth", "kleiber_partial_rho", "kleiber_mixed",
+    "heritage_fisher_implied", "heritage_mixed_adjusted", "heritage_mixed_unadjusted", "sheaf_multihead_additivity",
+    "sheaf_restriction_contraction", "sheaf_spectral_gap", "lstar_definitions", "crowding_rho_gain_r",
+    "gain_sign_per_model",
+}
 SETTINGS = Settings(n_resamples=500)
 
 
 def test_the_registry_holds_exactly_the_designed_claims():
-    assert set(CLAIMS) == DESIGN_IDS
+    assert set(CLAIMS) == DESIGN_IDS | ADDED_IDS
     for registered in CLAIMS.values():
         assert registered.section and registered.statement and registered.paper_test and registered.needs
-        assert registered.hypothesis and registered.test and registered.rule and registered.unit in UNITS
+        assert registered.hypothesis and registered.test and registered.rule
+        assert registered.unit in UNITS or (registered.unit == "" and registered.needs.dataset == "claims")
 
 
 def test_a_claim_without_a_stated_decision_rule_cannot_be_registered():
@@ -47,7 +59,8 @@ def test_a_claim_without_a_stated_decision_rule_cannot_be_registered():
         """
 
     with pytest.raises(ValueError, match="lacks its decision rule paragraph.*Rule:"):
-        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x", needs="x")(undecided)
+        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x",
+              needs=Needs("pythia_gains"))(undecided)
     assert "undecided" not in CLAIMS
 
     def bad_unit(src, settings):
@@ -88,12 +101,12 @@ def test_same_inputs_give_the_same_files_byte_for_byte(published_dir, tmp_path):
     for name, path in first.items():
         assert path.read_bytes() == second[name].read_bytes(), name
     claims = read_table(first["claims"], CLAIMS_TABLE)  # the contract's schema
-    assert len(claims) == 3 * len(DESIGN_IDS)
+    assert len(claims) == 3 * len(CLAIMS)
     assert set(claims["holds"]) <= {"holds", "fails", "inconclusive"}  # no claim errs on the shipped data
     assert set(claims["reproduces"]) <= {"yes", "no", "not recomputable"}
     assert (claims.loc[claims["source"] != "published", "reproduces"] == "not recomputable").all()
     for source, rows in claims.groupby("source"):
-        tested = rows[rows["p_value"].notna()]
+        tested = rows[rows["p_value"].notna() & (rows["claim_id"] != "laws_validated")]  # derived p: not a test
         assert np.allclose(tested["p_holm"], holm_by_hand(tested["p_value"].to_numpy()), rtol=1e-9), source
         assert rows.loc[rows["p_value"].isna(), "p_holm"].isna().all()
     with_ci = claims["ci_low"].notna()
@@ -113,7 +126,7 @@ def test_a_claim_that_raises_is_an_error_row_and_the_run_goes_on(monkeypatch, tm
     assert broken_row["holds"] == "error" and "ZeroDivisionError: planted failure" in broken_row["note"]
     assert rows.loc[("kleiber_depth_r", "published"), "holds"] == "inconclusive"  # no data: not even called
     assert rows.loc[("kleiber_rho_r", "controls"), "holds"] in ("holds", "fails", "inconclusive")
-    assert len(rows) == 3 * len(DESIGN_IDS)
+    assert len(rows) == 3 * len(CLAIMS)
 
 
 def test_without_published_data_every_published_row_says_so(tmp_path):
@@ -123,3 +136,46 @@ def test_without_published_data_every_published_row_says_so(tmp_path):
     assert published["value"].isna().all() and published["note"].str.contains("no published data").all()
     controls = claims[claims["source"] == "controls"]
     assert controls["value"].notna().sum() >= 15  # our data decide most claims that need no named model
+
+
+def test_the_formula_column_is_the_fitted_models_formula(published_dir, tmp_path):
+    claims = pd.read_csv(run(MEASURED, published_dir, tmp_path, SETTINGS, log=lambda *_: None)["claims"])
+    fitted = claims.set_index(["claim_id", "source"])["formula"].dropna()
+    assert fitted[("heritage_mixed_adjusted", "published")] == (
+        'gain ~ C(heritage, Treatment("other")) + n_layers + log_params')
+    assert fitted[("kleiber_mixed", "controls")] == "gain ~ n_layers"
+    assert set(fitted.index.get_level_values("claim_id")) <= {
+        "kleiber_mixed", "kleiber_gmax_bound", "heritage_mixed_adjusted", "heritage_mixed_unadjusted",
+        "heritage_geometry_scale"}
+
+
+def test_listing_names_every_claim_in_paper_order(capsys):
+    assert main(["--list"]) == 0
+    listing = capsys.readouterr().out
+    assert list(list_claims()["claim_id"]) == list(CLAIMS)
+    assert all(claim_id in listing for claim_id in CLAIMS) and "4.2 Heritage dominance" in listing
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--claim", "heritage_mixd"], "Unknown claim 'heritage_mixd'. Did you mean: heritage_mixed"),
+    (["--resamples", "0"], "--resamples must be at least 1, got 0"),
+    (["--resamples", "-5"], "--resamples must be at least 1, got -5"),
+    (["--seed", "-1"], "--seed must be at least 0"),
+    (["--resamples", "many"], "invalid int value"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_user_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "derived")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / "derived").exists()  # refused before any work
+
+
+def test_one_claim_prints_data_test_model_and_verdict_per_source(capsys, tmp_path):
+    assert main(["--claim", "kleiber_mixed", "--measured", str(MEASURED), "--published", str(tmp_path / "absent"),
+                 "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== kleiber_mixed on the") == 3
+    assert "rule: holds if" in out and "Mixed Linear Model Regression Results" in out
+    assert "formula: gain ~ n_layers" in out and "verdict: " in out and "data: Pythia family" in out

@@ -9,7 +9,7 @@ import pytest
 import scipy.stats
 
 from analysis.claims import CLAIMS, Settings
-from analysis.claims.lstar import empirical_l_star, formula
+from analysis.transition import formula
 from analysis.claims.registry import InsufficientData
 from analysis.run import _reproduces
 from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
@@ -20,7 +20,7 @@ PROMPTS = 6
 
 
 def run_claim(claim_id, source):
-    return CLAIMS[claim_id].compute(source, SETTINGS)
+    return CLAIMS[claim_id].run(source, SETTINGS)
 
 
 def attention_rows(model: str, n_layers: int, n_heads: int, wv_frobenius: float, offdiag=0.5,
@@ -87,7 +87,7 @@ def test_trace_discrimination_on_the_h4v2_models(published):  # noqa: F811
     outcome = run_claim("sheaf_trace_discriminates", published)
     assert outcome.n == 4 and outcome.value == pytest.approx(u.statistic / 3) == pytest.approx(2 / 3)
     assert outcome.p_value == pytest.approx(0.5)  # exact: 2 of the 4 relabellings are as extreme
-    assert outcome.holds == "inconclusive" and "H4X" in outcome.note
+    assert outcome.holds == "inconclusive" and "H4X" in outcome.data
 
 
 def test_lstar_mape_recomputed_by_hand(published):  # noqa: F811
@@ -101,9 +101,13 @@ def test_lstar_mape_recomputed_by_hand(published):  # noqa: F811
     assert outcome.value == pytest.approx(mape) and outcome.value == pytest.approx(0.5569, abs=1e-4)
     assert f"{naive:.4g} vs 25%: no" in outcome.reproduced[1]
     assert f"depth-normalised {calibration:.1%}" in outcome.note
-    assert _reproduces(CLAIMS["lstar_formula"], "published", outcome)[0] == "no"
+    # regression: the printed 15.7% comes from a run whose results were never published, so it cannot be
+    # recomputed (the former rule compared it with the v3 file's 55.7% and said "no")
+    verdict, reason = _reproduces(CLAIMS["lstar_formula"], "published", outcome)
+    assert verdict == "not recomputable" and "never published" in reason
     assert outcome.p_value == pytest.approx(1 / 32)  # exact two-sided Wilcoxon: the formula loses on all 6
-    assert outcome.holds == "inconclusive"
+    assert outcome.holds == "inconclusive" and "overrides the test" in outcome.note
+    assert "smallest possible with n = 6" in outcome.note
 
 
 # --- planted -----------------------------------------------------------------------------------
@@ -145,9 +149,10 @@ def test_gpt2_opt_ratio_decomposes_into_weight_scale():
 def test_planted_steepest_layer_is_recovered():
     specs = [dict(model="a", n_layers=12, n_heads=12, gain=1.1, wv=1.0, offdiag=sigmoid_trace(12, 8)),
              dict(model="b", n_layers=24, n_heads=16, gain=1.1, wv=1.0, offdiag=sigmoid_trace(24, 17))]
-    l_star, prompt_set = empirical_l_star(sheaf_source(specs))
+    data = sheaf_source(specs).dataset("lstar")
+    l_star = data.frame
     assert dict(zip(l_star["model"], l_star["l_star"])) == {"a": 8, "b": 17}
-    assert prompt_set == "core25" and (l_star["prompt_agreement"] == 1).all()
+    assert "prompt set core25" in data.label and (l_star["prompt_agreement"] == 1).all()
 
 
 def test_formula_beats_naive_when_lstar_follows_it_and_not_when_lstar_is_half_depth():
@@ -165,11 +170,68 @@ def test_formula_beats_naive_when_lstar_follows_it_and_not_when_lstar_is_half_de
     assert bad.holds == "fails" and bad.value > 0.157
 
 
+def test_a_minimum_possible_p_cannot_carry_the_formulas_verdict():
+    """Regression: six models, every one closer to the formula than to L/2: the exact Wilcoxon p is 1/32, the
+    smallest possible with n = 6, and the former rule said "holds". Leaving any model out makes p >= 1/16:
+    the verdict is inconclusive."""
+    configs = [(6, 8), (12, 12), (16, 8), (24, 16), (20, 10), (30, 16)]
+    specs = []
+    for i, (n_layers, n_heads) in enumerate(configs):
+        predicted = int(np.clip(np.rint(formula(n_layers, n_heads)), 0, n_layers - 1))
+        specs.append(dict(model=f"f{i}", n_layers=n_layers, n_heads=n_heads, gain=1.1, wv=1.0,
+                          offdiag=sigmoid_trace(n_layers, predicted)))
+    outcome = run_claim("lstar_formula", sheaf_source(specs))
+    assert outcome.p_value == pytest.approx(1 / 32)
+    assert outcome.holds == "inconclusive" and "changes the decision" in outcome.note
+
+
+def test_lstar_definitions_disagree_and_the_nan_argmin_is_flagged(published):  # noqa: F811
+    ratio = published.get("contraction_ratio", notebook="RME", aggregate="value").sort_values("layer")["value"]
+    assert int(np.argmin(ratio.to_numpy())) == 21 and int(np.nanargmin(ratio.to_numpy())) == 10
+    outcome = run_claim("lstar_definitions", published)
+    data = CLAIMS["lstar_definitions"].data(published).frame
+    pythia = data[data["model"] == "pythia-1.4b"]
+    assert {10, 20, 21, 23} <= set(pythia["l_star"])
+    spread = data.groupby("model")["l_star"].agg(lambda v: v.max() - v.min()) / data.groupby("model")[
+        "n_layers"].first()
+    assert outcome.value == pytest.approx(spread.max()) and outcome.holds == "fails"
+    assert "lands on NaN) 21 [artefact]" in outcome.note
+
+
+def test_restriction_map_contraction_is_definitional(published):  # noqa: F811
+    ratio = published.get("contraction_ratio", notebook="RME", aggregate="value")["value"]
+    outcome = run_claim("sheaf_restriction_contraction", published)
+    assert outcome.value == pytest.approx(ratio.max()) and outcome.value <= 1
+    assert outcome.holds == "holds" and outcome.n == ratio.notna().sum() == 21
+    assert "true by construction" in outcome.note and "finite minimum is layer 10" in outcome.note
+
+
+def test_dense_spectral_gaps_are_zero_to_rounding(published):  # noqa: F811
+    gaps = pd.concat([published.get("dense_laplacian_spectral_gap", notebook=nb) for nb in ("H4L", "RME")])
+    traces = pd.concat([published.get("dense_laplacian_trace", notebook=nb) for nb in ("H4L", "RME")])
+    both = gaps.merge(traces, on=["notebook", "model", "layer"], suffixes=("_gap", "_trace")).dropna(
+        subset=["value_gap"])
+    outcome = run_claim("sheaf_spectral_gap", published)
+    assert outcome.value == pytest.approx((both["value_gap"].abs() / both["value_trace"].abs()).max())
+    assert outcome.value < 1e-9 and outcome.holds == "fails"
+
+
+def test_multihead_additivity_is_definitional_with_a_consistency_check():
+    source = sheaf_source([dict(model="m0", gain=1.1, wv=3.0, offdiag=0.5, n_layers=4, n_heads=2),
+                           dict(model="m1", gain=0.9, wv=2.0, offdiag=0.5, n_layers=4, n_heads=2)])
+    outcome = run_claim("sheaf_multihead_additivity", source)
+    assert outcome.holds == "holds" and outcome.value == pytest.approx(0, abs=1e-12)
+    assert "true by construction" in outcome.note
+    source.tables["attention"].loc[0, "sheaf_trace"] *= 1.01  # one stored head trace off by 1%
+    broken = run_claim("sheaf_multihead_additivity", source)
+    assert broken.holds == "fails" and broken.value == pytest.approx(0.01 / 2, rel=1e-6)  # 1% of one of 2 heads
+
+
 def test_missing_data_is_insufficient():
     no_pair = sheaf_source([dict(model="m0", gain=1.1, wv=1.0, offdiag=0.5)])
     with pytest.raises(InsufficientData, match="GPT-2 small and OPT-125m"):
         run_claim("sheaf_trace_gpt2_opt", no_pair)
-    with pytest.raises(InsufficientData, match="0 dampening and 1 expanding"):
+    with pytest.raises(InsufficientData, match="has 0 dampen and 1 expand"):
         run_claim("sheaf_trace_discriminates", no_pair)
     no_attention = measured_source([facts("m0")], residual_rows("m0", 12, [1.1]),
                                    heads=pd.DataFrame(heads_rows("m0", 12, 12, 1.0)))

@@ -17,7 +17,7 @@ SETTINGS = Settings(n_resamples=2000)
 
 
 def run_claim(claim_id, source):
-    return CLAIMS[claim_id].compute(source, SETTINGS)
+    return CLAIMS[claim_id].run(source, SETTINGS)
 
 
 def heads_rows(model: str, n_layers: int, n_heads: int, wv, wo=1.0, ov=None) -> list[dict]:
@@ -137,9 +137,9 @@ def test_planted_late_layer_gap_is_found_only_in_late_layers():
 
 def test_missing_labs_or_tables_are_insufficient_data():
     only_meta = weight_source([(f"m{i}", "Meta", 1.0, 1.1) for i in range(3)])
-    with pytest.raises(InsufficientData, match="EleutherAI and Meta, has 0 and 3"):
+    with pytest.raises(InsufficientData, match="has 0 EleutherAI and 3 Meta"):
         run_claim("spectral_wv_lab_ratio", only_meta)
-    with pytest.raises(InsufficientData, match="0 dampening and 3 expanding"):
+    with pytest.raises(InsufficientData, match="has 0 dampen and 3 expand"):
         run_claim("spectral_ratio_predicts_sign", only_meta)
     no_heads = measured_source([facts("e0")], residual_rows("e0", 12, [1.1]))
     with pytest.raises(InsufficientData, match="heads table"):

@@ -15,7 +15,7 @@ SETTINGS = Settings(n_resamples=2000)
 
 
 def run_claim(claim_id, source):
-    return CLAIMS[claim_id].compute(source, SETTINGS)
+    return CLAIMS[claim_id].run(source, SETTINGS)
 
 
 def twn(published, model):  # noqa: F811

@@ -14,15 +14,16 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.common import describe, drop_twins, model_gains, require, robust_decision
+from analysis.claims.common import robust_decision, source_note
 from analysis.claims.registry import Outcome, claim
-from analysis.sources import PublishedSource, Source
+from analysis.needs import Dataset, InsufficientData, Needs
+from analysis.sources import CROWDING_PAIR
 from analysis.stats import (
     auc,
     bootstrap_ci,
+    correlation,
     decide,
-    one_sample,
-    paired,
+    permutation_correlation,
     reproduces,
     rounding_interval,
     threshold_estimate,
@@ -31,27 +32,19 @@ from analysis.stats import (
 
 SECTION = "4.3 Dimensional crowding"
 RHO_CRIT = 0.2
-PAIR = {"pythia-6.9b": "less", "gpt-j-6b": "greater"}  # rho 0.25 dampens, rho 0.0625 expands
-PAIR_PROMPTS = {"pythia-6.9b": "GUB", "gpt-j-6b": "GJP"}  # published per-prompt R2 gains
+PAIR = dict(zip(CROWDING_PAIR, ("less", "greater")))  # Pythia-6.9B (rho 0.25) dampens, GPT-J-6B (rho 0.0625) expands
 PAPER_RANGE = "0.15-0.20"
 
 
-def predict(rho: pd.Series) -> pd.Series:
+def predict(rho: pd.Series) -> np.ndarray:
+    """The notebooks' H25 rule: "dampen" when rho >= 0.2, else "expand"."""
     return np.where(rho >= RHO_CRIT, "dampen", "expand")
 
 
-def rule_table(src: Source) -> pd.DataFrame:
-    """Per model: gain, observed sign, predicted sign and whether the rule got it right."""
-    models = drop_twins(model_gains(src, "R1"))
-    models["predicted"] = predict(models["rho"])
-    models["correct"] = models["predicted"] == models["sign"]
-    return models
-
-
-def gain_label(src: Source) -> str:
-    if src.name == "published":
-        return "R1 penultimate-block gain (HRH, then PFS, then CRG); "
-    return "canonical true last-block gain" + (", random weights; " if src.name == "controls" else "; ")
+def with_rule(models: pd.DataFrame) -> pd.DataFrame:
+    """Per model: the rule's prediction and whether it matches the observed sign."""
+    models = models.assign(predicted=predict(models["rho"]))
+    return models.assign(correct=models["predicted"] == models["sign"])
 
 
 def accuracy_test(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,115 +58,100 @@ def share(frame: pd.DataFrame) -> str:
     return f"{int(frame['correct'].sum())}/{len(frame)}"
 
 
-def t_from_summary(mean: float, sd_population: float, n: int, alternative: str) -> float:
-    """One-sample t-test p of mean = 1 from a stored mean and population SD (ddof = 0) of n prompts."""
-    t = (mean - 1) / (sd_population / np.sqrt(n - 1))
+def t_from_summary(mean: float, sd: float, n: int, alternative: str) -> float:
+    """One-sample t-test p of mean = 1 from a mean and sample SD (ddof = 1) of n prompts."""
+    t = (mean - 1) / (sd / np.sqrt(n))
     return float(scipy.stats.t.sf(t, n - 1) if alternative == "greater" else scipy.stats.t.cdf(t, n - 1))
 
 
-def pair_rows(src: Source) -> pd.DataFrame:
-    """Per-prompt gains of the pair: published R2 (GUB for Pythia-6.9B, GJP for GPT-J-6B), else ours."""
-    if isinstance(src, PublishedSource):
-        rows = pd.concat([src.get("gain_last_block", notebook=nb, aggregate="value", model=model)
-                          for model, nb in PAIR_PROMPTS.items()])
-        return rows.rename(columns={"value": "gain"})[["model", "prompt_id", "notebook", "gain"]]
-    names = src.named(PAIR)
-    missing = sorted(set(PAIR) - set(names))
-    require(not missing, f"needs {' and '.join(PAIR)}; missing {', '.join(missing)} (not in this source's panel)")
-    rows = src.prompt_gains(models=list(names.values()))
-    require(rows["model"].nunique() == 2, f"needs per-prompt gains of {' and '.join(PAIR)} on one prompt set")
-    return rows.assign(notebook=None, model=rows["model"].map({m: r for r, m in names.items()}))
+def welch_difference(a: pd.Series, b: pd.Series, confidence: float) -> tuple[float, float, float]:
+    """Difference of two means with Welch's CI, from their means, sample SDs and n."""
+    var_a, var_b = a["sd"] ** 2 / a["n_prompts"], b["sd"] ** 2 / b["n_prompts"]
+    df = (var_a + var_b) ** 2 / (var_a ** 2 / (a["n_prompts"] - 1) + var_b ** 2 / (b["n_prompts"] - 1))
+    half = scipy.stats.t.ppf((1 + confidence) / 2, df) * np.sqrt(var_a + var_b)
+    difference = a["mean"] - b["mean"]
+    return difference, difference - half, difference + half
 
 
-def summary_signs(src: PublishedSource) -> tuple[list[str], bool]:
-    """The pair under the stored R1 summaries (CRG fp32 3 prompts, HRH fp16 5 prompts): sign and
-    one-sided t from mean and population SD; and whether every sign agrees with the claim."""
-    lines, agree = [], True
-    for notebook in ("CRG", "HRH"):
-        parts = []
-        for model, alternative in PAIR.items():
-            mean = src.get("gain_penultimate_block", notebook, "mean", model=model).iloc[0]
-            sd = src.get("gain_penultimate_block", notebook, "sd_population", model=model)["value"].iloc[0]
-            p = t_from_summary(mean["value"], sd, int(mean["n_prompts"]), alternative)
-            agree &= (mean["value"] < 1) == (alternative == "less")
-            parts.append(f"{model} {mean['value']:.4f} (one-sided p = {p:.2g})")
-        lines.append(f"{notebook} R1: {', '.join(parts)}")
-    return lines, agree
+def pair_tests(rows: pd.DataFrame) -> dict[str, float]:
+    """Per model of the pair: the one-sided p of its claimed side of 1 (Pythia: less, GPT-J: greater)."""
+    return {r.model: t_from_summary(r.mean, r.sd, int(r.n_prompts), PAIR[r.model]) for r in rows.itertuples()}
+
+
+def pair_line(rows: pd.DataFrame) -> str:
+    tests = pair_tests(rows)
+    return ", ".join(f"{r.model} {r.mean:.4f} (one-sided p = {tests[r.model]:.2g}, n = {int(r.n_prompts)})"
+                     for r in rows.itertuples())
 
 
 @claim("crowding_pair", section=SECTION, statement=(
     "Dimensional crowding: Pythia-6.9B (rho = 0.25) dampens while GPT-J-6B (rho = 0.0625) expands."),
     paper_value=None, paper_test="none (two gains; CRG, R1 fp32, 3 prompts: 0.987 vs 1.133)",
-    needs="per-prompt gains of pythia-6.9b and gpt-j-6b")
-def crowding_pair(src: Source, settings) -> Outcome:
+    needs=Needs("pair_summaries", models=2, named=CROWDING_PAIR))
+def crowding_pair(data: Dataset, settings) -> Outcome:
     """Hypothesis: Pythia-6.9B (rho 0.25) dampens (gain < 1) while GPT-J-6B (rho 0.0625) expands (gain > 1).
+
     Unit: prompt (the prompts run through each of the two models).
-    Test: one-sided one-sample t-tests of each model's per-prompt gains against 1 (Pythia: less, GPT-J:
-    greater), p = the larger of the two (intersection-union test); paired t CI of the difference.
+    Test: in the paper's convention R1 (the penultimate block's gain; published: the pair's own file CRG),
+    one-sided one-sample t-tests of each model's gain against 1 from its mean and SD over prompts (Pythia:
+    less, GPT-J: greater), p = the larger of the two (intersection-union test); Welch CI of the difference.
+    The other conventions and files are sensitivity analyses, in the note.
     Rule: holds if both one-sided tests are significant at alpha; fails if either model's mean gain is on
     the other side of 1; inconclusive otherwise.
-
-    Per model a one-sided t-test of the per-prompt gains vs 1 (Pythia: less, GPT-J: greater);
-    both must hold, so p = the larger of the two (intersection-union test). value: the paired
-    difference Pythia - GPT-J over the shared prompts, with its t CI. Published: R2 per-prompt
-    (GUB fp16, GJP bf16, both GU25); the stored R1 summaries (CRG, HRH) are checked for the sign.
     """
-    rows = pair_rows(src)
-    tests = {model: one_sample(rows[rows["model"] == model], "gain", mu=1.0, alternative=alternative,
-                               confidence=settings.confidence).iloc[0] for model, alternative in PAIR.items()}
-    p_both = max(t["p_value"] for t in tests.values())
-    wrong = [m for m, t in tests.items() if (t["mean"] < 1) != (PAIR[m] == "less")]
-    difference = paired(rows, "gain", within="model", subject="prompt_id", order=list(PAIR),
-                        confidence=settings.confidence).iloc[0]
-    if p_both < settings.alpha:
-        holds, why = "holds", "Pythia-6.9B dampens and GPT-J-6B expands, both significantly over prompts"
-    elif wrong:
+    rows = data.frame.set_index("model", drop=False).loc[list(CROWDING_PAIR)]
+    if (rows["n_prompts"] < 2).any():
+        raise InsufficientData("needs at least 2 prompts per model for a t-test")
+    tests = pair_tests(rows)
+    p_both = max(tests.values())
+    wrong = [m for m in CROWDING_PAIR if (rows.loc[m, "mean"] < 1) != (PAIR[m] == "less")]
+    difference, low, high = welch_difference(rows.loc[CROWDING_PAIR[0]], rows.loc[CROWDING_PAIR[1]],
+                                             settings.confidence)
+    if wrong:
         holds, why = "fails", f"{', '.join(wrong)} is on the other side of 1"
+    elif p_both < settings.alpha:
+        holds, why = "holds", "Pythia-6.9B dampens and GPT-J-6B expands, both significantly over prompts"
     else:
         holds, why = "inconclusive", "the signs are as claimed but not both significant"
-    lines = [f"{m} {t['mean']:.4f} (one-sided p = {t['p_value']:.2g}, d = {t['cohen_d']:.2f}, n = {t['n']})"
-             for m, t in tests.items()]
-    label = "R2 per prompt" if src.name == "published" else "canonical per prompt"
-    notes = [why, f"{label}: {', '.join(lines)}"]
-    reproduced = None
-    if isinstance(src, PublishedSource):
-        summaries, agree = summary_signs(src)
-        notes += summaries
-        agree &= not wrong
-        reproduced = ("yes" if agree else "no",
-                      f"the claimed signs (Pythia-6.9B < 1 < GPT-J-6B) {'hold' if agree else 'do not all hold'} "
-                      f"under CRG R1, HRH R1 and GUB/GJP R2")
+    notes = [why, f"{rows['dataset'].iloc[0]}: {pair_line(rows)}"]
+    sensitivity = data.extras.get("sensitivity", pd.DataFrame())
+    agree = not wrong
+    for (convention, dataset), group in sensitivity.groupby(["convention", "dataset"], sort=False):
+        usable = group[group["n_prompts"] >= 2]
+        if len(usable):
+            notes.append(f"sensitivity, {convention} {dataset}: {pair_line(usable)}")
+            agree &= all((r.mean < 1) == (PAIR[r.model] == "less") for r in usable.itertuples())
     notes.append("two models differ in far more than rho (family, attention form, d_head, depth): the pair "
                  "illustrates the rule but cannot attribute the difference to rho (see crowding_rule)")
     return Outcome(
-        statistic="paired difference of mean gains, Pythia-6.9B - GPT-J-6B", value=difference["mean_difference"],
-        ci_low=difference["ci_low"], ci_high=difference["ci_high"], p_value=p_both, n=int(difference["n"]),
-        test="one-sided one-sample t-tests vs 1 per model (Pythia: less, GPT-J: greater), p = max "
-             "(intersection-union); paired t CI of the difference over prompts",
-        holds=holds, comparable=False, reproduced=reproduced, note="; ".join(notes),
-        data=f"{'R2 true last-block gain, GU25 (GUB fp16, GJP bf16)' if src.name == 'published' else label}; "
-             f"{int(difference['n'])} prompts x 2 models",
+        statistic="difference of mean gains, Pythia-6.9B - GPT-J-6B (R1)", value=difference, ci_low=low, ci_high=high,
+        p_value=p_both, n=int(rows["n_prompts"].sum()),
+        test="one-sided one-sample t-tests vs 1 per model from the mean and SD over prompts (Pythia: less, GPT-J: "
+             "greater), p = max (intersection-union); Welch CI of the difference",
+        holds=holds, comparable=False,
+        reproduced=("yes" if agree else "no",
+                    f"the claimed signs (Pythia-6.9B < 1 < GPT-J-6B) {'hold' if agree else 'do not all hold'} in every "
+                    "stored file and convention"),
+        note="; ".join(notes + source_note(data)),
     )
 
 
 @claim("crowding_rule", section=SECTION, statement=(
     "The rule 'rho >= 0.2 => dampen' classifies models correctly (validated with 100% accuracy)."),
     paper_value="100%", paper_test="accuracy (CRG: 2 models; HRH: 16 models, 43.75%)",
-    needs="mean gain and rho of at least 4 models")
-def crowding_rule(src: Source, settings) -> Outcome:
+    needs=Needs("rule_models", models=4))
+def crowding_rule(data: Dataset, settings) -> Outcome:
     """Hypothesis: the rule "rho >= 0.2 => dampen" classifies models better than chance (paper: 100% accuracy).
+
     Unit: model (its mean gain over prompts, sign strict at 1).
     Test: accuracy with a Wilson CI; exact one-sided binomial test of accuracy > 50%.
     Rule: holds if p < alpha and robust to leaving any one model out; fails if not significant and the CI
     excludes the stated 100% (or significantly below chance); inconclusive otherwise.
 
-    value: the rule's accuracy over every model with a gain (published: all 23 R1 models;
-    "100%" is the accuracy the paper reports for the rule, CRG's 2 models). Wilson CI; p: exact
-    one-sided binomial test of accuracy > 50%. holds: significantly better than chance (robust to
-    leaving a model out); fails: not, and the CI excludes the stated 100%.
+    Published: every model with an R1 gain (HRH's 16, the other PFS Pythia models and CRG); "100%" is the
+    accuracy the paper reports for CRG's 2 models.
     """
-    models = rule_table(src)
-    require(len(models) >= 4, f"needs a gain and rho for at least 4 models, has {describe(models)}")
+    models = with_rule(data.frame)
     k, n = int(models["correct"].sum()), len(models)
     ci = wilson_ci(k, n, settings.confidence).iloc[0]
     test = accuracy_test(models).iloc[0]
@@ -186,46 +164,39 @@ def crowding_rule(src: Source, settings) -> Outcome:
              f"dampen predicted {int((models['predicted'] == 'dampen').sum())}, observed "
              f"{int((models['sign'] == 'dampen').sum())}",
              f"misclassified: {', '.join(f'{r.model} (rho {r.rho:.3g}, {r.gain:.4f})' for r in wrong.itertuples())}"]
-    if isinstance(src, PublishedSource):
-        hrh = models[models["notebook"] == "HRH"]
-        notes.insert(1, f"HRH's 16 models {share(hrh)}; the other PFS Pythia models "
+    if "notebook" in models and models["notebook"].notna().any():
+        notes.insert(1, f"HRH's 16 models {share(models[models['notebook'] == 'HRH'])}; the other PFS Pythia models "
                         f"{share(models[models['notebook'] == 'PFS'])}")
-        r2 = drop_twins(model_gains(src, "R2"))
-        r2["correct"] = predict(r2["rho"]) == r2["sign"]
-        notes.append(f"under R2 (true last block; GUB/G2L/GJP base models) {share(r2)}")
+    if "r2" in data.extras:
+        notes.append(f"under R2 (true last block; GUB/G2L/GJP base models) {share(with_rule(data.extras['r2']))}")
     return Outcome(
         statistic="accuracy of 'rho >= 0.2 => dampen'", value=k / n, ci_low=ci["ci_low"], ci_high=ci["ci_high"],
         p_value=test["p_value"], n=n,
         test="accuracy over models, Wilson CI; exact binomial test vs 50% (one-sided: greater)",
-        holds=holds, note="; ".join(notes), data=describe(models, gain_label(src)),
+        holds=holds, note="; ".join(notes + source_note(data)),
     )
 
 
 @claim("crowding_threshold", section=SECTION, statement=(
     "A critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models."),
     paper_value=PAPER_RANGE, paper_test="none (the code uses the fixed threshold 0.2; no estimation)",
-    needs="mean gain and rho of at least 2 dampening and 2 expanding models")
-def crowding_threshold(src: Source, settings) -> Outcome:
+    needs=Needs("rule_models", groups={"sign": {"dampen": 2, "expand": 2}}))
+def crowding_threshold(data: Dataset, settings) -> Outcome:
     """Hypothesis: a critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models.
+
     Unit: model (its rho and the sign of its mean gain).
     Test: the cut on rho maximising Youden's J with a bootstrap CI over models; one-sided Mann-Whitney test
     of AUC > 1/2 for rho predicting dampening.
-    Rule: fails if neither the bootstrap CI nor the equivalent cuts meet 0.15-0.20; holds if they meet it and
-    the AUC is significant; inconclusive otherwise.
+    Rule: inconclusive if the AUC is not significant (a predictor that does not discriminate has no threshold;
+    the printed range cannot reproduce either); otherwise holds if the bootstrap CI or the equivalent cuts
+    meet 0.15-0.20 and fails if they miss it.
 
-    value: the cut c on rho maximising Youden's J (sensitivity + specificity - 1; accuracy ties
-    with 'everyone expands' when the classes are unbalanced), with a bootstrap CI over models.
-    The printed range is compared with the interval of cuts that classify exactly like c (any
-    of them is "the" estimate): reproduces if the two overlap. p: one-sided Mann-Whitney test of
-    AUC > 1/2 (do dampeners have higher rho at all?). holds: AUC significant and the bootstrap CI,
-    widened to those equivalent cuts, meets 0.15-0.20; fails: it misses the range; inconclusive
-    otherwise.
+    value: the cut c on rho maximising Youden's J (sensitivity + specificity - 1; accuracy ties with
+    'everyone expands' when the classes are unbalanced). The printed range is compared with the interval
+    of cuts that classify exactly like c (any of them is "the" estimate).
     """
-    models = rule_table(src)
+    models = data.frame
     counts = models["sign"].value_counts()
-    require(counts.get("dampen", 0) >= 2 and counts.get("expand", 0) >= 2,
-            f"needs at least 2 dampening and 2 expanding models; has {counts.get('dampen', 0)} dampening "
-            f"and {counts.get('expand', 0)} expanding")
     options = dict(positive="dampen", direction="greater", confidence=settings.confidence,
                    n_resamples=settings.n_resamples, seed=settings.seed)
     cut = threshold_estimate(models, "rho", "sign", criterion="youden", **options).iloc[0]
@@ -235,20 +206,26 @@ def crowding_threshold(src: Source, settings) -> Outcome:
     low, high = cut["cut_low"], cut["cut_high"]
     overlap = low <= paper.high and high >= paper.low
     meets = overlap or (cut["ci_low"] <= paper.high and cut["ci_high"] >= paper.low)
-    if not meets:
-        holds, why = "fails", f"neither the bootstrap CI of the cut nor the equivalent cuts meet {PAPER_RANGE}"
-    elif area["p_value"] < settings.alpha:
+    discriminates = area["p_value"] < settings.alpha
+    if not discriminates:
+        holds, why = "inconclusive", (f"rho does not separate dampening from expanding models (AUC p = "
+                                      f"{area['p_value']:.3g}): there is no threshold to estimate")
+    elif meets:
         holds, why = "holds", f"rho separates the classes (AUC significant), compatible with {PAPER_RANGE}"
     else:
-        holds, why = "inconclusive", "rho does not separate dampening from expanding models significantly"
+        holds, why = "fails", f"neither the bootstrap CI of the cut nor the equivalent cuts meet {PAPER_RANGE}"
     base_rate = counts.max() / counts.sum()
     notes = [why, f"every cut in ({low:.4g}, {high:.4g}] classifies alike (Youden J = {cut['score']:.3f}); "
              f"AUC of rho = {area['auc']:.3f} [{area['ci_low']:.3f}, {area['ci_high']:.3f}]",
              f"the accuracy-maximising cut {by_accuracy['statistic']:.4g} scores {by_accuracy['score']:.1%} in sample, "
              f"{'no better than' if by_accuracy['score'] <= base_rate + 1e-12 else 'against'} {base_rate:.1%} "
              "for putting every model in the larger class", cut["note"]]
-    reproduced = None
-    if src.name == "published":
+    if not discriminates:
+        reproduced = ("no", f"a threshold cannot reproduce when its predictor does not discriminate (AUC "
+                            f"{area['auc']:.3f}, p = {area['p_value']:.3g}); the equivalent cuts "
+                            f"({low:.4g}, {high:.4g}] "
+                            f"{'fall in' if overlap else 'miss'} {paper} by chance")
+    else:
         reproduced = ("yes" if overlap else "no",
                       f"equivalent cuts ({low:.4g}, {high:.4g}] {'overlap' if overlap else 'miss'} {paper} from "
                       f"{PAPER_RANGE!r}")
@@ -256,27 +233,51 @@ def crowding_threshold(src: Source, settings) -> Outcome:
         statistic="estimated rho_crit (cut maximising Youden's J, dampen if rho >= c)", value=cut["statistic"],
         ci_low=cut["ci_low"], ci_high=cut["ci_high"], p_value=area["p_value"], n=int(cut["n"]),
         test=f"{cut['test']}; {area['test']} (one-sided: dampeners have higher rho)", holds=holds,
-        reproduced=reproduced, note="; ".join(notes), data=describe(models, gain_label(src)),
+        reproduced=reproduced, note="; ".join(notes + source_note(data)),
     )
 
 
-def final_norm_table(src: Source, notebook: str = "HRH") -> pd.DataFrame:
-    """Per model: rho, the gain with the final norm (F(x_{L-1}) / x_{L-2}) and without it.
+@claim("crowding_rho_gain_r", section=SECTION, statement=(
+    "Across the heritage panel, the gain falls with the head density rho (the Pythia correlation, r = -0.81, "
+    "carried to every lab)."),
+    paper_value=None, paper_test="none (the correlation is computed on Pythia only)",
+    needs=Needs("heritage_gains", models=4))
+def crowding_rho_gain_r(data: Dataset, settings) -> Outcome:
+    """Hypothesis: across the models of the heritage panel (every lab), the mean gain falls with rho (r < 0).
 
-    Published: one notebook's models (R1 gain_with_final_norm vs gain_penultimate_block, the
-    paper's "excluded" gain). Ours: R1 gain_with_ln vs the canonical true last-block gain.
+    Unit: model (its mean gain over prompts; instruct twins of models in the data left out).
+    Test: Pearson r with its Fisher-z CI; p from a permutation test shuffling the gains across models.
+    Rule: holds if the permutation p < alpha with r < 0 and leaving any one model out keeps p < alpha; fails
+    if r is significantly positive; inconclusive otherwise.
     """
-    if isinstance(src, PublishedSource):
-        frames = [src.get(q, notebook=notebook, aggregate="mean").set_index("model")["value"].rename(name)
-                  for q, name in (("gain_with_final_norm", "with_norm"), ("gain_penultimate_block", "without_norm"))]
-        table = src.with_facts(pd.concat(frames, axis=1).reset_index())
-    else:
-        with_norm = src.prompt_gains(quantity="gain_with_ln", convention="R1")
-        with_norm = with_norm.groupby("model", as_index=False)["gain"].mean().rename(columns={"gain": "with_norm"})
-        without = src.model_gains()[["model", "gain"]].rename(columns={"gain": "without_norm"})
-        table = with_norm.merge(without, on="model").merge(src.models, on="model")
-    table = drop_twins(table)
+    frame = data.frame
+
+    def pearson(rows: pd.DataFrame) -> pd.DataFrame:
+        return correlation(rows, "rho", "gain")
+
+    corr = pearson(frame).iloc[0]
+    perm = permutation_correlation(frame, "rho", "gain", n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
+    decision = decide(corr["r"], corr["ci_low"], corr["ci_high"], perm["p_value"], direction="less",
+                      alpha=settings.alpha)
+    holds, reason = robust_decision(decision, frame, pearson, alpha=settings.alpha)
+    notes = [reason, f"parametric p = {corr['p_value']:.3g}"]
+    if "r1_all" in data.extras:
+        wider = data.extras["r1_all"]
+        more = correlation(wider, "rho", "gain").iloc[0]
+        notes.append(f"with the other Pythia models of PFS and CRG ({len(wider)} R1 models): r = {more['r']:.3g} "
+                     f"[{more['ci_low']:.3g}, {more['ci_high']:.3g}], parametric p = {more['p_value']:.3g}")
+    return Outcome(
+        statistic="Pearson r (rho, mean gain) across the heritage panel", value=corr["r"], ci_low=corr["ci_low"],
+        ci_high=corr["ci_high"], p_value=perm["p_value"], n=len(frame), comparable=False,
+        test=f"Pearson r across models; {perm['test']}; Fisher-z CI", holds=holds,
+        note="; ".join(notes + source_note(data)),
+    )
+
+
+def final_norm_correct(table: pd.DataFrame) -> pd.DataFrame:
+    """Whether 'rho >= 0.2 => dampen' is right with and without the final norm, and the change (without - with)."""
     predicted = predict(table["rho"])
+    table = table.copy()
     for column in ("with_norm", "without_norm"):
         table[f"correct_{column}"] = (table[column] < 1) == (predicted == "dampen")
     table["improvement"] = table["correct_without_norm"].astype(float) - table["correct_with_norm"].astype(float)
@@ -285,23 +286,18 @@ def final_norm_table(src: Source, notebook: str = "HRH") -> pd.DataFrame:
 
 @claim("final_ln_accuracy", section="App. B Final-LayerNorm artefact", statement=(
     "Excluding the final LayerNorm from the gain raised the rule's validation accuracy from 43.75% to 100%."),
-    paper_value="43.75% -> 100%", paper_test="accuracy (no test)",
-    needs="gains with and without the final norm for at least 4 models")
-def final_ln_accuracy(src: Source, settings) -> Outcome:
+    paper_value="43.75% -> 100%", paper_test="accuracy (no test)", needs=Needs("final_norm", models=4))
+def final_ln_accuracy(data: Dataset, settings) -> Outcome:
     """Hypothesis: excluding the final LayerNorm from the gain raises the accuracy of "rho >= 0.2 => dampen".
+
     Unit: model (classified with and without the final norm).
     Test: accuracy change on the same models with a bootstrap CI; exact one-sided McNemar test.
     Rule: fails if the accuracy does not rise; holds if it rises with McNemar p < alpha; inconclusive otherwise.
 
-    value: the accuracy change of 'rho >= 0.2 => dampen' on the SAME models when the final norm
-    is excluded (without - with), bootstrap CI over models; p: exact one-sided McNemar test
-    (binomial test on the models whose classification changes). The paper's two numbers are
-    checked one by one: 43.75% = HRH's 16 models without the final norm, 100% = CRG's 2 models.
-    holds: a significant improvement; fails: none (<= 0) on the same models.
+    The paper's two numbers are checked one by one: 43.75% = HRH's 16 models without the final norm,
+    100% = CRG's 2 models.
     """
-    table = final_norm_table(src)
-    require(len(table) >= 4,
-            f"needs gains with and without the final norm for at least 4 models, has {describe(table)}")
+    table = final_norm_correct(data.frame)
     n = len(table)
     with_acc, without_acc = table["correct_with_norm"].mean(), table["correct_without_norm"].mean()
     gained = int((table["improvement"] > 0).sum())
@@ -319,8 +315,8 @@ def final_ln_accuracy(src: Source, settings) -> Outcome:
     notes = [f"{why}: with the final norm {with_acc:.2%}, without {without_acc:.2%} ({gained} model(s) become "
              f"correct, {lost} become wrong)"]
     reproduced = None
-    if isinstance(src, PublishedSource):
-        crg = final_norm_table(src, "CRG")
+    if "crg" in data.extras:
+        crg = final_norm_correct(data.extras["crg"])
         crg_with, crg_without = crg["correct_with_norm"].mean(), crg["correct_without_norm"].mean()
         before, after = reproduces("43.75%", without_acc), reproduces("100%", crg_without)
         reproduced = ("yes" if before[0] == after[0] == "yes" else "no",
@@ -328,13 +324,10 @@ def final_ln_accuracy(src: Source, settings) -> Outcome:
                       f"{len(crg)} models ({', '.join(crg['model'])}): {after[1]}")
         notes.append(f"the 100% is CRG's {len(crg)} models ({', '.join(crg['model'])}), a different model set, on "
                      f"which the same change gives {crg_with:.0%} -> {crg_without:.0%}")
-    label = ("HRH: R1 gain_with_final_norm vs gain_penultimate_block; " if src.name == "published" else
-             "R1 gain with the final norm vs canonical true last-block gain; ")
     return Outcome(
         statistic="accuracy without minus with the final norm, same models", value=change,
         ci_low=boot["ci_low"], ci_high=boot["ci_high"], p_value=p, n=n,
         test="rule accuracy with and without the final norm on the same models; exact McNemar test (one-sided); "
              "bootstrap CI over models",
-        holds=holds, comparable=False, reproduced=reproduced, note="; ".join(notes),
-        data=describe(table, label),
+        holds=holds, comparable=False, reproduced=reproduced, note="; ".join(notes + source_note(data)),
     )

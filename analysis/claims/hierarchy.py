@@ -8,58 +8,52 @@ by resampling prompts; the four means are a statement about these four models on
 
 from __future__ import annotations
 
-from analysis.claims.common import require
 from analysis.claims.registry import Outcome, claim
-from analysis.sources import PublishedSource, Source
+from analysis.needs import Dataset, Needs
+from analysis.sources import HIERARCHY as MODELS
 from analysis.stats import friedman, order_robustness, reproduces
 
-HIERARCHY = {"pythia-6.9b": "0.80", "mistral-7b-v0.1": "1.11", "llama-3.1-8b": "1.48", "gemma-7b": "2.31"}
+HIERARCHY = dict(zip(MODELS, ("0.80", "1.11", "1.48", "2.31")))
 
 
 @claim("hierarchy", section="5 Thermodynamic hierarchy", statement=(
     "The last-block gain orders the four models Pythia-6.9B 0.80 < Mistral-7B 1.11 < LLaMA-3.1-8B 1.48 "
     "< Gemma-7B 2.31, from 100 measurements."),
     paper_value="0.80 < 1.11 < 1.48 < 2.31", paper_test="means only",
-    needs="per-prompt gains of pythia-6.9b, mistral-7b-v0.1, llama-3.1-8b and gemma-7b on the same prompts")
-def hierarchy(src: Source, settings) -> Outcome:
+    needs=Needs("hierarchy_gains", models=4, named=MODELS, prompts=2))
+def hierarchy(data: Dataset, settings) -> Outcome:
     """Hypothesis: the last-block gain orders the four models Pythia-6.9B < Mistral-7B < LLaMA-3.1-8B < Gemma-7B.
+
     Unit: prompt (the blocks of a repeated-measures design: each prompt runs through the four models).
     Test: Friedman test with prompts as blocks; paired bootstrap over prompts of the order of the four means.
     Rule: fails if the observed order differs from the claimed one; holds if the Friedman p < alpha and the
     claimed order is kept in >= 95% of prompt resamples; inconclusive otherwise.
     """
-    if isinstance(src, PublishedSource):
-        rows = src.get("gain_last_block", notebook="GUB", aggregate="value").rename(columns={"value": "gain"})
-    else:
-        names = src.named(HIERARCHY)
-        require(set(names) == set(HIERARCHY), f"needs {', '.join(sorted(set(HIERARCHY) - set(names)))} (not measured)")
-        rows = src.prompt_gains(models=list(names.values()))
-        rows["model"] = rows["model"].map({m: r for r, m in names.items()})
-    rows = rows[rows["model"].isin(HIERARCHY)]
+    rows = data.frame
     order = order_robustness(rows, "gain", group="model", subject="prompt_id", expected=list(HIERARCHY),
                              n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
     test = friedman(rows, "gain", within="model", subject="prompt_id").iloc[0]
     means = rows.groupby("model")["gain"].mean()
     checks = {model: reproduces(printed, means[model]) for model, printed in HIERARCHY.items()}
     all_yes = all(verdict == "yes" for verdict, _ in checks.values())
-    matches = bool(order["matches_expected"])
-    stable = order["expected_share"] >= 0.95
-    if not matches:
+    if not order["matches_expected"]:
         holds, why = "fails", f"the observed order is {order['order']}"
-    elif test["p_value"] < settings.alpha and stable:
+    elif test["p_value"] < settings.alpha and order["expected_share"] >= 0.95:
         holds, why = "holds", "the order is significant (Friedman) and kept in >= 95% of prompt resamples"
     else:
         holds, why = "inconclusive", f"the order is kept in only {order['expected_share']:.1%} of prompt resamples"
     return Outcome(
         statistic="share of prompt resamples keeping the order", value=order["expected_share"],
         p_value=test["p_value"], n=int(test["n_blocks"]),
-        test=f"{test['test']} (prompts as blocks, Kendall's W = {test['kendall_w']:.3f}); paired bootstrap over prompts",
+        test=f"{test['test']} (prompts as blocks, Kendall's W = {test['kendall_w']:.3f}); paired bootstrap over "
+             "prompts",
         holds=holds, comparable=False,
         reproduced=("yes" if all_yes else "no",
                     "; ".join(f"{m} {means[m]:.4f} vs {p}: {checks[m][0]}" for m, p in HIERARCHY.items())),
         note=(f"{why}; {int(test['n_conditions']) * int(test['n_blocks'])} measurements ({int(test['n_conditions'])} "
-              f"models x {int(test['n_blocks'])} prompts); means {', '.join(f'{m} {means[m]:.3f}' for m in HIERARCHY)}; weakest adjacent pair "
-              f"{order['weakest_pair']} kept in {order['weakest_pair_share']:.1%}; Pythia's 0.80 is its true last "
-              "block (R2), while the rho analysis uses its penultimate block (R1, 0.99)"),
-        data=f"{int(test['n_conditions'])} models x {int(test['n_blocks'])} prompts",
+              f"models x {int(test['n_blocks'])} prompts); means "
+              f"{', '.join(f'{m} {means[m]:.3f}' for m in HIERARCHY)}; "
+              f"weakest adjacent pair {order['weakest_pair']} kept in {order['weakest_pair_share']:.1%}; Pythia's 0.80 "
+              "is its true last block (R2), while the rho analysis uses its penultimate block (R1, 0.99)"),
+        data=f"{data.label}; {int(test['n_conditions'])} models x {int(test['n_blocks'])} prompts",
     )

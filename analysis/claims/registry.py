@@ -1,12 +1,14 @@
 """The claims registry: every claim of the paper, what the paper printed, and how it is re-tested.
 
-A claim is one ``@claim(...)``-decorated function ``f(source, settings) -> Outcome`` in a module of
+A claim is one ``@claim(...)``-decorated function ``f(data, settings) -> Outcome`` in a module of
 this package; the decorator records the claim's id, section, the printed value and p-value (as
-strings, with the paper's precision), the test the paper names and the data it needs. The
-function is called once per data source (published, measured, controls) and returns an
-``Outcome``: the recomputed statistic with its CI and p, the n, the proper test, and the
-``holds`` verdict. ``reproduces`` (statcheck style) is derived by the runner from the printed and
-recomputed values of the published source.
+strings, with the paper's precision), the test the paper names and what data it needs
+(``analysis.needs.Needs``: a dataset name and structured minima). For each data source
+(published, measured, controls), ``Claim.run`` asks the source for that dataset, checks the
+minima and calls the function with the ``Dataset``; the function holds only the statistics and
+the decision rule and returns an ``Outcome``: the recomputed statistic with its CI and p, the n,
+the proper test, and the ``holds`` verdict. ``reproduces`` (statcheck style) is derived by the
+runner from the printed and recomputed values of the published source.
 
 Every claim function's docstring states its decision rule in four labelled paragraphs, which the
 registry parses (a claim without them cannot be registered)::
@@ -17,7 +19,7 @@ registry parses (a claim without them cannot be registered)::
     Rule: holds if ...; fails if ...; inconclusive otherwise.
 
 ``Unit`` fills claims.csv's ``unit`` column (an Outcome may name another unit for one source) and
-``Rule`` its ``rule`` column.
+``Rule`` its ``rule`` column; "Unit: none" marks a claim about other claims' results (no unit).
 
 Adding a claim: write one function with the decorator and that docstring in the module of its section.
 """
@@ -30,6 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from analysis.needs import Dataset, InsufficientData, Needs, left_out_note  # noqa: F401 (InsufficientData re-exported)
 from contract.vocab import HOLDS, UNITS
 
 DECISION_FIELDS = ("Hypothesis", "Unit", "Test", "Rule")
@@ -74,16 +77,13 @@ class Outcome:
     unit: str | None = None
     ci_level: float | None = None
     formula: str | None = None  # the formula of the model fitted on this source (statsmodels keeps it)
+    summary: str = field(default="", repr=False)  # the fitted model's summary, printed by --claim (not stored)
 
     def __post_init__(self):
         if self.holds not in HOLDS:
             raise ValueError(f"holds must be one of {HOLDS}, got {self.holds!r}")
         if self.unit is not None and self.unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
-
-
-class InsufficientData(Exception):
-    """Raised by a claim computation when its source lacks the data it needs (message: what is missing)."""
 
 
 def missing(statistic: str, why: str) -> Outcome:
@@ -110,9 +110,9 @@ def decision_rule(function: Callable) -> dict[str, str]:
         raise ValueError(f"claim {where}: the docstring lacks its decision rule paragraph(s) "
                          f"{', '.join(f'{name}:' for name in absent)}")
     unit = fields["Unit"].split()[0].strip(",.;:()")
-    if unit not in UNITS:
-        raise ValueError(f"claim {where}: 'Unit:' must start with one of {', '.join(UNITS)}, got {unit!r}")
-    return {**fields, "unit": unit}
+    if unit not in UNITS + ("none",):
+        raise ValueError(f"claim {where}: 'Unit:' must start with one of {', '.join(UNITS)} or none, got {unit!r}")
+    return {**fields, "unit": "" if unit == "none" else unit}
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Claim:
     paper_value: str | None
     paper_p: str | None
     paper_test: str
-    needs: str
+    needs: Needs
     compute: Callable = field(repr=False)
     hypothesis: str = ""
     unit: str = ""
@@ -134,17 +134,45 @@ class Claim:
     def function(self) -> str:
         return f"{self.compute.__module__}.{self.compute.__qualname__}"
 
+    def data(self, src, claims=None) -> Dataset:
+        """This claim's dataset from ``src``, its minima checked (InsufficientData says what is missing).
+        A claim about other claims gets ``claims``, the rows computed so far on that source."""
+        if self.needs.dataset == "claims":
+            if claims is None:
+                raise InsufficientData("needs the rows of the other claims on this source")
+            data = Dataset(claims, "the rows of the other claims on this source", source=src.name)
+        else:
+            data = src.dataset(self.needs.dataset)
+        self.needs.check(data)
+        return data
+
+    def run(self, src, settings, claims=None) -> Outcome:
+        """Compute this claim on one source: select and check its data, call the function, and add to the
+        note what the source left out (incomplete or non-finite data) and the data column if empty."""
+        data = self.data(src, claims)
+        outcome = self.compute(data, settings)
+        extra = [f"left out: {left_out_note(data.left_out)}"] if data.left_out else []
+        extra += data.notes
+        if extra:
+            outcome.note = "; ".join(filter(None, [outcome.note, *extra]))
+        if not outcome.data:
+            outcome.data = data.describe()
+        return outcome
+
 
 CLAIMS: dict[str, Claim] = {}
 
 
 def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, needs: str):
+          paper_test: str, needs: Needs):
     """Register the decorated function as the computation of claim ``id`` (its docstring: see the module)."""
+    from analysis.sources import DATASETS
 
     def register(compute: Callable) -> Callable:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} registered twice")
+        if needs.dataset not in DATASETS:
+            raise ValueError(f"claim {id!r} needs the unknown dataset {needs.dataset!r}; known: {', '.join(DATASETS)}")
         rule = decision_rule(compute)
         CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute,
                            hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])

@@ -19,34 +19,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.claims.common import describe, model_signs, n_for_auc, require, robust_decision
+from analysis.claims.common import n_for_auc, override, robust_decision, source_note
 from analysis.claims.registry import Outcome, claim
-from analysis.sources import HERITAGE_LAB, PublishedSource, Source
+from analysis.needs import Dataset, Needs
+from analysis.sources import HERITAGE_LAB
 from analysis.stats import auc, bootstrap_contrast, decide, logistic_fit, permutation_test
 
 CONTRAST_LAB = "Meta"
-# Families whose published "W_V" is rows 2d:3d of the fused QKV (q, k and v rows of the last third
-# of the heads), not a value matrix (methods.md 2.5).
-MIS_SLICED_FAMILIES = ("gpt_neox", "bloom")
-NORMS = ["wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius", "ov_spectral", "ov_frobenius"]
-
-
-def head_norms(src: Source) -> pd.DataFrame:
-    """Our sources: per model, the mean over (layer, head) of every per-head norm, with model facts."""
-    heads = src.tables["heads"]
-    require(not heads.empty, "no per-head weight norms (heads table) in this source")
-    means = heads.groupby("model", as_index=False)[NORMS].mean()
-    return means.merge(src.models, on="model")
-
-
-def published_restriction_maps(src: PublishedSource) -> pd.DataFrame:
-    """Per model of the restriction-map CSV: ``wv_spectral`` (W_V Mean) and ``wo`` (W_O Mean), with facts."""
-    wv = src.get("wv_spectral_mean", notebook="CSV", aggregate="value")[["model", "value"]]
-    wo = src.get("wo_mean", notebook="CSV", aggregate="value")[["model", "value"]]
-    rows = wv.merge(wo, on="model", suffixes=("_wv", "_wo"))
-    rows = rows.rename(columns={"value_wv": "wv_spectral", "value_wo": "wo"})
-    require(len(rows) >= 2, "no restriction-map summary (CSV) in the published data")
-    return src.with_facts(rows)
+BOTH_SIGNS = {"sign": {"dampen": 2, "expand": 2}}
 
 
 def _group_ratio(data: pd.DataFrame, dv: str, group: str, levels: list, settings) -> pd.Series:
@@ -68,13 +48,6 @@ def _group_means(data: pd.DataFrame, dv: str, group: str) -> str:
     return ", ".join(f"{level} {value:.4g}" for level, value in means.items())
 
 
-def _require_groups(data: pd.DataFrame, group: str, levels: list, minimum: int = 2) -> None:
-    counts = data[group].value_counts()
-    have = [int(counts.get(level, 0)) for level in levels]
-    require(min(have) >= minimum, f"needs at least {minimum} models of each of {' and '.join(map(str, levels))}, "
-                                  f"has {' and '.join(map(str, have))}")
-
-
 def _ratio_claim(data: pd.DataFrame, dv: str, group: str, levels: list, claimed: float, settings,
                  robust: bool) -> tuple[pd.Series, pd.Series, tuple[str, str]]:
     """Ratio of group means with its CI, the permutation test on log10, and the holds decision
@@ -90,17 +63,20 @@ def _ratio_claim(data: pd.DataFrame, dv: str, group: str, levels: list, claimed:
 
 
 def _cap(decision: tuple[str, str], why: str) -> tuple[str, str]:
-    """A 'holds' resting on invalid data becomes 'inconclusive'; the invalidity is stated either way."""
-    holds, reason = decision
-    return ("inconclusive" if holds == "holds" else holds), f"{reason}; cannot hold: {why}"
+    """A 'holds' resting on invalid data becomes 'inconclusive' (said in the note); the invalidity is stated
+    either way."""
+    if decision[0] == "holds":
+        return override(decision, "inconclusive", f"cannot hold: {why}")
+    return decision[0], f"{decision[1]}; cannot hold: {why}"
 
 
 @claim("spectral_wv_lab_ratio", section="4.3 Spectral signature", statement=(
     "EleutherAI models have about 10x the mean spectral norm of W_V of Meta models (Fig. 3)."),
     paper_value="10x", paper_test="none (ratio of means)",
-    needs="mean ||W_V||_2 per model for at least 2 EleutherAI and 2 Meta models")
-def spectral_wv_lab_ratio(src: Source, settings) -> Outcome:
+    needs=Needs("weight_norms", groups={"lab": {HERITAGE_LAB: 2, CONTRAST_LAB: 2}}))
+def spectral_wv_lab_ratio(data: Dataset, settings) -> Outcome:
     """Hypothesis: EleutherAI models have about 10x the mean spectral norm of W_V of Meta models.
+
     Unit: model (its mean ||W_V||_2 over layers (and heads)).
     Test: ratio of lab means with a bootstrap CI (models resampled within lab); one-sided permutation test
     of log10 norms across models.
@@ -108,42 +84,38 @@ def spectral_wv_lab_ratio(src: Source, settings) -> Outcome:
     validly extracted; fails if significant the other way, or not significant with the stated 10 outside the
     CI; inconclusive otherwise.
     """
-    published = isinstance(src, PublishedSource)
     levels = [HERITAGE_LAB, CONTRAST_LAB]
-    data = published_restriction_maps(src) if published else head_norms(src)
-    data = data[data["lab"].isin(levels)]
-    _require_groups(data, "lab", levels)
-    ratio, perm, (holds, reason) = _ratio_claim(data, "wv_spectral", "lab", levels, 10.0, settings,
-                                                robust=not published)
-    means = _group_means(data, "wv_spectral", "lab")
-    if published:
-        invalid = data["family"].isin(MIS_SLICED_FAMILIES)
-        valid = data[~invalid]
-        valid_means = valid.groupby("lab")["wv_spectral"].mean()
-        opa = src.with_facts(src.get("wv_spectral_mean", notebook="OPA", aggregate="value"))
-        opa_means = opa.groupby("lab")["value"].mean()
-        holds, reason = _cap((holds, reason), f"{', '.join(data.loc[invalid, 'model'])} are the mis-sliced "
+    valid = data.extras["valid_extraction"]
+    frame = data.frame[data.frame["lab"].isin(levels)]
+    ratio, perm, (holds, reason) = _ratio_claim(frame, "wv_spectral", "lab", levels, 10.0, settings, robust=valid)
+    means = _group_means(frame, "wv_spectral", "lab")
+    if not valid:
+        invalid = ~frame["valid_wv"]
+        good = frame[~invalid]
+        good_means = good.groupby("lab")["wv_spectral"].mean()
+        opa_means = data.extras["opa"].groupby("lab")["value"].mean()
+        holds, reason = _cap((holds, reason), f"{', '.join(frame.loc[invalid, 'model'])} are the mis-sliced "
                                               "fused-QKV block, not W_V (methods.md 2.5)")
         note = (f"{reason}; {perm['note'] or 'exact permutation'}; full-matrix norms, lab means {means}; "
-                f"correctly extracted models only ({', '.join(valid['model'])}): ratio "
-                f"{valid_means.get(HERITAGE_LAB, np.nan) / valid_means.get(CONTRAST_LAB, np.nan):.3g} from "
-                f"{(valid['lab'] == HERITAGE_LAB).sum()} {HERITAGE_LAB} model(s), too few to test; OPA (same "
+                f"correctly extracted models only ({', '.join(good['model'])}): ratio "
+                f"{good_means.get(HERITAGE_LAB, np.nan) / good_means.get(CONTRAST_LAB, np.nan):.3g} from "
+                f"{(good['lab'] == HERITAGE_LAB).sum()} {HERITAGE_LAB} model(s), too few to test; OPA (same "
                 f"extraction): {HERITAGE_LAB} / {CONTRAST_LAB} = "
                 f"{opa_means.get(HERITAGE_LAB, np.nan) / opa_means.get(CONTRAST_LAB, np.nan):.3g}")
-        data_text = describe(data, "restriction-map CSV 'W_V Mean' (mean over layers of the full-matrix ||W_V||_2); ")
     else:
-        ov = _group_ratio(data, "ov_spectral", "lab", levels, settings)
-        wo = _group_ratio(data, "wo_spectral", "lab", levels, settings)
+        ov = _group_ratio(frame, "ov_spectral", "lab", levels, settings)
+        wo = _group_ratio(frame, "wo_spectral", "lab", levels, settings)
         note = (f"{reason}; per-head norms (smaller than the full matrix's), lab means {means}; the W_V ratio "
                 f"changes under W_V -> cW_V, W_O -> W_O/c, the OV norm ||W_O^h W_V^h||_2 does not: OV ratio "
                 f"{ov['statistic']:.3g} [{ov['ci_low']:.3g}, {ov['ci_high']:.3g}], W_O ratio {wo['statistic']:.3g} "
                 f"[{wo['ci_low']:.3g}, {wo['ci_high']:.3g}]")
-        data_text = describe(data, "per-model mean over layers and heads of the per-head ||W_V^h||_2; ")
     return Outcome(
         statistic=f"ratio of lab means of mean ||W_V||_2, {HERITAGE_LAB} / {CONTRAST_LAB}", value=ratio["statistic"],
-        ci_low=ratio["ci_low"], ci_high=ratio["ci_high"], p_value=perm["p_value"], n=len(data),
+        ci_low=ratio["ci_low"], ci_high=ratio["ci_high"], p_value=perm["p_value"], n=len(frame),
         test=f"{ratio['test']} (models); {perm['test']} on log10 norms, one-sided",
-        holds=holds, note=note, data=data_text, comparable=published,
+        holds=holds, note="; ".join([note, *source_note(data)]), comparable=not valid,
+        data=f"{data.label}; {len(frame)} models of {HERITAGE_LAB} and {CONTRAST_LAB} "
+             f"({', '.join(sorted(frame['model']))})",
     )
 
 
@@ -152,24 +124,6 @@ def sign_auc(data: pd.DataFrame, score: str, positive: str, settings) -> pd.Seri
     higher), stratified bootstrap CI (DeLong's variance is undefined with one model in a class)."""
     return auc(data, score, "sign", positive=positive, alternative="greater", ci="bootstrap",
                confidence=settings.confidence, n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
-
-
-def signed_models(src: Source, per_model: pd.DataFrame, minimum: int = 2) -> pd.DataFrame:
-    """``per_model`` rows with the model's gain, dampen/expand sign and the gain's ``notebook``
-    (``model_signs``; None for our canonical gain); at least ``minimum`` models of each sign."""
-    data = per_model.merge(model_signs(src)[["model", "gain", "sign", "notebook"]], on="model")
-    counts = data["sign"].value_counts()
-    gains = ", ".join(f"{m} {g:.3f}" for m, g in zip(data["model"], data["gain"]))
-    require(min(counts.get("dampen", 0), counts.get("expand", 0)) >= minimum,
-            f"needs at least {minimum} dampening and {minimum} expanding models, has {counts.get('dampen', 0)} "
-            f"dampening and {counts.get('expand', 0)} expanding (gains: {gains or 'none'})")
-    return data
-
-
-def sign_sources(data: pd.DataFrame) -> str:
-    """Where the signs came from: the notebooks of published gains, else our canonical gain."""
-    notebooks = sorted(data["notebook"].dropna().unique())
-    return f"gain signs from {', '.join(notebooks)}" if notebooks else "canonical last-block gain signs"
 
 
 def auc_sample_size(area: float, settings) -> str:
@@ -184,75 +138,51 @@ def auc_sample_size(area: float, settings) -> str:
     "The spectral signature ||W_V|| / ||W_O|| separates dampening from expanding models (the paper's "
     "third law); the OV norm ||W_O W_V|| is its reparameterisation-invariant counterpart."),
     paper_value=None, paper_test="none (the ratio is never used as a predictor)",
-    needs="W_V and W_O norms and the gain sign of at least 2 dampening and 2 expanding models")
-def spectral_ratio_predicts_sign(src: Source, settings) -> Outcome:
+    needs=Needs("signed_weight_norms", groups=BOTH_SIGNS))
+def spectral_ratio_predicts_sign(data: Dataset, settings) -> Outcome:
     """Hypothesis: ||W_V|| / ||W_O|| separates dampening from expanding models (higher for dampeners).
+
     Unit: model (its mean norms and the sign of its mean gain).
     Test: AUC of the ratio for dampening with a bootstrap CI and the one-sided Mann-Whitney p; logistic fit.
     Rule: holds if p < alpha with AUC > 1/2, robust to leaving one model out, and the norms are validly
     extracted; fails if significant the other way; inconclusive otherwise.
     """
-    published = isinstance(src, PublishedSource)
-    if published:
-        norms = published_restriction_maps(src).assign(ratio=lambda d: d["wv_spectral"] / d["wo"])
-    else:
-        norms = head_norms(src).assign(ratio=lambda d: d["wv_spectral"] / d["wo_spectral"])
-    data = signed_models(src, norms)
-    data["log_ratio"] = np.log10(data["ratio"])
-    area = sign_auc(data, "ratio", "dampen", settings)
+    frame = data.frame.assign(ratio=data.frame["wv_spectral"] / data.frame["wo_spectral"])
+    frame["log_ratio"] = np.log10(frame["ratio"])
+    area = sign_auc(frame, "ratio", "dampen", settings)
     decision = decide(area["auc"], area["ci_low"], area["ci_high"], area["p_value"], direction="greater",
                       null=0.5, alpha=settings.alpha)
-    holds, reason = robust_decision(decision, data, lambda frame: auc(frame, "ratio", "sign", positive="dampen",
+    holds, reason = robust_decision(decision, frame, lambda rows: auc(rows, "ratio", "sign", positive="dampen",
                                                                       alternative="greater"), alpha=settings.alpha)
-    fit = logistic_fit(data, "sign", "log_ratio", positive="dampen", confidence=settings.confidence)
+    fit = logistic_fit(frame, "sign", "log_ratio", positive="dampen", confidence=settings.confidence)
     slope = fit[fit["term"] == "log_ratio"].iloc[0]
     details = [f"logistic fit: {slope['estimate']:.3g} log-odds of dampening per log10 ratio (Wald p = "
                f"{slope['p_value']:.3g}){'; ' + fit['note'].iloc[0] if fit['note'].iloc[0] else ''}",
                auc_sample_size(area["auc"], settings)]
-    if published:
+    if not data.extras["valid_extraction"]:
         holds, reason = _cap((holds, reason), "Pythia's and BLOOM's W_V are the mis-sliced fused-QKV block and "
                                               "the W_O column has no producing code")
-        data_text = describe(data, f"restriction-map CSV 'W_V Mean' / 'W_O Mean'; {sign_sources(data)}; ")
     else:
-        ov = sign_auc(data, "ov_spectral", "dampen", settings)
+        ov = sign_auc(frame, "ov_spectral", "dampen", settings)
         details.append(f"OV norm ||W_O^h W_V^h||_2 (reparameterisation-invariant): AUC {ov['auc']:.3g} "
                        f"[{ov['ci_low']:.3g}, {ov['ci_high']:.3g}], p = {ov['p_value']:.3g}")
-        data_text = describe(data, f"mean per-head ||W_V^h||_2 / mean ||W_O^h||_2; {sign_sources(data)}; ")
-    per_model = ", ".join(f"{m} {s} {r:.3g}" for m, s, r in zip(data["model"], data["sign"], data["ratio"]))
+    per_model = ", ".join(f"{m} {s} {r:.3g}" for m, s, r in zip(frame["model"], frame["sign"], frame["ratio"]))
     return Outcome(
         statistic="AUC of ||W_V|| / ||W_O|| for dampening (P(a dampener's ratio > an expander's))",
-        value=area["auc"], ci_low=area["ci_low"], ci_high=area["ci_high"], p_value=area["p_value"], n=len(data),
+        value=area["auc"], ci_low=area["ci_low"], ci_high=area["ci_high"], p_value=area["p_value"], n=len(frame),
         test=f"{area['test']}, one-sided, {area['ci_method']} CI; {fit['test'].iloc[0]}",
-        holds=holds, comparable=False, note="; ".join([reason, *details, f"ratios: {per_model}"]), data=data_text,
+        holds=holds, comparable=False, note="; ".join([reason, *details, f"ratios: {per_model}", *source_note(data)]),
     )
-
-
-def late_layer_proxy(src: Source) -> pd.DataFrame:
-    """Our sources: per model, the mean over the last quarter of layers (layer >= floor(3L/4)) of the
-    per-layer mean over heads of ||W_V^h||_2^2, with model facts."""
-    heads = src.tables["heads"]
-    require(not heads.empty, "no per-head weight norms (heads table) in this source")
-    per_layer = (heads.assign(wv_sq=heads["wv_spectral"] ** 2)
-                 .groupby(["model", "layer"], as_index=False)["wv_sq"].mean().merge(src.models, on="model"))
-    late = per_layer[per_layer["layer"] >= np.floor(0.75 * per_layer["n_layers"])]
-    return late.groupby("model", as_index=False)["wv_sq"].mean().merge(src.models, on="model")
-
-
-def _rme_late_over_early(src: PublishedSource) -> float:
-    """RME's per-layer ||W_V||_2^2 (pythia-1.4b, mis-sliced): last-quarter mean / first-quarter mean."""
-    rme = src.get("wv_spectral", notebook="RME", aggregate="value")
-    n_layers = rme["layer"].max() + 1
-    squared = rme["value"] ** 2
-    return squared[rme["layer"] >= np.floor(0.75 * n_layers)].mean() / squared[rme["layer"] < n_layers / 4].mean()
 
 
 @claim("trace_proxy_late_layers", section="Fig. 8 trace proxy", statement=(
     "The trace proxy ||W_V||_2^2 per layer is about 300x larger for EleutherAI models than for the other "
     "labs in late layers."),
     paper_value="~300x", paper_test="none (curves plotted; producing code absent)",
-    needs="per-layer W_V spectral norms of at least 2 EleutherAI models and 2 from other labs")
-def trace_proxy_late_layers(src: Source, settings) -> Outcome:
+    needs=Needs("late_layer_proxy", groups={"heritage": {HERITAGE_LAB: 2, "other": 2}}))
+def trace_proxy_late_layers(data: Dataset, settings) -> Outcome:
     """Hypothesis: ||W_V||_2^2 in late layers is about 300x larger for EleutherAI models than for other labs'.
+
     Unit: model (its late-layer mean of ||W_V||_2^2).
     Test: ratio of group means with a bootstrap CI; one-sided permutation test of log10 values across models.
     Rule: holds if p < alpha with a ratio > 1 and robust to leaving one model out; fails if significant the
@@ -260,32 +190,26 @@ def trace_proxy_late_layers(src: Source, settings) -> Outcome:
     inconclusive where the per-layer data are absent.
     """
     levels = [HERITAGE_LAB, "other"]
-    published = isinstance(src, PublishedSource)
-    if published:
-        data = published_restriction_maps(src).assign(wv_sq=lambda d: d["wv_spectral"] ** 2)
-    else:
-        data = late_layer_proxy(src)
-    _require_groups(data, "heritage", levels)
-    ratio, perm, (holds, reason) = _ratio_claim(data, "wv_sq", "heritage", levels, 300.0, settings,
-                                                robust=not published)
-    means = _group_means(data, "wv_sq", "heritage")
-    if published:
-        holds = "inconclusive"
-        mis_sliced = data.loc[data["family"].isin(MIS_SLICED_FAMILIES), "model"]
-        note = (f"{reason}; cannot decide: the per-layer curves and their code are absent (OPA stores layer means "
-                "only), so these are squared layer means of the full-matrix norm over all layers, not late layers; "
-                f"{', '.join(mis_sliced)} are the mis-sliced fused-QKV block; group means {means}; the only stored "
-                f"per-layer norms (RME, pythia-1.4b, mis-sliced) are {_rme_late_over_early(src):.3g}x larger in its "
-                "last quarter of layers than in its first")
+    frame = data.frame
+    per_layer = data.extras["per_layer"]
+    ratio, perm, (holds, reason) = _ratio_claim(frame, "wv_sq", "heritage", levels, 300.0, settings,
+                                                robust=per_layer)
+    means = _group_means(frame, "wv_sq", "heritage")
+    if not per_layer:
+        holds, reason = override((holds, reason), "inconclusive", "the per-layer curves and their code are absent "
+                                 "(the CSV stores layer means only), so these are squared layer means of the "
+                                 "full-matrix norm over all layers, not late layers")
+        mis_sliced = frame.loc[~frame["valid_wv"], "model"]
+        note = (f"{reason}; {', '.join(mis_sliced)} are the mis-sliced fused-QKV block; group means {means}; the only "
+                f"stored per-layer norms (RME, pythia-1.4b, mis-sliced) are {data.extras['rme_late_over_early']:.3g}x "
+                "larger in its last quarter of layers than in its first")
         statistic = f"ratio of mean (layer-mean ||W_V||_2)^2, {HERITAGE_LAB} / other labs (all layers)"
-        data_text = describe(data, "restriction-map CSV 'W_V Mean' squared; ")
     else:
         note = (f"{reason}; per-head norms, last quarter of layers (layer >= floor(3L/4)); group means {means}; "
-                f"lab means {_group_means(data, 'wv_sq', 'lab')}")
+                f"lab means {_group_means(frame, 'wv_sq', 'lab')}")
         statistic = f"ratio of mean late-layer ||W_V^h||_2^2, {HERITAGE_LAB} / other labs"
-        data_text = describe(data, "per-layer mean over heads of ||W_V^h||_2^2, mean over the last quarter of layers; ")
     return Outcome(
         statistic=statistic, value=ratio["statistic"], ci_low=ratio["ci_low"], ci_high=ratio["ci_high"],
-        p_value=perm["p_value"], n=len(data), test=f"{ratio['test']} (models); {perm['test']} on log10, one-sided",
-        holds=holds, comparable=False, note=note, data=data_text,
+        p_value=perm["p_value"], n=len(frame), test=f"{ratio['test']} (models); {perm['test']} on log10, one-sided",
+        holds=holds, comparable=False, note="; ".join([note, *source_note(data)]),
     )

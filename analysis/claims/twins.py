@@ -7,26 +7,14 @@ through both); a statement about fine-tuning in general needs many pairs, and th
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.common import require
 from analysis.claims.registry import Outcome, claim
-from analysis.sources import PublishedSource, Source
+from analysis.needs import Dataset, InsufficientData, Needs
 from analysis.stats import one_sample, paired, reproduces
 
-
-def twin_prompt_gains(src: Source) -> pd.DataFrame:
-    """Per prompt and model of every base/instruct pair: gain, variant and the pair's base model."""
-    if isinstance(src, PublishedSource):
-        rows = src.get("gain_last_block", notebook="TWN", aggregate="value").rename(columns={"value": "gain"})
-        rows = src.with_facts(rows[["model", "prompt_id", "gain"]])
-    else:
-        rows = src.prompt_gains()
-    rows["pair"] = rows["twin_of"].fillna(rows["model"])
-    pairs = rows.groupby("pair")["variant"].nunique()
-    return rows[rows["pair"].isin(pairs[pairs == 2].index)].reset_index(drop=True)
+SECTION = "6 RLHF invariance"
 
 
 def pair_summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -42,19 +30,22 @@ def pair_summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-@claim("twin_gemma", section="6 RLHF invariance", statement=(
+@claim("twin_gemma", section=SECTION, statement=(
     "Instruction tuning roughly halves Gemma-7B's gain: 2.32 (base) -> 1.15 (instruct)."),
     paper_value="1.15", paper_test="none (means only)",
-    needs="per-prompt gains of gemma-7b and gemma-7b-it on the same prompts")
-def twin_gemma(src: Source, settings) -> Outcome:
+    needs=Needs("twin_gains", models=2, named=("gemma-7b", "gemma-7b-it"), prompts=2))
+def twin_gemma(data: Dataset, settings) -> Outcome:
     """Hypothesis: instruction tuning lowers Gemma-7B's gain, 2.32 (base) -> 1.15 (instruct).
+
     Unit: prompt (the same prompts run through both models).
     Test: one-sided paired t-test (instruct - base < 0) over prompts; t CI of the instruct mean.
     Rule: holds if p < alpha; inconclusive otherwise.
     """
-    rows = twin_prompt_gains(src)
-    rows = rows[rows["pair"] == "gemma-7b"]
-    require(rows["variant"].nunique() == 2, "needs gemma-7b and gemma-7b-it (not in this source)")
+    rows = data.frame
+    base = rows.loc[rows["registry_model"].fillna(rows["model"]) == "gemma-7b", "model"].unique()
+    rows = rows[rows["pair"].isin(base)]
+    if rows["variant"].nunique() < 2:
+        raise InsufficientData("needs gemma-7b and gemma-7b-it on the same prompts")
     summary = pair_summary(rows, settings.alpha).iloc[0]
     test = paired(rows, "gain", within="variant", subject="prompt_id", order=["instruct", "base"],
                   alternative="less").iloc[0]
@@ -65,30 +56,30 @@ def twin_gemma(src: Source, settings) -> Outcome:
     holds = "holds" if test["p_value"] < settings.alpha else "inconclusive"
     return Outcome(
         statistic="mean gain of gemma-7b-it (instruct)", value=summary["instruct"],
-        ci_low=instruct_ci["ci_low"], ci_high=instruct_ci["ci_high"], p_value=test["p_value"], n=int(test["n"]), test=f"{test['test']} (instruct - base, one-sided: less), "
-        "prompts paired", holds=holds, reproduced=(both, f"base {summary['base']:.4f} vs 2.32: {base_check[1]}; "
-                                                         f"instruct {summary['instruct']:.4f} vs 1.15: {instruct_check[1]}"),
+        ci_low=instruct_ci["ci_low"], ci_high=instruct_ci["ci_high"], p_value=test["p_value"], n=int(test["n"]),
+        test=f"{test['test']} (instruct - base, one-sided: less), prompts paired", holds=holds,
+        reproduced=(both, f"base {summary['base']:.4f} vs 2.32: {base_check[1]}; "
+                          f"instruct {summary['instruct']:.4f} vs 1.15: {instruct_check[1]}"),
         note=(f"base {summary['base']:.4f} -> instruct {summary['instruct']:.4f} ({summary['change']:+.1%}); "
               f"paired mean difference {summary['instruct'] - summary['base']:.3g}, 95% CI "
               f"[{test['ci_low']:.3g}, {test['ci_high']:.3g}]; "
               "one pair of models: a within-pair effect, not a law of fine-tuning"),
-        data=f"{int(test['n'])} prompts x 2 models (gemma-7b, gemma-7b-it)",
+        data=f"{data.label}; {int(test['n'])} prompts x 2 models (gemma-7b, gemma-7b-it)",
     )
 
 
-@claim("twin_sign", section="6 RLHF invariance", statement=(
+@claim("twin_sign", section=SECTION, statement=(
     "Fine-tuning changes the gain's magnitude (by up to 50%) but never its sign (dampen vs expand)."),
-    paper_value="50%", paper_test="sign agreement of 3 pairs; no test",
-    needs="per-prompt gains of base/instruct pairs on the same prompts")
-def twin_sign(src: Source, settings) -> Outcome:
+    paper_value="50%", paper_test="sign agreement of 3 pairs; no test", needs=Needs("twin_gains", models=2, prompts=2))
+def twin_sign(data: Dataset, settings) -> Outcome:
     """Hypothesis: fine-tuning never changes the sign of the gain (dampen vs expand), only its magnitude.
+
     Unit: pair (a base model and its instruct twin).
     Test: per pair a paired t-test over prompts; across pairs a one-sided binomial test of sign agreement.
     Rule: fails if any pair's sign flips; holds if sign agreement is significantly above chance;
     inconclusive otherwise.
     """
-    rows = twin_prompt_gains(src)
-    require(rows["pair"].nunique() >= 1, "needs at least one base/instruct pair (variant and twin_of in the registry)")
+    rows = data.frame
     summary = pair_summary(rows, settings.alpha)
     largest = summary.loc[summary["change"].abs().idxmax()]
     same = int(summary["same_sign"].sum())
@@ -114,5 +105,6 @@ def twin_sign(src: Source, settings) -> Outcome:
         statistic="largest relative change of the mean gain, instruct vs base", value=abs(largest["change"]),
         p_value=binom.pvalue, n=len(summary), test="per pair: paired t over prompts; across pairs: one-sided "
         "binomial test of sign agreement vs 50%", holds=holds, note=note,
-        data=f"{len(summary)} pairs ({', '.join(summary['pair'])}), {int(summary['n_prompts'].min())}+ prompts each",
+        data=f"{data.label}; {len(summary)} pairs ({', '.join(summary['pair'])}), "
+             f"{int(summary['n_prompts'].min())}+ prompts each",
     )

@@ -23,7 +23,7 @@ from .bootstrap import bootstrap_ci, bootstrap_contrast
 from .classification import auc, logistic_fit, threshold_estimate
 from .correlation import cluster_correlation, correlation
 from .location import one_sample, paired
-from .mixed import mixed_model, ols_model, variance_decomposition
+from .mixed import mixed_model, model_summary, ols_model, variance_decomposition
 from .permutation import permutation_correlation, permutation_test
 from .proportions import fisher_exact_2x2, group_proportions, table_2x2, wilson_ci
 from .robustness import leave_one_out, order_robustness, significance_conclusion
@@ -52,6 +52,7 @@ __all__ = [
     "leave_one_out",
     "logistic_fit",
     "mixed_model",
+    "model_summary",
     "n_for_correlation",
     "n_for_two_means",
     "n_for_two_proportions",

@@ -9,8 +9,13 @@ Output columns
 `mixed_model`, `ols_model`: one row per fixed-effect term: `test`, `statistic` (Wald z for
 MixedLM, t for OLS), `p_value` (two-sided), `ci_low`, `ci_high` (Wald CI of the estimate), `n`
 (= `n_obs`), `term`, `estimate`, `se`, `n_obs`, then for MixedLM `n_groups`, `group_var`
-(random-intercept variance), `residual_var`, `converged`, `method`, and for OLS `r2`,
-`n_clusters`, `cov_type`; `formula` (as the fitted statsmodels model keeps it); `alternative`, `note`.
+(random-intercept variance), `residual_var`, `converged`, `method`, `level` ("between" for a term
+constant within every group, else "within"; the intercept counts as within), `df` (between-within
+degrees of freedom, as nlme::lme assigns them: groups - 1 - between terms for a between term,
+observations - groups - within terms for a within term), `p_value_t`,
+`ci_low_t`, `ci_high_t` (the Wald statistic referred to a t distribution on `df`), and for OLS
+`r2`, `n_clusters`, `cov_type`; `formula` (as the fitted statsmodels model keeps it);
+`alternative`, `note`. The fitted model's statsmodels summary text is in ``frame.attrs["summary"]``.
 
 `variance_decomposition`: one row per predictor group: `test`, `statistic` (= `r2_share`),
 `p_value` (NaN), `ci_low`, `ci_high` (bootstrap percentile CI of `r2_share` over units), `n`
@@ -25,9 +30,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import statsmodels.formula.api as smf
 
 from ._common import (
@@ -67,7 +74,9 @@ def mixed_model(
     Fitted by REML. The optimisers in `methods` are tried in order until a fit converges with a
     positive-definite Hessian and finite SEs; every warning of every attempt is kept in `note`,
     prefixed by the optimiser. `re_formula` adds random slopes (e.g. "~ x"). Fixed-effect p-values
-    are Wald z tests: anti-conservative with few groups, hence the permutation test across models.
+    are Wald z tests (statsmodels), anti-conservative with few groups; `p_value_t` refers the same
+    statistic to a t distribution on the between-within degrees of freedom (nlme::lme's rule), which
+    with few groups is the honest small-sample version for a between-group term.
     """
     data, missing_note = _formula_rows(data, formula, re_formula, groups)
     model = smf.mixedlm(formula, data, groups=groups, re_formula=re_formula)
@@ -99,19 +108,50 @@ def mixed_model(
         notes.append(f"no optimiser gave a usable fit; reporting {method}")
     n_groups = int(result.model.n_groups)
     if n_groups < 20:
-        notes.append(f"{n_groups} groups: Wald z p-values are anti-conservative; prefer a permutation test across {groups}")
+        notes.append(f"{n_groups} groups: Wald z p-values are anti-conservative; use p_value_t (between-within df) "
+                     f"or a permutation test across {groups}")
     out = coefficient_table(result, confidence)
     out["n_groups"] = n_groups
     out["group_var"] = float(result.cov_re.iloc[0, 0])
     out["residual_var"] = float(result.scale)
     out["converged"] = bool(usable)
     out["method"] = method
+    out["level"], out["df"] = _between_within_df(result)
+    half = scipy.stats.t.ppf((1 + confidence) / 2, out["df"]) * out["se"]
+    out["p_value_t"] = 2 * scipy.stats.t.sf(np.abs(out["statistic"]), out["df"])
+    out["ci_low_t"], out["ci_high_t"] = out["estimate"] - half, out["estimate"] + half
     out["formula"] = result.model.formula
     effects = "random intercept" if re_formula is None else f"random effects {re_formula}"
     out.insert(0, "test", f"linear mixed model (REML), {effects} per {groups}: {formula}")
     out["alternative"] = "two-sided"
     out["note"] = join_notes(notes)
-    return result_frame(out.to_dict("records"))
+    frame = result_frame(out.to_dict("records"))
+    frame.attrs["summary"] = model_summary(result)
+    return frame
+
+
+def model_summary(result) -> str:
+    """The text of a fitted statsmodels model's summary (its small-sample warnings silenced: the claims that
+    fit the model state their own caveats)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return str(result.summary())
+
+
+def _between_within_df(result) -> tuple[list[str], np.ndarray]:
+    """Per fixed-effect column: "between" if constant within every group, else "within" (the intercept counts
+    as within, as nlme puts it at the innermost level); and its degrees of freedom by nlme::lme's rule:
+    groups - 1 - (between terms) for a between term, observations - groups - (within terms but the
+    intercept) for a within term."""
+    exog = np.asarray(result.model.exog, dtype=float)
+    codes = pd.factorize(pd.Series(result.model.groups))[0]
+    spread = pd.DataFrame(exog).groupby(codes).agg(lambda column: column.max() - column.min()).to_numpy()
+    between = np.all(np.abs(spread) <= 1e-12 * np.maximum(1.0, np.abs(exog).max(axis=0)), axis=0)
+    between &= np.array([name != "Intercept" for name in result.model.exog_names])
+    n_groups, n_obs = int(codes.max()) + 1, exog.shape[0]
+    n_within = len(between) - int(between.sum()) - int("Intercept" in result.model.exog_names)
+    df = np.where(between, n_groups - 1 - between.sum(), n_obs - n_groups - n_within).astype(float)
+    return ["between" if b else "within" for b in between], df
 
 
 def ols_model(
@@ -145,7 +185,9 @@ def ols_model(
     out.insert(0, "test", f"OLS ({label}): {formula}")
     out["alternative"] = "two-sided"
     out["note"] = join_notes(notes)
-    return result_frame(out.to_dict("records"))
+    frame = result_frame(out.to_dict("records"))
+    frame.attrs["summary"] = model_summary(result)
+    return frame
 
 
 def _design(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
