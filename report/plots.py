@@ -53,6 +53,14 @@ def present(table: pd.DataFrame, sources=tuple(SOURCES)) -> tuple[list[str], lis
     return [s for s in sources if s in have], [s for s in sources if s not in have]
 
 
+def message(text: str, height: float = 0.8):
+    """A figure that says in words what is missing (on an invisible axes, so that it is drawn)."""
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, height))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, transform=ax.transAxes)
+    return fig
+
+
 def note_missing(fig, missing: list[str], what: str) -> float:
     """Say under the figure which sources have no panel and why; return the height it takes (figure fraction)."""
     if not missing:
@@ -118,11 +126,9 @@ def forest(C: Claims):
     """
     ids = C.ids
     if not C.source_has_data("published"):
-        fig = plt.figure(figsize=(TEXT_WIDTH, 0.8))
-        fig.text(0.5, 0.5, "The authors' data were not available when this report was built:\n"
-                 "no recomputed value to set against the paper's.", ha="center", va="center", fontsize=8)
-        return fig
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.22 * len(ids) + 0.9))
+        return message("The authors' data were not available when this report was built:\n"
+                       "no recomputed value to set against the paper's.")
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.17 * len(ids) + 0.9))
     for y, claim_id in enumerate(ids):
         row = C.row(claim_id, "published")
         scale = value_scale(row)
@@ -173,10 +179,9 @@ def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, wi
                  legend: bool = True, extra_legend=()):
     """Panels side by side, one per source with data; ``draw(ax, rows)`` fills one."""
     have, missing = present(table)
-    fig = plt.figure(figsize=(TEXT_WIDTH, height))
     if not have:
-        fig.text(0.5, 0.5, f"No data in any source: {what_missing}.", ha="center", fontsize=8)
-        return fig
+        return message(f"No data in any source: {what_missing}.")
+    fig = plt.figure(figsize=(TEXT_WIDTH, height))
     ratios = [widths(table[table["source"] == s]) for s in have] if widths else [1] * len(have)
     grid = GridSpec(1, len(have), figure=fig, width_ratios=ratios)
     axes = []
@@ -195,10 +200,9 @@ def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, wi
 def top_and_below(table: pd.DataFrame, draw, what_missing: str, height: float):
     """The first source with data across the full width, the others side by side below it."""
     have, missing = present(table)
-    fig = plt.figure(figsize=(TEXT_WIDTH, height))
     if not have:
-        fig.text(0.5, 0.5, f"No data in any source: {what_missing}.", ha="center", fontsize=8)
-        return fig
+        return message(f"No data in any source: {what_missing}.")
+    fig = plt.figure(figsize=(TEXT_WIDTH, height))
     below = have[1:]
     grid = GridSpec(2 if below else 1, max(len(below), 1), figure=fig, height_ratios=[1.2, 1] if below else None)
     panels = [(have[0], grid[0, :])] + [(source, grid[1, i]) for i, source in enumerate(below)]
@@ -292,10 +296,9 @@ def layer_heatmap(table: pd.DataFrame, value: str, label: str, what_missing: str
     table = table[table[value] > 0] if len(table) else table
     have, missing = present(table)
     counts = [table.loc[table["source"] == s, "model"].nunique() for s in have]
-    fig = plt.figure(figsize=(TEXT_WIDTH, 0.115 * sum(counts) + 0.75 * len(have) + 0.5))
     if not have:
-        fig.text(0.5, 0.5, f"No data in any source: {what_missing}.", ha="center", fontsize=8)
-        return fig
+        return message(f"No data in any source: {what_missing}.")
+    fig = plt.figure(figsize=(TEXT_WIDTH, 0.115 * sum(counts) + 0.75 * len(have) + 0.5))
     grid = GridSpec(len(have), 2, figure=fig, height_ratios=[c + 3 for c in counts], width_ratios=[1, 0.025])
     for i, source in enumerate(have):
         rows = table[table["source"] == source]

@@ -249,6 +249,13 @@ class Claims:
         return Markdown("\n\n".join(lines) + "\n")
 
 
+    def select(self, prefixes: tuple[str, ...] = (), paper_sections: tuple[str, ...] = ()) -> list[str]:
+        """Claims not stated yet whose id starts with one of ``prefixes`` or whose paper section is one of
+        ``paper_sections``, in the registry's order (so claims added later land in their section)."""
+        sections = dict(zip(self.table["claim_id"], self.table["section"]))
+        return [claim_id for claim_id in self.remaining()
+                if claim_id.startswith(prefixes) or sections[claim_id] in paper_sections]
+
     def remaining(self) -> list[str]:
         """Claims whose verdicts the prose has not given yet (claims added to the registry later)."""
         return [claim_id for claim_id in self.ids if claim_id not in self.stated]

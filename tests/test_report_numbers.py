@@ -133,3 +133,10 @@ def test_shares_are_percentages_and_summaries_name_the_claims(claims):
     assert "absent before training (1 of 3)" in controls and "the computation failed for [share]" in controls
     assert claims.remaining() == ["pair", "share"]  # depth_r was stated above
     assert not math.isnan(claims.row("depth_r")["value"])
+
+
+def test_claims_are_selected_by_prefix_or_paper_section_once(claims):
+    assert claims.select(("pair", "share")) == ["pair", "share"]
+    assert claims.select(paper_sections=("1 Test",)) == ["depth_r", "pair", "share"]
+    claims.statements("pair")
+    assert claims.select(("pair", "share")) == ["share"]  # a stated claim is not selected again
