@@ -115,7 +115,7 @@ def _short_number(value: float, scale: str) -> str:
         return f"{number(100 * value, 3)}%"
     if scale == "points":
         return f"{number(100 * value, 3)} pp"
-    return number(value, 3)
+    return number(value, 3) if scale != "count" or not float(value).is_integer() else f"{value:,.0f}"
 
 
 def forest(C: Claims):

@@ -62,18 +62,21 @@ def paper_number(printed) -> tuple[float, float] | None:
 
 
 def value_scale(row: pd.Series) -> str:
-    """How a row's value is written: "percent" (a share), "points" (a difference of shares) or "number"."""
+    """How a row's value is written: "percent" (a share), "points" (a difference of shares), "count" (a
+    whole number of things) or "number"."""
     statistic = str(row["statistic"]).lower()
     printed = "" if is_missing(row["paper_value"]) else str(row["paper_value"])
     if " minus " in statistic and ("accuracy" in statistic or "share" in statistic):
         return "points"
     if statistic.startswith(("share", "accuracy")) or re.fullmatch(r"~?[\d.]+%", printed.strip()):
         return "percent"
+    if re.search(r"\b(number|count)\b", statistic) and float(row["value"]).is_integer():
+        return "count"
     return "number"
 
 
 def written(value, scale: str) -> str:
-    return {"percent": percent, "points": points, "number": number}[scale](value)
+    return {"percent": percent, "points": points, "count": integer, "number": number}[scale](value)
 
 
 def n_with_unit(row: pd.Series) -> str:

@@ -94,6 +94,8 @@ def claims(tmp_path: Path) -> Claims:
         claims_row("share", "published", value=0.8, ci_low=0.38, ci_high=0.96, ci_level=0.95, n=5, unit="model",
                    statistic="share of models that dampen", paper_value="80%", holds="fails"),
         claims_row("share", "controls", holds="error", note="ValueError: boom"),
+        claims_row("size", "published", value=23.0, n=36, unit="model", statistic="largest number of models",
+                   holds="fails"),
     ]
     path = tmp_path / "claims.csv"
     write_atomically(pd.DataFrame(rows, columns=list(CLAIMS_TABLE.columns)), path)
@@ -125,18 +127,19 @@ def test_shares_are_percentages_and_summaries_name_the_claims(claims):
     claims.statements("depth_r")
     assert value_scale(claims.row("share")) == "percent"
     assert claims.estimate("share") == "80.0% (95% CI 38.0% to 96.0%)"
+    assert claims.estimate("size") == "23"
     findings = claims.findings("published").data
-    assert "the claims that hold (2 of 3): [depth_r](#claim-depth_r-published) and [pair](#claim-pair-published)" \
+    assert "the claims that hold (2 of 4): [depth_r](#claim-depth_r-published) and [pair](#claim-pair-published)" \
         in findings
-    assert "those that fail (1 of 3): [share](#claim-share-published)" in findings
+    assert "those that fail (2 of 4): [share](#claim-share-published) and [size](#claim-size-published)" in findings
     controls = claims.findings("controls").data
     assert "absent before training (1 of 3)" in controls and "the computation failed for [share]" in controls
-    assert claims.remaining() == ["pair", "share"]  # depth_r was stated above
+    assert claims.remaining() == ["pair", "share", "size"]  # depth_r was stated above
     assert not math.isnan(claims.row("depth_r")["value"])
 
 
 def test_claims_are_selected_by_prefix_or_paper_section_once(claims):
     assert claims.select(("pair", "share")) == ["pair", "share"]
-    assert claims.select(paper_sections=("1 Test",)) == ["depth_r", "pair", "share"]
+    assert claims.select(paper_sections=("1 Test",)) == ["depth_r", "pair", "share", "size"]
     claims.statements("pair")
     assert claims.select(("pair", "share")) == ["share"]  # a stated claim is not selected again
