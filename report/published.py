@@ -23,8 +23,9 @@ from measure.published.download import fetch_url
 
 DEFAULT_LOCAL = Path("..") / "shared" / "paper3" / "Results"
 DEFAULT_OUT = Path("data") / "published"
-FULL_AUDIT = ("For the full audit, put the authors' result files at {local} (or pass --local), or run "
-              "`python -m measure import-published download` where the network is reachable.")
+FULL_AUDIT = ("For the full audit, put the authors' result files at {local} (or elsewhere, with "
+              "`make report PUBLISHED=folder`), or run `python -m measure import-published download` where "
+              "the network is reachable.")
 
 
 def obtain(local: Path = DEFAULT_LOCAL, out: Path = DEFAULT_OUT,
