@@ -67,6 +67,7 @@ def explain(claim_id: str, measured: Path, published: Path, settings: Settings, 
                         ("rule", claim.rule), ("needs", claim.needs.describe()), ("function", claim.function)):
         out(f"{label}: {text}")
     sources = load_sources(measured, published)
+    others = _other_rows(claim, sources, settings)
     for name in DATA_SOURCES:
         src = sources[name]
         out(f"\n=== {claim.id} on the {name} source ===")
@@ -82,7 +83,7 @@ def explain(claim_id: str, measured: Path, published: Path, settings: Settings, 
                     out(f"... {len(shown) - MAX_ROWS} more rows")
             except InsufficientData as why:
                 out(f"data: not enough ({why})")
-        outcome = compute(claim, src, settings, _other_rows(claim, sources, settings))
+        outcome = compute(claim, src, settings, None if others is None else others[others["source"] == name])
         out(f"test: {outcome.test or 'none'}")
         if outcome.summary:
             out("model summary:")

@@ -963,15 +963,20 @@ def _pairs(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["pair"].isin(pairs[pairs == 2].index)].reset_index(drop=True)
 
 
-def _read_measured(directory: Path) -> dict[str, pd.DataFrame] | None:
-    """The measured tables of ``directory`` (None without models.csv): the one place that reads them."""
-    if not (directory / "models.csv").is_file():
-        return None
-    tables = {}
-    for name, table in MEASURED_TABLES.items():
-        path = directory / table.filename
-        tables[name] = read_table(path, table) if path.is_file() else pd.DataFrame(columns=list(table.columns))
-    return tables
+def read_data(measured_dir: Path, published_dir: Path) -> tuple[dict[str, pd.DataFrame] | None,
+                                                                 dict[str, pd.DataFrame] | None]:
+    """The one place that reads data from disk: the measured tables (None without models.csv; a missing
+    table is empty) and the published tables values, labels, prompts (None without values.csv), each
+    checked against its schema."""
+    measured = None
+    if (measured_dir / "models.csv").is_file():
+        measured = {name: read_table(measured_dir / table.filename, table) if (measured_dir / table.filename).is_file()
+                    else pd.DataFrame(columns=list(table.columns)) for name, table in MEASURED_TABLES.items()}
+    published = None
+    if (published_dir / "values.csv").is_file():
+        published = {name: read_table(published_dir / table.filename, table)
+                     for name, table in (*PUBLISHED_TABLES.items(), ("prompts", PROMPTS_TABLE))}
+    return measured, published
 
 
 def _subset(tables: dict[str, pd.DataFrame], models: set[str]) -> dict[str, pd.DataFrame]:
@@ -979,26 +984,23 @@ def _subset(tables: dict[str, pd.DataFrame], models: set[str]) -> dict[str, pd.D
 
 
 def load_sources(measured_dir: Path, published_dir: Path) -> dict[str, Source]:
-    """The three sources from the data directories; a missing directory gives an empty source."""
-    sources: dict[str, Source] = {}
+    """The three sources from the data directories (read by ``read_data``); a missing directory gives an
+    empty source."""
+    measured, published = read_data(measured_dir, published_dir)
     empty = with_derived_facts(pd.DataFrame(columns=MODEL_FACTS))
-    if (published_dir / "values.csv").is_file():
-        values = read_table(published_dir / "values.csv", PUBLISHED_TABLES["values"])
-        labels = read_table(published_dir / "labels.csv", PUBLISHED_TABLES["labels"])
-        prompts = read_table(published_dir / "prompts.csv", PROMPTS_TABLE)
+    sources: dict[str, Source] = {"published": PublishedSource("published", empty)}
+    if published is not None:
         facts = registry_facts()
-        facts = facts[facts["model"].isin(values["model"].dropna())].reset_index(drop=True)
-        sources["published"] = PublishedSource("published", facts, values, labels, prompts)
-    else:
-        sources["published"] = PublishedSource("published", empty)
-    tables = _read_measured(measured_dir)
+        facts = facts[facts["model"].isin(published["values"]["model"].dropna())].reset_index(drop=True)
+        sources["published"] = PublishedSource("published", facts, published["values"], published["labels"],
+                                               published["prompts"])
     for name, random_init in (("measured", False), ("controls", True)):
-        if tables is None:
+        if measured is None:
             sources[name] = MeasuredSource(name, empty, {t: pd.DataFrame(columns=list(MEASURED_TABLES[t].columns))
                                                          for t in MEASURED_TABLES})
             continue
-        models = tables["models"][(tables["models"]["source"] == "random-init") == random_init]
+        models = measured["models"][(measured["models"]["source"] == "random-init") == random_init]
         models = models.assign(registry_model=registry_names(models["hf_id"]))
         facts = with_derived_facts(models[MODEL_FACTS].reset_index(drop=True))
-        sources[name] = MeasuredSource(name, facts, _subset(tables, set(facts["model"])))
+        sources[name] = MeasuredSource(name, facts, _subset(measured, set(facts["model"])))
     return sources

@@ -179,3 +179,10 @@ def test_one_claim_prints_data_test_model_and_verdict_per_source(capsys, tmp_pat
     assert out.count("=== kleiber_mixed on the") == 3
     assert "rule: holds if" in out and "Mixed Linear Model Regression Results" in out
     assert "formula: gain ~ n_layers" in out and "verdict: " in out and "data: Pythia family" in out
+
+
+def test_a_claim_about_other_claims_runs_alone(capsys, tmp_path):
+    assert main(["--claim", "laws_validated", "--measured", str(MEASURED), "--published", str(tmp_path / "absent"),
+                 "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: error" not in out and "kleiber_depth_r" in out

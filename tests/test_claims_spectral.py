@@ -89,6 +89,7 @@ def test_trace_proxy_on_the_papers_numbers_is_not_comparable(published):  # noqa
     outcome = run_claim("trace_proxy_late_layers", published)
     assert outcome.value == pytest.approx(squared[eleuther].mean() / squared[~eleuther].mean())
     assert not outcome.comparable and outcome.holds == "inconclusive"
+    assert outcome.note.startswith("the verdict overrides the test (holds -> inconclusive)")
     assert _reproduces(CLAIMS["trace_proxy_late_layers"], "published", outcome)[0] == "not recomputable"
 
 

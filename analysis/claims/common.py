@@ -15,10 +15,11 @@ OVERRIDE = "the verdict overrides the test"
 
 
 def robust_decision(decision: tuple[str, str], data: pd.DataFrame, func, unit: str = "model",
-                    alpha: float = 0.05) -> tuple[str, str]:
-    """Downgrade 'holds' to 'inconclusive' when leaving one unit out changes the significance decision."""
+                    alpha: float = 0.05, verdicts: tuple[str, ...] = ("holds",)) -> tuple[str, str]:
+    """Downgrade a verdict in ``verdicts`` (resting on significance) to 'inconclusive' when leaving one unit out
+    changes the significance decision."""
     holds, reason = decision
-    if holds != "holds" or data[unit].nunique() < 4:
+    if holds not in verdicts or data[unit].nunique() < 4:
         return holds, reason
     loo = leave_one_out(data, unit, func, alpha=alpha).iloc[0]
     if loo["flips"]:

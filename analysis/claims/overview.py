@@ -39,8 +39,8 @@ def panel_size(data: Dataset, settings) -> Outcome:
     enough = metrics[(metrics["models"] >= PANEL_MODELS) & (metrics["labs"] >= PANEL_LABS)]
     holds = "holds" if len(enough) else "fails"
     largest = metrics["models"].idxmax() if len(metrics) else None
-    per_metric = "; ".join(f"{metric}: {int(r['models'])} models, {int(r['labs'])} labs" for metric, r in
-                           metrics.iterrows())
+    per_metric = "; ".join(f"{metric}: {int(r['models'])} models, {int(r['labs'])} lab{'s' if r['labs'] != 1 else ''}"
+                           for metric, r in metrics.iterrows())
     labs = ", ".join(sorted(frame["lab"].dropna().unique()))
     union = (f"all files together: {int(every['models'])} models from {int(every['labs'])} labs ({labs})"
              if every is not None else "")

@@ -1,7 +1,10 @@
-"""Input robustness (Fig. 7) and convention sensitivity: is "the gain" a property of the model?
+"""Input robustness (Fig. 7), the per-model gains of the figures, and convention sensitivity: is "the gain"
+a property of the model?
 
 * input robustness: how much of the gain's variance lies between models rather than between
   prompts (intraclass correlation, models as targets, prompts as raters);
+* per-model gains (Figs. 1, 6, 7 plot a mean with the SD over prompts): for how many models does the
+  95% CI of the mean gain include 1, so that its dampen/expand label is not established;
 * convention sensitivity: the same model under the paper's conventions R1 (penultimate block,
   hidden_states), R2 (true last block, hooks, last token) and R3 (last block, Frobenius over all
   tokens): does the dampen/expand label depend on which one is used?

@@ -1,17 +1,21 @@
-"""The sheaf Laplacian: eq. 4, the GPT-2 vs OPT-125m trace gap, and whether the trace tells dampeners
-from expanders (methods.md 2.7).
+"""The sheaf Laplacian: eq. 4, the GPT-2 vs OPT-125m trace gap, whether the trace tells dampeners from
+expanders, the multi-head additivity (Prop. 1), the restriction maps' contraction (App. D) and the spectral
+gap (methods.md 2.6, 2.7).
 
 Per head h of a layer, with A_h the T x T causal softmax attention of a prompt of T tokens and
 W_V^h the head's d_head x d_model value matrix, the trace of the sheaf Laplacian built from the
 restriction maps sqrt(A_ij) W_V^h is (T - tr A_h) ||W_V^h||_F^2: off-diagonal attention mass times
-the squared Frobenius norm. The multi-head trace of a layer is the sum over heads. The paper's
-eq. 4 prints (sum_ij A_ij - T) ||W_V||_F^2 instead, which is zero for row-stochastic A.
+the squared Frobenius norm. The multi-head trace of a layer is the sum over heads (true by
+construction). The paper's eq. 4 prints (sum_ij A_ij - T) ||W_V||_F^2 instead, which is zero for
+row-stochastic A. The restriction maps' "contraction ratio" is the mean of sqrt(A_ij), at most 1 by
+construction; the dense Laplacian's spectral gap is zero under causal attention.
 
 Published data: H4V2 (fp32, 4 prompts; ``trace_multihead`` per layer, mean over prompts; Pythia's
 W_V is the mis-sliced fused-QKV block); H4X (4-bit: traces of packed uint8 bytes, not used); LSC
-(the printed eq. 4 on head-averaged fp16 attention; stores only the L* derived from it). Our data:
-``attention`` (per prompt, layer, head: offdiag_mass = T - tr A_h, sheaf_trace, mass_minus_tokens
-= sum_ij A_ij - T in float32) joined with ``heads`` (||W_V^h||_F, float64).
+(the printed eq. 4 on head-averaged fp16 attention; stores only the L* derived from it); RME
+(contraction ratios and dense gaps of pythia-1.4b); H4L (dense gaps). Our data: ``attention`` (per
+prompt, layer, head: offdiag_mass = T - tr A_h, sheaf_trace, mass_minus_tokens = sum_ij A_ij - T in
+float32) joined with ``heads`` (||W_V^h||_F, float64).
 """
 
 from __future__ import annotations
@@ -284,7 +288,7 @@ def sheaf_spectral_gap(data: Dataset, settings) -> Outcome:
         statistic="largest |spectral gap| / trace of the dense sheaf Laplacian over layers and models",
         value=largest, n=len(relative), holds=holds, comparable=False,
         test="dense gaps against zero, relative to the Laplacian's trace (structural kernel under causal attention)",
-        note=(f"{len(dense)} dense gaps of {dense['model'].nunique()} models: largest absolute "
+        note=(f"{len(relative)} dense gaps with a trace, of {dense['model'].nunique()} models: largest absolute "
               f"{dense['gap'].abs().max():.2g} "
               f"against traces of {dense['trace'].abs().min():.3g} to {dense['trace'].abs().max():.3g}: zero up to "
               f"rounding, as the causal mask forces; the {len(nystrom)} Nystrom gaps (H4V2) span "

@@ -184,6 +184,11 @@ def decide(
     if excluded:
         return "fails", f"not significant and the CI excludes the stated {claimed:.4g}: {interval}"
     needed = f"; about n = {n_needed} would be needed for 80% power" if n_needed else ""
+    if np.isnan(ci_low) or np.isnan(ci_high):
+        return "inconclusive", f"not significant: {interval}{needed}"
+    if not ci_low <= null <= ci_high:
+        return "inconclusive", (f"not significant by the test, although the CI excludes {null:g} (the test and the "
+                                f"interval rest on different methods): {interval}{needed}")
     return "inconclusive", f"not significant, CI compatible with the claim and with no effect: {interval}{needed}"
 
 
