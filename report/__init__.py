@@ -5,6 +5,10 @@ project's own renderer renders the same sources (see report/render.py):
 
     _quarto.yml + *.qmd --qmd--> prose and cells --execute--> outputs (one Jupyter kernel)
         --weave--> pandoc markdown --convert--> HTML (pandoc) and PDF (pandoc -> Typst)
+
+What index.qmd uses: report.refs (sentences and links about claims, from claims.csv),
+report.numbers (the one way numbers are written), report.tables (the claims table, the appendix,
+downloads), report.plots (the figures); report.published gets the authors' data for `make report`.
 """
 
 

@@ -24,7 +24,8 @@ FILTERS = [HERE / "filters" / name for name in ("html_tables.lua", "callouts.lua
 CSS = HERE / "assets" / "paper.css"
 TYPST_HEADER = HERE / "assets" / "header.typ"
 # Options that are not passed on as pandoc metadata: Quarto's own, or given to pandoc as arguments.
-NOT_METADATA = {"format", "execute", "jupyter", "engine", "knitr", "freeze", "filters", "embed-resources", "html-math-method", "css"}
+NOT_METADATA = {"format", "execute", "jupyter", "engine", "knitr", "freeze", "filters", "embed-resources", "html-math-method", "css",
+                "include-in-header", "citeproc"}
 
 
 def to_html(markdown: Path, output: Path, options: dict, document_dir: Path) -> None:
@@ -37,8 +38,12 @@ def to_html(markdown: Path, output: Path, options: dict, document_dir: Path) -> 
 
 
 def to_pdf(markdown: Path, output: Path, options: dict, document_dir: Path) -> None:
-    """PDF through Typst; the .typ source is written next to the markdown for inspection."""
-    args = ["--to=typst", f"--include-in-header={TYPST_HEADER}"]
+    """PDF through Typst; the .typ source is written next to the markdown for inspection.
+
+    The format's ``include-in-header`` files (relative to the document) follow the renderer's own header.
+    """
+    headers = [TYPST_HEADER, *_as_list(options.get("include-in-header"))]
+    args = ["--to=typst", *(f"--include-in-header={path}" for path in headers)]
     source = _pandoc(markdown, options, "typst", document_dir, args)
     typ = markdown.with_suffix(".typ")
     typ.write_text(source, encoding="utf-8")

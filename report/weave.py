@@ -2,7 +2,8 @@
 cell's code (when echoed) and outputs, the way Quarto's Jupyter engine writes them.
 
 A `fig-`/`tbl-` labelled cell becomes a div `::: {#fig-x fig-cap="..."}` that the Lua filter
-report/filters/crossref.lua turns into a numbered figure or table.
+report/filters/crossref.lua turns into a numbered figure or table; a cell's `fig-alt` becomes the
+alt text of its images, as in Quarto.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def _output(output, options: dict, image_stem: Path, document_dir: Path) -> str 
             path = _save_image(data[mimetype], image_stem.with_suffix("." + suffix))
             # An unlabelled cell with a fig-cap gets an unnumbered captioned figure, as in Quarto.
             caption = "" if options.get("label") else options.get("fig-cap", "")
-            return f"![{caption}]({path.relative_to(document_dir).as_posix()})"
+            alt = f"{{alt={_quoted(str(options['fig-alt']))}}}" if options.get("fig-alt") else ""
+            return f"![{caption}]({path.relative_to(document_dir).as_posix()}){alt}"
     if "text/html" in data:  # e.g. a pandas DataFrame: the Lua filter html_tables.lua makes tables of it
         return _fenced(data["text/html"], "{=html}")
     if "text/plain" in data:

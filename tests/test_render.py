@@ -199,6 +199,30 @@ def test_crossrefs_and_callouts_in_typst(tmp_path: Path):
     assert '#block(width: 100%' in typst_source and "#strong[Read me]" in typst_source
 
 
+BIBLIOGRAPHY = """@misc{delia2026, author = {D'Elia, Davide}, title = {Thermodynamic Constraints}, year = {2026},
+  publisher = {Zenodo}, doi = {10.5281/zenodo.18165365}}
+"""
+
+
+def test_citations_and_the_reference_list_offline(tmp_path: Path):
+    """A `bibliography:` runs pandoc's citeproc (offline) in both formats; the list goes into #refs."""
+    (tmp_path / "refs.bib").write_text(BIBLIOGRAPHY)
+    markdown = _markdown_document(tmp_path, "As @delia2026 says [see @fig-plot].\n\n![A plot.](doc_files/plot.png){#fig-plot}\n\n"
+                                            "# References {.unnumbered}\n\n::: {#refs}\n:::\n\n# After\n\nEnd.\n")
+    options = {"title": "T", "bibliography": "refs.bib", "link-citations": True,
+               "include-in-header": str(REPO / "report" / "assets" / "report.typ")}
+    to_html(markdown, tmp_path / "doc.html", options, tmp_path)
+    html = (tmp_path / "doc.html").read_text()
+    page = HtmlIndex(html)
+    assert "D’Elia ( 2026 ) says" in page.plain_text and "10.5281/zenodo.18165365" in page.plain_text
+    assert html.index("ref-delia2026") < html.index("End.")  # the list is where #refs is
+    assert ("Figure 1", "#fig-plot") in page.links  # cross-references still resolve beside citations
+    to_pdf(markdown, tmp_path / "doc.pdf", options, tmp_path)
+    typst_source = markdown.with_suffix(".typ").read_text()
+    assert "zenodo.18165365" in typst_source and "#show table: set par(justify: false)" in typst_source
+    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_table_label_without_a_table_is_an_error(tmp_path: Path):
     markdown = _markdown_document(tmp_path, '::: {#tbl-empty tbl-cap="Nothing"}\nJust text.\n:::\n')
     with pytest.raises(RenderError, match="#tbl-empty has a table label but contains no table"):

@@ -1,0 +1,59 @@
+"""Get the authors' published results for the report, as well as this machine allows.
+
+    python -m report.published [--local FOLDER] [--out data/published]
+
+1. the local copy of the result files (``--local``, default ``../shared/paper3/Results``) when it exists;
+2. else a download from the pinned commit, every file SHA-256 checked (``measure.published``);
+3. else nothing: the report is built from our measurements only, and this says so in one line.
+
+It prints one line saying which happened; the report says the same when the data are missing.
+Already imported tables (``data/published/values.csv``) are kept when neither source is reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from contract.errors import ThermoAuditError
+from measure.published import import_published
+from measure.published.download import fetch_url
+
+DEFAULT_LOCAL = Path("..") / "shared" / "paper3" / "Results"
+DEFAULT_OUT = Path("data") / "published"
+FULL_AUDIT = ("For the full audit, put the authors' result files at {local} (or elsewhere, with "
+              "`make report PUBLISHED=folder`), or run `python -m measure import-published download` where "
+              "the network is reachable.")
+
+
+def obtain(local: Path = DEFAULT_LOCAL, out: Path = DEFAULT_OUT,
+           fetch: Callable[[str], bytes] = fetch_url) -> tuple[str, str]:
+    """Import the published results; return (how, message) with how in local | download | kept | none."""
+    if Path(local).is_dir():
+        import_published(local, out)
+        return "local", f"Published results: imported from the local copy {local}."
+    try:
+        import_published("download", out, fetch=fetch)
+        return "download", "Published results: downloaded from the authors' pinned commit, SHA-256 checked, and imported."
+    except ThermoAuditError as error:
+        if (Path(out) / "values.csv").is_file():
+            return "kept", (f"Published results: no local copy and no download ({error}); "
+                            f"keeping the tables imported earlier in {out}.")
+        return "none", (f"Published results: not available (no local copy at {local}; download failed: {error}); "
+                        "the report is built from our measurements only. " + FULL_AUDIT.format(local=local))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m report.published", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--local", type=Path, default=DEFAULT_LOCAL, help=f"local copy (default: {DEFAULT_LOCAL})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to import (default: {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    _, message = obtain(args.local, args.out)
+    print(message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
