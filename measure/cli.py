@@ -30,7 +30,7 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
     from measure.prompts import DEFAULT_SET
 
     parser.add_argument("--prompt-set", default=None, metavar="NAME",
@@ -49,8 +49,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="prompts per forward pass, right-padded (default: 8)")
     parser.add_argument("--attention", action="store_true",
                         help="also measure attention statistics per head (T - tr A, sheaf trace, row entropy)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="folder of the measured run partitions (default: <data dir>/measured)")
+    if out:
+        parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                            help="folder of the measured run partitions (default: <data dir>/measured)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

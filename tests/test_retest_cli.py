@@ -30,7 +30,7 @@ def test_retest_measures_and_cards_tiny_models_of_three_families(tmp_path):
     models = [save_tiny(arch, tmp_path / "models" / arch) for arch in ("gpt_neo", "bloom", "gemma2")]
     data, card = tmp_path / "data", tmp_path / "card"
     args = [a for folder in models for a in ("--model", folder)]
-    result = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--card", card,
+    result = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--out", card,
                           "--resamples", 200, "--device", "cpu", "--no-progress")
     assert result.returncode == 0, result.stderr
     measured = read_measured_tables(data / "measured")
@@ -43,7 +43,7 @@ def test_retest_measures_and_cards_tiny_models_of_three_families(tmp_path):
     for model in ("bloom", "gemma2", "gpt_neo"):
         assert f"{model}: " in result.stdout
     # a second retest measures nothing again and rewrites the card whole
-    again = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--card", card,
+    again = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--out", card,
                          "--resamples", 200, "--device", "cpu", "--no-progress")
     assert again.returncode == 0 and again.stdout.count("already measured") == 3
 
@@ -62,7 +62,7 @@ def test_retest_of_the_demo_models_against_the_published_data(tmp_path):
     data, card = tmp_path / "data", tmp_path / "card"
     assert thermo_audit("--data-dir", data, "measure", "import-published", PUBLISHED_RESULTS).returncode == 0
     result = thermo_audit("--data-dir", data, "retest", "--model", "smollm2-135m-instruct", "--model", "gemma-3-270m",
-                          "--card", card, "--resamples", 500, "--device", "cpu", "--no-progress")
+                          "--out", card, "--resamples", 500, "--device", "cpu", "--no-progress")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(card / "claim_card.csv").set_index(["model", "claim_id"])
     runs = read_measured_tables(data / "measured")["runs"]

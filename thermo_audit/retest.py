@@ -39,11 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lab", help="the lab that trained the model (one --model only; heritage law)")
     parser.add_argument("--twin-of", metavar="BASE", help="the base model the (one) --model was fine-tuned from; "
                                                           "it must be measured too (add it with --model)")
-    parser.add_argument("--card", type=Path, metavar="DIR", default=None,
-                        help="folder of the claim card (default: <data dir>/cards/<first model>)")
+    parser.add_argument("--out", type=Path, metavar="DIR", default=None,
+                        help="folder of the claim card, replaced whole (default: <data dir>/cards/<first model>); "
+                             "the models are measured into <data dir>/measured")
     parser.add_argument("--resamples", type=positive_int, default=Settings().n_resamples,
                         help="bootstrap / permutation resamples (default: %(default)s)")
-    _add_run_options(parser)
+    _add_run_options(parser, out=False)
     return parser
 
 
@@ -102,10 +103,10 @@ def _retest(args) -> int:
     items = _items(args)
     prompts = _prompts(args)
     paths = data_paths()
-    measured = writable_folder(args.out if args.out is not None else paths.measured, "--out")
+    measured = writable_folder(paths.measured, "the measured data folder")
     resolve_device(args.device)
-    card_dir = args.card if args.card is not None else paths.root / "cards" / items[0].model.replace("/", "_")
-    writable_folder(card_dir.parent, "--card's parent folder")
+    card_dir = args.out if args.out is not None else paths.root / "cards" / items[0].model.replace("/", "_")
+    writable_folder(card_dir.parent, "--out's parent folder")
     for item in plan(items, prompts, args.dtype, args.device, args.attention, measured):
         if item.status.startswith("skip: already"):
             print(f"{item.model}: already measured on {prompts['prompt_set'].iloc[0]}")
