@@ -18,19 +18,21 @@ from pathlib import Path
 from typing import Callable
 
 from contract.errors import ThermoAuditError
+from contract.paths import data_paths
 from measure.published import import_published
 from measure.published.download import fetch_url
 
 DEFAULT_LOCAL = Path("..") / "shared" / "paper3" / "Results"
-DEFAULT_OUT = Path("data") / "published"
 FULL_AUDIT = ("For the full audit, put the authors' result files at {local} (or elsewhere, with "
               "`make report PUBLISHED=folder`), or run `python -m measure import-published download` where "
               "the network is reachable.")
 
 
-def obtain(local: Path = DEFAULT_LOCAL, out: Path = DEFAULT_OUT,
+def obtain(local: Path = DEFAULT_LOCAL, out: Path | None = None,
            fetch: Callable[[str], bytes] = fetch_url) -> tuple[str, str]:
-    """Import the published results; return (how, message) with how in local | download | kept | none."""
+    """Import the published results (into ``out``, default the data folder's published/); return
+    (how, message) with how in local | download | kept | none."""
+    out = data_paths().published if out is None else out
     if Path(local).is_dir():
         import_published(local, out)
         return "local", f"Published results: imported from the local copy {local}."
@@ -46,13 +48,13 @@ def obtain(local: Path = DEFAULT_LOCAL, out: Path = DEFAULT_OUT,
 
 
 def main(argv: list[str] | None = None) -> int:
+    from thermo_audit.cli import guarded
+
     parser = argparse.ArgumentParser(prog="python -m report.published", description=__doc__.split("\n\n")[0])
     parser.add_argument("--local", type=Path, default=DEFAULT_LOCAL, help=f"local copy (default: {DEFAULT_LOCAL})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to import (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=None, help="where to import (default: <data dir>/published)")
     args = parser.parse_args(argv)
-    _, message = obtain(args.local, args.out)
-    print(message)
-    return 0
+    return guarded(lambda: print(obtain(args.local, args.out)[1]) or 0)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,14 @@ def test_export_writes_one_csv_per_table(world, capsys, tmp_path):
     assert status == 0, output.err
     residual = pd.read_csv(tmp_path / "flat" / "residual.csv")
     assert len(residual) == len(read_measured_tables(world / "data" / "measured")["residual"])
+
+
+def test_a_panel_file_names_training_checkpoints_by_revision(capsys, tmp_path):
+    panel = tmp_path / "checkpoints.csv"
+    panel.write_text("model,revision,name\nEleutherAI/pythia-70m,step1000,\nEleutherAI/pythia-70m,step2000,\n"
+                     "pythia-160m,,my-160m\n")
+    status, output = run(capsys, "--data-dir", tmp_path / "data", "measure", "panel", panel, "--dry-run")
+    assert status == 0, output.err
+    names = [line.split()[0] for line in output.out.splitlines()]
+    assert names == ["pythia-70m@step1000", "pythia-70m@step2000", "my-160m"]
+    assert all("GiB  measure" in line for line in output.out.splitlines())
