@@ -31,10 +31,10 @@ ARCH_CONTROLS_MAX_PARAMS = 1_600_000_000
 # model is built, so each family's own ``_init_weights`` draws the same weights on every run.
 RANDOM_INIT_SEED = 0
 
-# Memory estimate: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB. The allowance covers
-# one batch's activations and (eager) attention probabilities for 8 prompts of up to 512 tokens,
-# the last-position logits and the CUDA context; it is deliberately generous for small models.
-ACTIVATION_FRACTION = 0.20
+# Memory estimate (``estimate_memory_gb``): weights + one batch's activations + attention workspace
+# + FIXED_OVERHEAD_GB (CUDA context, allocator slack, the tokenizer). Activations: ACTIVATION_COPIES
+# hidden-state-sized tensors and the MLP's two d_ff-wide ones alive at once, and the last-position logits.
+ACTIVATION_COPIES = 6
 FIXED_OVERHEAD_GB = 1.0
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -136,10 +136,18 @@ def _llama_like(e: pd.Series) -> dict:
     return kwargs
 
 
+def _qwen(e: pd.Series) -> dict:
+    """Qwen2/Qwen3: LLaMA-style; sliding-window layers only when the row has a window (the public
+    checkpoints have none: ``use_sliding_window`` is false in their configs)."""
+    kwargs = _llama_like(e)
+    window = _int(e, "window_size")
+    return kwargs | (dict(use_sliding_window=True, sliding_window=window, max_window_layers=0) if window else {})
+
+
 _FAMILY_KWARGS = {
     "gpt2": _gpt2, "gptj": _gptj, "gpt_neox": _gpt_neox, "gpt_neo": _gpt_neo, "opt": _opt, "bloom": _bloom,
     "falcon": _falcon, "llama": _llama_like, "mistral": _llama_like, "gemma": _llama_like,
-    "gemma2": _llama_like, "gemma3_text": _llama_like, "apertus": _llama_like,
+    "gemma2": _llama_like, "gemma3_text": _llama_like, "apertus": _llama_like, "qwen2": _qwen, "qwen3": _qwen,
 }
 FAMILIES = tuple(_FAMILY_KWARGS)
 
@@ -184,12 +192,39 @@ def estimate_params(entry: pd.Series) -> int:
     return _count_params(_row_key(entry))
 
 
-def estimate_memory_gb(entry: pd.Series, dtype: str) -> float:
-    """GiB to measure the model in ``dtype``: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB."""
+def statistics_path(entry: pd.Series) -> str:
+    """Where the model's attention statistics come from: "fused_statistics" or "eager" (``measure.attention``)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    supports = getattr(MODEL_FOR_CAUSAL_LM_MAPPING[type(build_config(entry))], "_supports_attention_backend", False)
+    return "fused_statistics" if supports else "eager"
+
+
+def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False, batch_size: int = 8,
+                       n_tokens: int = 512) -> float:
+    """GiB to measure the model in ``dtype`` on batches of ``batch_size`` prompts of up to ``n_tokens`` tokens.
+
+    weights + activations (module comment above) + the attention workspace + FIXED_OVERHEAD_GB, where
+    the workspace of a padded batch (B > 1) holds SDPA's boolean mask and its float copy, B T^2 (1 + bytes);
+    with attention statistics the fused path (``statistics_path``) adds per-prompt float32 buffers,
+    4 [H, T, d_head + 8] tensors and, for sliding windows, one [T, T] bias: no [B, H, T, T] tensor;
+    the eager path adds one layer's scores and probabilities in the model dtype and in float32 and an
+    entropy temporary, B H T^2 (bytes + 12).
+    """
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"Unknown dtype '{dtype}'; known: {', '.join(DTYPE_BYTES)}")
-    weights_gb = estimate_params(entry) * DTYPE_BYTES[dtype] / 2**30
-    return weights_gb * (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB
+    size = DTYPE_BYTES[dtype]
+    b, t = batch_size, n_tokens
+    d_model, d_ff, heads = _int(entry, "d_model"), _int(entry, "d_ff"), _int(entry, "n_heads")
+    weights = estimate_params(entry) * size
+    activations = b * t * (ACTIVATION_COPIES * d_model + 2 * d_ff) * size + b * _int(entry, "vocab_size") * 4
+    workspace = b * t * t * (1 + size) if b > 1 else 0
+    if attention and statistics_path(entry) == "fused_statistics":
+        window = _int(entry, "window_size")
+        workspace += 4 * heads * t * (_int(entry, "d_head") + 8) * 4 + (t * t * 4 if window and window < t else 0)
+    elif attention:
+        workspace += b * heads * t * t * (size + 12)
+    return (weights + activations + workspace) / 2**30 + FIXED_OVERHEAD_GB
 
 
 def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype | None = None,

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from measure.adapters import Adapter
+from measure.devices import onloaded
 
 METRICS = ("wv", "wo", "ov")
 
@@ -64,12 +65,13 @@ def head_metrics(w_v: torch.Tensor, w_o: torch.Tensor) -> dict[str, torch.Tensor
 def weight_table(model: nn.Module, adapter: Adapter, model_name: str) -> pd.DataFrame:
     """The ``heads`` table of one model: one row per (layer, query head)."""
     grams, index = [], []
-    for layer in range(len(adapter.blocks(model))):
-        weights = adapter.head_weights(model, layer)
-        if weights.w_v.is_meta or not weights.w_v.is_floating_point():
-            raise TypeError(f"layer {layer}: W_V is not a floating-point tensor (quantised weights?)")
-        dtype = reduction_dtype(weights.w_v.device)
-        grams.append(gram_matrices(weights.w_v.to(dtype), weights.w_o.to(dtype)))
+    for layer, block in enumerate(adapter.blocks(model)):
+        with onloaded(model, block):  # weights a device map offloaded to the CPU or disk
+            weights = adapter.head_weights(model, layer)
+            if weights.w_v.is_meta or not weights.w_v.is_floating_point():
+                raise TypeError(f"layer {layer}: W_V is not a floating-point tensor (quantised weights?)")
+            dtype = reduction_dtype(weights.w_v.device)
+            grams.append(gram_matrices(weights.w_v.to(dtype), weights.w_o.to(dtype)).cpu())
         index.append(pd.DataFrame({"layer": layer, "head": range(len(weights.kv_head)),
                                    "kv_head": weights.kv_head.cpu().numpy()}))
     metrics = norms_from_grams(torch.cat(grams, dim=1).cpu())
