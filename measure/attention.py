@@ -16,7 +16,11 @@ statistics of ``measure.attention_stats``:
 
 * plain scaled dot-product scores (every family above except Gemma 2): the output is
   transformers' own ``sdpa_attention_forward``; the rows come from one extra log-sum-exp
-  kernel call per prompt on its real tokens, in float32 (kernel ``lse``);
+  kernel call, in float32 (kernel ``lse``). Where every prompt's real block of the mask is
+  causal (no sliding window shorter than the prompt), both calls run a causal kernel without the
+  padding mask: real positions get exactly the same output (right padding: a real query never
+  reaches a padding key) and the kernels skip the masked upper triangle; padding positions,
+  which nothing reads, then attend to earlier padding too;
 * soft-capped scores (Gemma 2), additive float biases, or a device without such a kernel: the
   output and the rows come from the exact chunked computation (kernel ``chunked``).
 
@@ -42,7 +46,9 @@ from transformers.integrations.sdpa_attention import create_position_bias_mask, 
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from contract.errors import ModelLoadError
-from measure.attention_stats import RowStatistics, chunked_attention, lse_kernel_available, lse_rows
+from measure.attention_stats import (
+    RowStatistics, chunked_attention, lse_kernel_available, lse_rows, real_blocks_are_causal,
+)
 
 FUSED_STATISTICS = "fused_statistics"
 KERNELS = ("auto", "lse", "chunked")
@@ -52,7 +58,7 @@ KERNELS = ("auto", "lse", "chunked")
 class StatisticsRecorder:
     """Collects the row statistics the fused implementation computes for the watched attention modules.
 
-    ``n_tokens`` ([B] real tokens per right-padded prompt) is set per batch; ``kernel`` forces one of
+    ``n_tokens`` ([B] real tokens per right-padded prompt) is set by ``start_batch``; ``kernel`` forces one of
     the fused kernels ("auto" picks ``lse`` where it applies, else ``chunked``); ``kernels_used``
     names the kernels that produced the rows.
     """
@@ -67,6 +73,19 @@ class StatisticsRecorder:
         if self.kernel not in KERNELS:
             raise ValueError(f"Unknown fused kernel '{self.kernel}'; known: {', '.join(KERNELS)}")
         self._watched = {id(module) for module in self.modules}
+        self._causal_masks = {}
+
+    def start_batch(self, n_tokens: torch.Tensor) -> None:
+        """A new right-padded batch with ``n_tokens`` real tokens per prompt."""
+        self.n_tokens = n_tokens
+        self._causal_masks: dict[int, bool] = {}
+
+    def real_blocks_causal(self, mask: torch.Tensor | None) -> bool:
+        """``real_blocks_are_causal`` for this batch, decided once per mask (the layers share a few masks)."""
+        key = id(mask)
+        if key not in self._causal_masks:
+            self._causal_masks[key] = real_blocks_are_causal(mask, self.n_tokens)
+        return self._causal_masks[key]
 
     def watches(self, module: nn.Module) -> bool:
         return id(module) in self._watched
@@ -108,12 +127,16 @@ def fused_statistics_attention(module: nn.Module, query: torch.Tensor, key: torc
     use_lse = (bilinear and query.shape[2] == key.shape[2] and lse_kernel_available(query.device)
                and (recorder is None or recorder.kernel != "chunked"))
     if use_lse or (bilinear and not record):
-        output, _ = sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                           scaling=scaling, **kwargs)
+        if record and attention_mask is None and not causal:
+            raise RuntimeError("The fused statistics assume causal attention; this module is bidirectional.")
+        # Where every prompt's real block is causal, a causal kernel without the padding mask gives the same
+        # output at every real position (real rows never reach padding keys) and skips the masked half.
+        causal_blocks = record and recorder.real_blocks_causal(attention_mask)
+        output, _ = sdpa_attention_forward(module, query, key, value, None if causal_blocks else attention_mask,
+                                           dropout=dropout, scaling=scaling, **kwargs)
         if record:
-            if attention_mask is None and not causal:
-                raise RuntimeError("The fused statistics assume causal attention; this module is bidirectional.")
-            recorder.rows[id(module)] = lse_rows(query, key, attention_mask, scale, recorder.n_tokens)
+            recorder.rows[id(module)] = lse_rows(query, key, attention_mask, scale, recorder.n_tokens,
+                                                 causal=causal_blocks)
             recorder.kernels_used.add("lse")
         return output, None
     if recorder is not None and recorder.kernel == "lse" and record:

@@ -77,9 +77,12 @@ def reduce_rows(rows: RowStatistics, query_mask: torch.Tensor) -> tuple[torch.Te
 
 
 # -- fused: a kernel that returns the log-sum-exp ------------------------------------------------
+LSE_KERNELS = {"cpu": "_scaled_dot_product_flash_attention_for_cpu", "cuda": "_scaled_dot_product_efficient_attention"}
+
+
 def lse_kernel_available(device: torch.device) -> bool:
-    """Whether ``lse_attention`` has a kernel for ``device`` (CPU: flash; CUDA: memory-efficient)."""
-    return device.type in ("cpu", "cuda")
+    """Whether ``lse_attention`` has a kernel for ``device`` in this torch (CPU: flash; CUDA: memory-efficient)."""
+    return device.type in LSE_KERNELS and hasattr(torch.ops.aten, LSE_KERNELS[device.type])
 
 
 def lse_attention(query, key, value, *, scale: float, causal: bool, bias: torch.Tensor | None):
@@ -105,45 +108,64 @@ def lse_attention(query, key, value, *, scale: float, causal: bool, bias: torch.
     raise NotImplementedError(f"no log-sum-exp attention kernel for device {query.device}")
 
 
-def _is_causal_block(block: torch.Tensor) -> bool:
-    """Whether a square boolean mask [n, n] is exactly the causal (lower-triangular) mask."""
-    n = block.shape[-1]
-    return torch.equal(block, torch.ones(n, n, dtype=torch.bool, device=block.device).tril_())
+def real_blocks_are_causal(mask: torch.Tensor | None, n_tokens: torch.Tensor | None) -> bool:
+    """Whether every prompt's real block mask[b, 0, :n_b, :n_b] is exactly the causal (lower-triangular)
+    mask: no sliding window shorter than the prompt, nothing but padding masked. None means causal."""
+    if mask is None:
+        return True
+    length = mask.shape[-1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril_()
+    for b in range(mask.shape[0]):
+        n = length if n_tokens is None else int(n_tokens[b])
+        if not torch.equal(mask[b, 0, :n, :n], causal[:n, :n]):
+            return False
+    return True
 
 
 def lse_rows(query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None, scale: float,
-             n_tokens: torch.Tensor | None) -> RowStatistics:
-    """Row statistics from one log-sum-exp attention call per prompt, in float32, without forming A.
+             n_tokens: torch.Tensor | None, causal: bool | None = None) -> RowStatistics:
+    """Row statistics from log-sum-exp attention calls, in float32, without forming A.
 
     query: [B, H, T, d]; key: [B, H_kv, T, d] (query head h reads KV head h // (H / H_kv));
     mask: boolean [B or 1, 1, T, T] (True = attend) or None for causal; n_tokens: [B] real tokens
-    of each right-padded prompt (None: all T). Only a prompt's real rows and keys enter its call,
-    so a causal prompt needs no mask at all (sliding windows keep their [n, n] block); padding
-    rows are left at zero. The values are [K | 1 | 0...], padded with zeros (and q, k with zero
-    columns, which leave the scores unchanged) to a head size that is a multiple of 8.
+    of each right-padded prompt (None: all T); ``causal``: the result of ``real_blocks_are_causal``
+    if known. Under right padding a real row never reaches a padding key, so when every prompt's
+    real block is causal one causal call over the padded batch serves (padding rows are garbage,
+    and zeroed); otherwise each prompt's real block runs with its own [n, n] additive mask.
+    Keys and values share one float32 buffer [K | 1 | 0...] and the queries are [Q | 0 | 0...] (the
+    extra columns leave the scores unchanged), padded to a head size that is a multiple of 8.
     """
     batch, heads, length, d_head = query.shape
-    group = heads // key.shape[1]
-    rows = RowStatistics.zeros(batch, heads, length, query.device)
+    kv_heads = key.shape[1]
     width = -(-(d_head + 1) // 8) * 8
-    for b in range(batch):
-        n = length if n_tokens is None else int(n_tokens[b])
-        q = query[b:b + 1, :, :n].float()
-        k = key[b:b + 1, :, :n].float().repeat_interleave(group, dim=1)
-        block = None if mask is None else mask[min(b, mask.shape[0] - 1), 0, :n, :n]
-        causal = block is None or _is_causal_block(block)
-        bias = None if causal else torch.zeros(n, n, device=q.device).masked_fill_(~block, float("-inf"))
-        values = torch.cat([k, torch.ones_like(k[..., :1]), k.new_zeros(*k.shape[:-1], width - d_head - 1)], -1)
-        out, lse = lse_attention(F.pad(q, (0, width - d_head)), F.pad(k, (0, width - d_head)), values,
-                                 scale=scale, causal=causal, bias=bias)
-        diagonal = torch.exp(scale * (q * k).sum(-1) - lse)
-        if not causal:
-            diagonal = diagonal * block.diagonal()
-        rows.diagonal[b, :, :n] = diagonal[0]
-        entropy = lse - scale * (q * out[..., :d_head]).sum(-1)  # >= 0 exactly; rounding can dip below
-        rows.entropy[b, :, :n] = entropy[0].clamp_min(0.0)
-        rows.mass[b, :, :n] = out[0, ..., d_head]
-    return rows
+    q = query.new_zeros(batch, heads, length, width, dtype=torch.float32)
+    q[..., :d_head] = query
+    kv = query.new_zeros(batch, kv_heads, heads // kv_heads, length, width, dtype=torch.float32)
+    kv[..., :d_head] = key[:, :, None]
+    kv[..., d_head] = 1.0
+    kv = kv.view(batch, heads, length, width)
+    if causal is None:
+        causal = real_blocks_are_causal(mask, n_tokens)
+    if causal:
+        out, lse = lse_attention(q, kv, kv, scale=scale, causal=True, bias=None)
+    else:
+        out = torch.zeros_like(q)
+        lse = q.new_zeros(batch, heads, length)
+        for b in range(batch):
+            n = length if n_tokens is None else int(n_tokens[b])
+            block = mask[min(b, mask.shape[0] - 1), 0, :n, :n]
+            bias = torch.zeros(n, n, device=q.device).masked_fill_(~block, float("-inf"))
+            out[b:b + 1, :, :n], lse[b:b + 1, :, :n] = lse_attention(
+                q[b:b + 1, :, :n], kv[b:b + 1, :, :n], kv[b:b + 1, :, :n], scale=scale, causal=False, bias=bias)
+    diagonal = torch.exp(scale * torch.linalg.vecdot(q, kv) - lse)
+    if not causal:
+        diagonal = diagonal * mask.diagonal(dim1=-2, dim2=-1)
+    entropy = (lse - scale * torch.linalg.vecdot(q, out)).clamp_min_(0.0)  # >= 0 exactly; rounding dips below
+    real = torch.ones(batch, length, dtype=torch.bool, device=q.device) if n_tokens is None else (
+        torch.arange(length, device=q.device)[None, :] < n_tokens.to(q.device)[:, None])
+    real = real[:, None, :]
+    return RowStatistics(torch.where(real, diagonal, 0.0), torch.where(real, entropy, 0.0),
+                         torch.where(real, out[..., d_head], 0.0))
 
 
 # -- chunked: exact for any scores -------------------------------------------------------------
@@ -155,8 +177,9 @@ def chunked_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
 
     Scores s = scale q k^T in float32, soft-capped as s -> c tanh(s / c) when ``softcap`` = c,
     then masked: ``mask`` boolean (True = attend) or additive float, broadcastable to
-    [B, H, T_q, T_k]; None means causal (or no mask at all when ``causal`` is False). Probabilities are cast to the values' dtype before
-    A V, as eager attention does. A query row with no allowed key gets a zero output.
+    [B, H, T_q, T_k]; None means causal (or no mask at all when ``causal`` is False).
+    Probabilities are cast to the values' dtype before A V, as eager attention does. A query row
+    with no allowed key gets a zero output.
     """
     batch, heads, q_len, d_head = query.shape
     kv_heads, kv_len = key.shape[1], key.shape[2]

@@ -186,7 +186,7 @@ class Probe:
         last = (n_tokens - 1).cpu()
         keep = torch.unique(last)  # on the CPU: a valid index into logits on any device
         if self.fused:
-            self.recorder.n_tokens = n_tokens
+            self.recorder.start_batch(n_tokens)
         with recording(self.recorder) if self.fused else nullcontext():
             logits = self.model(
                 input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep, use_cache=False

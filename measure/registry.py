@@ -196,20 +196,25 @@ def statistics_path(entry: pd.Series) -> str:
     """Where the model's attention statistics come from: "fused_statistics" or "eager" (``measure.attention``)."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-    supports = getattr(MODEL_FOR_CAUSAL_LM_MAPPING[type(build_config(entry))], "_supports_attention_backend", False)
-    return "fused_statistics" if supports else "eager"
+    from measure.attention import FUSED_STATISTICS, supports_fused_statistics
+
+    fused = supports_fused_statistics(MODEL_FOR_CAUSAL_LM_MAPPING[type(build_config(entry))])
+    return FUSED_STATISTICS if fused else "eager"
 
 
 def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False, batch_size: int = 8,
                        n_tokens: int = 512) -> float:
     """GiB to measure the model in ``dtype`` on batches of ``batch_size`` prompts of up to ``n_tokens`` tokens.
 
-    weights + activations (module comment above) + the attention workspace + FIXED_OVERHEAD_GB, where
-    the workspace of a padded batch (B > 1) holds SDPA's boolean mask and its float copy, B T^2 (1 + bytes);
-    with attention statistics the fused path (``statistics_path``) adds per-prompt float32 buffers,
-    4 [H, T, d_head + 8] tensors and, for sliding windows, one [T, T] bias: no [B, H, T, T] tensor;
-    the eager path adds one layer's scores and probabilities in the model dtype and in float32 and an
-    entropy temporary, B H T^2 (bytes + 12).
+    weights + activations (module comment above) + the attention workspace + FIXED_OVERHEAD_GB. The
+    workspace (B prompts, T tokens, H heads, s bytes per value):
+
+    * SDPA (no statistics): a padded batch's boolean mask and SDPA's float copy of it, B T^2 (1 + s);
+    * fused statistics (``statistics_path``): the boolean mask, B T^2, and four float32 buffers
+      [B, H, T, d_head + 8]; with a sliding window shorter than T, also SDPA's float copy of the mask
+      and one prompt's [T, T] float32 bias. No [B, H, T, T] tensor, and nothing quadratic for one prompt;
+    * eager: its float mask, B T^2 s, and one layer's scores and probabilities in the model dtype and
+      in float32 with an entropy temporary, B H T^2 (s + 12).
     """
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"Unknown dtype '{dtype}'; known: {', '.join(DTYPE_BYTES)}")
@@ -218,12 +223,16 @@ def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False,
     d_model, d_ff, heads = _int(entry, "d_model"), _int(entry, "d_ff"), _int(entry, "n_heads")
     weights = estimate_params(entry) * size
     activations = b * t * (ACTIVATION_COPIES * d_model + 2 * d_ff) * size + b * _int(entry, "vocab_size") * 4
-    workspace = b * t * t * (1 + size) if b > 1 else 0
-    if attention and statistics_path(entry) == "fused_statistics":
+    padded = b > 1
+    if not attention:
+        workspace = b * t * t * (1 + size) if padded else 0
+    elif statistics_path(entry) == "fused_statistics":
         window = _int(entry, "window_size")
-        workspace += 4 * heads * t * (_int(entry, "d_head") + 8) * 4 + (t * t * 4 if window and window < t else 0)
-    elif attention:
-        workspace += b * heads * t * t * (size + 12)
+        windowed = window is not None and window < t
+        workspace = (b * t * t if padded or windowed else 0) + 4 * b * heads * t * (_int(entry, "d_head") + 8) * 4
+        workspace += (b * t * t * size + t * t * 4) if windowed else 0
+    else:
+        workspace = b * t * t * size + b * heads * t * t * (size + 12)
     return (weights + activations + workspace) / 2**30 + FIXED_OVERHEAD_GB
 
 

@@ -149,7 +149,8 @@ def test_a_mis_scaled_fused_kernel_is_caught(monkeypatch):
     import measure.attention
 
     honest = measure.attention.lse_rows
-    monkeypatch.setattr(measure.attention, "lse_rows", lambda q, k, mask, scale, n: honest(q, k, mask, 1.01 * scale, n))
+    monkeypatch.setattr(measure.attention, "lse_rows",
+                        lambda q, k, mask, scale, *args, **kwargs: honest(q, k, mask, 1.01 * scale, *args, **kwargs))
     model = build_tiny_model("gpt2")
     with pytest.raises(ConformanceError, match="fused_statistics.*kernel auto"):
         check_fused_statistics(model, get_adapter("gpt2"), BATCH)

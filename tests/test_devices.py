@@ -16,6 +16,8 @@ from measure.probe import Probe
 from measure.prompts import read_prompt_file
 from measure.runner import RunOptions, measure_model
 
+pytest.importorskip("accelerate", reason="device maps need accelerate (pip install 'accelerate>=1.1')")
+
 # every block after the first on disk, the rest in CPU memory
 SPLIT = {"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "disk", "model.layers.2": "disk",
          "model.norm": "cpu", "model.rotary_emb": "cpu", "lm_head": "cpu"}

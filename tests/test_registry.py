@@ -124,16 +124,17 @@ def test_memory_estimate_follows_the_documented_formula():
 
 def test_memory_estimate_grows_linearly_with_fused_statistics_and_quadratically_with_eager():
     """One long prompt: the fused path (pythia: GPT-NeoX runs the attention interface) holds no T x T tensor,
-    so the estimate is affine in T; eager holds one layer's [H, T, T] scores and probabilities."""
+    so the estimate is affine in T; eager holds its [T, T] mask and one layer's [H, T, T] scores and probabilities."""
     fused, eager = REGISTRY.loc["pythia-70m"], REGISTRY.loc["bloom-560m"]
     assert statistics_path(fused) == "fused_statistics" and statistics_path(eager) == "eager"
     for entry, second_difference in ((fused, 0.0), (eager, None)):
-        gb = [estimate_memory_gb(entry, "float32", attention=True, batch_size=1, n_tokens=t) for t in (1024, 2048, 3072)]
+        gb = [estimate_memory_gb(entry, "float32", attention=True, batch_size=1, n_tokens=t)
+              for t in (1024, 2048, 3072)]
         step = (gb[2] - gb[1]) - (gb[1] - gb[0])
         if second_difference is not None:
             assert step == pytest.approx(second_difference, abs=1e-9)
-        else:  # d^2/dT^2 of H T^2 (4 + 12) bytes, at a step of 1024 tokens
-            assert step * 2**30 == pytest.approx(2 * entry["n_heads"] * 1024**2 * 16)
+        else:  # second difference of T^2 (4 + H (4 + 12)) bytes (mask, scores, probabilities) at a step of 1024
+            assert step * 2**30 == pytest.approx(2 * 1024**2 * (4 + entry["n_heads"] * 16))
     no_statistics = estimate_memory_gb(eager, "float32", batch_size=1, n_tokens=4096)
     assert estimate_memory_gb(eager, "float32", attention=True, batch_size=1, n_tokens=4096) > no_statistics + 3
 
