@@ -35,6 +35,7 @@ the attention module), while its SDPA path adds it once, as the original Falcon 
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -78,14 +79,18 @@ class StatisticsRecorder:
     def start_batch(self, n_tokens: torch.Tensor) -> None:
         """A new right-padded batch with ``n_tokens`` real tokens per prompt."""
         self.n_tokens = n_tokens
-        self._causal_masks: dict[int, bool] = {}
+        self._causal_masks: dict[int, tuple[weakref.ref, bool]] = {}
 
     def real_blocks_causal(self, mask: torch.Tensor | None) -> bool:
-        """``real_blocks_are_causal`` for this batch, decided once per mask (the layers share a few masks)."""
-        key = id(mask)
-        if key not in self._causal_masks:
-            self._causal_masks[key] = real_blocks_are_causal(mask, self.n_tokens)
-        return self._causal_masks[key]
+        """``real_blocks_are_causal`` for this batch, decided once per mask (the layers share a few masks).
+        A weak reference tells a mask apart from a later one that reuses a freed mask's id."""
+        if mask is None:
+            return True
+        known = self._causal_masks.get(id(mask))
+        if known is None or known[0]() is not mask:
+            known = (weakref.ref(mask), real_blocks_are_causal(mask, self.n_tokens))
+            self._causal_masks[id(mask)] = known
+        return known[1]
 
     def watches(self, module: nn.Module) -> bool:
         return id(module) in self._watched

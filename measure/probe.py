@@ -94,13 +94,6 @@ class Probe:
         self._sublayers: list[torch.Tensor | None] = []
         self._rows: list[RowStatistics | None] = []
 
-    @property
-    def attention_path(self) -> str | None:
-        """Where the attention statistics come from: "fused_statistics" or "eager" (None without them)."""
-        if not self.attention:
-            return None
-        return FUSED_STATISTICS if self.fused else "eager"
-
     # -- hook registration -------------------------------------------------------------------
     def __enter__(self) -> Probe:
         add = self._handles.append

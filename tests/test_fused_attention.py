@@ -11,7 +11,7 @@ from conformance_configs import build_tiny_model, char_tokenizer
 from contract.errors import ModelLoadError
 from measure.adapters import get_adapter
 from measure.attention import FUSED_STATISTICS, select_attention
-from measure.attention_stats import chunked_attention, lse_rows
+from measure.attention_stats import chunked_attention, lse_rows, real_blocks_are_causal
 from measure.loading import load_model
 from measure.probe import Probe
 
@@ -61,6 +61,15 @@ def test_lse_rows_equal_the_explicit_softmax(window):
         torch.testing.assert_close(rows.entropy[b, :, :n].double(), entropy[b, :, :n], atol=1e-5, rtol=0)
         torch.testing.assert_close(rows.mass[b, :, :n].double(), mass[b, :, :n], atol=2e-6, rtol=0)
         assert (rows.entropy[b, :, n:] == 0).all()  # padding rows are left at zero
+
+
+def test_real_blocks_are_causal_only_without_a_window_shorter_than_a_prompt():
+    lengths = torch.tensor([12, 7])
+    assert real_blocks_are_causal(None, lengths)
+    assert real_blocks_are_causal(causal_padded_mask([12, 7], 12), lengths)
+    assert real_blocks_are_causal(causal_padded_mask([12, 7], 12, window=12), lengths)
+    assert not real_blocks_are_causal(causal_padded_mask([12, 7], 12, window=11), lengths)
+    assert not real_blocks_are_causal(causal_padded_mask([12, 7], 12, window=3), torch.tensor([3, 7]))
 
 
 @pytest.mark.parametrize("softcap, window, use_bias", [(None, None, False), (2.0, 5, False), (None, None, True)])
