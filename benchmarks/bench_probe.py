@@ -5,7 +5,9 @@ Measured side by side in one run, on the same model weights, prompts and device,
 * ``bare``: ``model(input_ids, attention_mask)`` over the right-padded batches (full logits);
 * ``probe``: this project's probe over the same batches (residual and sublayer norms, next-token
   statistics), SDPA attention;
-* ``probe+attention``: the same with the attention statistics (eager attention);
+* ``probe+fused``: the same with the attention statistics from the fused implementation
+  (``measure.attention``; families outside transformers' attention interface fall back to eager);
+* ``probe+eager``: the same with the attention statistics from eager attention;
 * ``weights``: the per-head weight metrics, computed once per model whatever the prompts;
 * ``notebook loop``: one prompt per forward pass with block hooks that call ``.item()`` on a
   model-dtype norm per layer, then a softmax entropy (the GUB/TWN notebooks' pattern).
@@ -28,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from measure.attention import FUSED_STATISTICS, supports_fused_statistics
 from measure.loading import load_model
 from measure.probe import Probe
 from measure.prompts import load_prompt_set
@@ -85,8 +88,8 @@ def variants(loaded, prompts, batch_size: int) -> dict:
         for hook in hooks:
             hook.remove()
 
-    return {"bare": bare, "probe": probe(False), "probe+attention": probe(True), "weights": weights,
-            "notebook loop": notebook_loop}
+    return {"bare": bare, "probe": probe(False), "probe+fused": probe(True), "probe+eager": probe(True),
+            "weights": weights, "notebook loop": notebook_loop}
 
 
 def main() -> None:
@@ -114,8 +117,10 @@ def main() -> None:
         loaded.model.to(getattr(torch, dtype))
         functions = variants(loaded, prompts, args.batch_size)
         seconds = {}
+        fused = FUSED_STATISTICS if supports_fused_statistics(type(loaded.model)) else "eager"
+        implementation = {"probe+fused": fused, "probe+eager": "eager"}
         for name, fn in functions.items():
-            loaded.model.set_attn_implementation("eager" if name == "probe+attention" else "sdpa")
+            loaded.model.set_attn_implementation(implementation.get(name, "sdpa"))
             seconds[name] = timed(fn, args.repeats, device)
         results[dtype] = seconds
         print(f"\n{dtype}: {'variant':<18}{'median s':>10}{'x bare':>9}")

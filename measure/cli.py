@@ -45,6 +45,11 @@ def _add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
                              "or better")
     parser.add_argument("--device", default="auto",
                         help="cpu, cuda, cuda:N, mps or auto (default: auto = cuda if available, else cpu)")
+    parser.add_argument("--device-map", default=None, metavar="MAP",
+                        help="spread a model larger than one device over several (accelerate): auto, balanced or "
+                             "sequential; instead of --device")
+    parser.add_argument("--offload-folder", type=Path, default=None, metavar="DIR",
+                        help="with --device-map: where weights that fit on no device are kept")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="prompts per forward pass, right-padded (default: 8)")
     parser.add_argument("--attention", action="store_true",
@@ -177,7 +182,8 @@ def _cmd_run(args) -> int:
     check_new_run(out, None, prompt_set, prompt_set_sha256(prompts))
     loaded = load_model(args.model, gguf_file=args.gguf_file, dtype=args.dtype, device=args.device,
                         attention=args.attention, random_init=args.random_init, seed=args.seed,
-                        revision=args.revision, trust_remote_code=args.trust_remote_code, name=args.name)
+                        revision=args.revision, trust_remote_code=args.trust_remote_code, name=args.name,
+                        device_map=args.device_map, offload_folder=args.offload_folder)
     options = RunOptions(batch_size=args.batch_size, attention=args.attention, progress=not args.no_progress,
                          command=_command_line(), lab=args.lab, twin_of=args.twin_of)
     check_new_run(out, model_row(loaded, options), prompt_set, prompt_set_sha256(prompts))
@@ -195,13 +201,14 @@ def _cmd_panel(args) -> int:
     out = writable_folder(_measured_dir(args), "--out")
     resolve_device(args.device)
     if args.dry_run:
-        planned = plan(items, prompts, args.dtype, args.device, args.attention, out, args.force)
+        planned = plan(items, prompts, args.dtype, args.device, args.attention, out, args.force, args.batch_size)
         width = max(len(item.model) for item in planned)
         for item in planned:
             print(f"{item.model:<{width}}  ~{item.memory_gb:6.1f} GiB  {item.status}")
         return 0
     options = dict(dtype=args.dtype, device=args.device, attention=args.attention, batch_size=args.batch_size,
-                   out_dir=out, force=args.force, progress=not args.no_progress, command=_command_line())
+                   out_dir=out, force=args.force, progress=not args.no_progress, command=_command_line(),
+                   device_map=args.device_map, offload_folder=args.offload_folder)
     if args.executor == "ray":
         from measure.ray_executor import run_panel_on_ray
 

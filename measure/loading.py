@@ -22,12 +22,15 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 from measure.adapters import Adapter, Architecture, get_adapter
 from contract.hashing import sha256_file
 from contract.errors import ModelLoadError, ThermoAuditError, UsageError
 from contract.registry import get_entry
-from measure.registry import RANDOM_INIT_SEED, build_random_model
+from measure.attention import check_faithful, select_attention
+from measure.devices import check_device_map, dispatch
+from measure.registry import RANDOM_INIT_SEED, build_config, build_random_model
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,20 @@ def _require_tokenizer_files(folder: Path) -> None:
                              "the weights with tokenizer.save_pretrained(folder).")
 
 
+def _causal_lm_class(config) -> type | None:
+    """The transformers class that ``AutoModelForCausalLM`` builds for ``config`` (None for remote code)."""
+    try:
+        return MODEL_FOR_CAUSAL_LM_MAPPING[type(config)]
+    except KeyError:
+        return None
+
+
+def _attention_for(config, statistics: bool, requested: str | None) -> str:
+    implementation = select_attention(_causal_lm_class(config), statistics, requested)
+    check_faithful(config, implementation)
+    return implementation
+
+
 def load_model(
     model: str,
     *,
@@ -180,6 +197,9 @@ def load_model(
     dtype: str = "float32",
     device: str = "auto",
     attention: bool = False,
+    attn_implementation: str | None = None,
+    device_map: str | dict | None = None,
+    offload_folder: str | Path | None = None,
     random_init: bool = False,
     seed: int = RANDOM_INIT_SEED,
     revision: str | None = None,
@@ -188,12 +208,32 @@ def load_model(
 ) -> LoadedModel:
     """Load ``model`` (registry name, HF id or local path) ready for the probe.
 
-    ``attention=True`` selects eager attention (the attention metrics need the probabilities);
-    otherwise SDPA. Weights are in ``dtype``; every reduction the probe makes is float32 or better.
+    Attention implementation (``measure.attention.select_attention``): without ``attention``, SDPA
+    where the family supports it, else eager; with ``attention`` (statistics asked for), the fused
+    statistics implementation where the family runs transformers' attention interface, else eager.
+    ``attn_implementation`` overrides the choice. Weights are in ``dtype``; every reduction the probe
+    makes is float32 or better. ``device_map`` ("auto", "balanced", "sequential" or a {module: device}
+    dict, see ``measure.devices``) spreads the model over devices instead of moving it to ``device``;
+    ``offload_folder`` holds the weights of modules mapped to "disk". Any failure of transformers,
+    tokenizers or accelerate while loading is reported as a ModelLoadError.
     """
     torch_dtype = DTYPES[dtype]
-    target = resolve_device(device)
-    attn = "eager" if attention else "sdpa"
+    target = resolve_device(device) if device_map is None else None
+    if device_map is not None:
+        check_device_map(device_map, offload_folder)
+    try:
+        return _load(model, gguf_file=gguf_file, torch_dtype=torch_dtype, target=target, attention=attention,
+                     attn_implementation=attn_implementation, device_map=device_map, offload_folder=offload_folder,
+                     random_init=random_init, seed=seed, revision=revision, trust_remote_code=trust_remote_code,
+                     name=name)
+    except ThermoAuditError:
+        raise
+    except Exception as err:  # transformers, tokenizers and accelerate raise many kinds; the user sees one
+        raise ModelLoadError(f"Could not load '{model}': {type(err).__name__}: {err}") from err
+
+
+def _load(model: str, *, gguf_file, torch_dtype, target, attention, attn_implementation, device_map, offload_folder,
+          random_init, seed, revision, trust_remote_code, name) -> LoadedModel:
     try:
         entry = get_entry(model)
     except ThermoAuditError:
@@ -207,15 +247,20 @@ def load_model(
 
     if random_init:
         if entry is not None and not local:  # offline and reproducible: the registry's architecture
+            config = build_config(entry)
+            attn = _attention_for(config, attention, attn_implementation)
             tokenizer = stand_in_tokenizer()
             tokenizer_source = STAND_IN_TOKENIZER
             loaded = build_random_model(entry, seed, torch_dtype, attn)
         else:
             config = _hub_config(model, revision, trust_remote_code)
             _check_architecture(config)
+            attn = _attention_for(config, attention, attn_implementation)
             tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
             torch.manual_seed(seed)
             loaded = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=torch_dtype)
+        if device_map is not None:
+            loaded = dispatch(loaded, device_map, offload_folder)
         source, display = "random-init", name or f"{display}-random-init"
     else:
         seed = None
@@ -240,25 +285,27 @@ def load_model(
             load_from = hf_id
             config = _hub_config(hf_id, revision, trust_remote_code)
         _check_architecture(config)
+        attn = _attention_for(config, attention, attn_implementation)
         if folder is None and local:
             _require_tokenizer_files(Path(model))
+        placement = {} if device_map is None else {"device_map": device_map, "offload_folder": offload_folder}
         try:
             loaded = AutoModelForCausalLM.from_pretrained(
                 load_from, revision=None if folder else revision, dtype=torch_dtype, attn_implementation=attn,
-                trust_remote_code=trust_remote_code,
+                trust_remote_code=trust_remote_code, **placement,
             )
-            tokenizer = AutoTokenizer.from_pretrained(load_from, revision=None if folder else revision,
-                                                      trust_remote_code=trust_remote_code)
         except SafetensorError as err:
             raise ModelLoadError(f"Could not load '{model}': a weights file is damaged or not a safetensors file "
                                  f"({err})") from None
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"Could not load '{model}': {err}") from None
+        tokenizer = AutoTokenizer.from_pretrained(load_from, revision=None if folder else revision,
+                                                  trust_remote_code=trust_remote_code)
         _refuse_quantized(loaded)
         model_revision = model_revision or getattr(loaded.config, "_commit_hash", None)
         tokenizer_source = str(load_from) if folder is None else f"{hf_id} (from GGUF)"
 
-    loaded = loaded.to(target).eval()
+    if device_map is None:
+        loaded = loaded.to(target)
+    loaded = loaded.eval()
     adapter, architecture = _check_architecture(loaded.config)
     return LoadedModel(
         model=loaded, tokenizer=tokenizer, adapter=adapter, architecture=architecture, name=display,

@@ -111,14 +111,16 @@ def available_memory_gb(device: str) -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
-def memory_estimate_gb(item: PanelItem, dtype: str) -> float:
+def memory_estimate_gb(item: PanelItem, dtype: str, attention: bool, batch_size: int) -> float:
     """GiB to measure ``item`` in ``dtype``: from the registry row, else from the model's config
     (hub or folder); NaN when neither can be read here."""
     registry = load_registry()
     try:
-        return estimate_memory_gb(get_entry(item.source, registry), dtype)
+        entry = get_entry(item.source, registry)
     except ThermoAuditError:
-        return estimate_memory_gb_from_config(item.source, item.revision, dtype)
+        return estimate_memory_gb_from_config(item.source, item.revision, dtype, attention=attention,
+                                              batch_size=batch_size)
+    return estimate_memory_gb(entry, dtype, attention=attention, batch_size=batch_size)
 
 
 def _done(runs: pd.DataFrame, model: str, prompt_set: str, sha: str, dtype: str, attention: bool) -> bool:
@@ -130,14 +132,14 @@ def _done(runs: pd.DataFrame, model: str, prompt_set: str, sha: str, dtype: str,
 
 
 def plan(items: list[PanelItem], prompts: pd.DataFrame, dtype: str, device: str, attention: bool, out_dir: Path,
-         force: bool = False) -> list[PanelItem]:
+         force: bool = False, batch_size: int = 8) -> list[PanelItem]:
     """What a panel run would do, model by model (also the ``--dry-run`` listing)."""
     sha, prompt_set = prompt_set_sha256(prompts), prompts["prompt_set"].iloc[0]
     budget = available_memory_gb(device)
     runs = read_measured_tables(out_dir, ("runs",))["runs"]
     planned = []
     for item in items:
-        memory = memory_estimate_gb(item, dtype)
+        memory = memory_estimate_gb(item, dtype, attention, batch_size)
         if not force and _done(runs, item.model, prompt_set, sha, dtype, attention):
             status = "skip: already measured (use --force to redo)"
         elif memory > budget:
@@ -149,13 +151,15 @@ def plan(items: list[PanelItem], prompts: pd.DataFrame, dtype: str, device: str,
 
 
 def measure_item(item: PanelItem, prompts: pd.DataFrame, out_dir: Path, *, dtype: str, device: str,
-                 attention: bool, batch_size: int, progress: bool, command: str | None) -> Path:
+                 attention: bool, batch_size: int, progress: bool, command: str | None,
+                 device_map: str | None = None, offload_folder: Path | None = None) -> Path:
     """Load, measure and commit one panel model; returns its partition's folder."""
     from measure.loading import load_model
     from measure.runner import RunOptions, measure_model
 
     loaded = load_model(item.source, gguf_file=item.gguf_file, dtype=dtype, device=device, attention=attention,
-                        random_init=item.random_init, revision=item.revision, name=item.model)
+                        random_init=item.random_init, revision=item.revision, name=item.model,
+                        device_map=device_map, offload_folder=offload_folder)
     if item.family is not None and item.family != loaded.model.config.model_type:
         raise ThermoAuditError(f"{item.model}: the panel says family {item.family}, the model's config says "
                                f"{loaded.model.config.model_type}")
@@ -171,16 +175,18 @@ def measure_item(item: PanelItem, prompts: pd.DataFrame, out_dir: Path, *, dtype
 
 def run_panel(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: str, device: str, attention: bool,
               batch_size: int, out_dir: Path, force: bool = False, progress: bool = True,
-              command: str | None = None) -> list[str]:
+              command: str | None = None, device_map: str | None = None,
+              offload_folder: Path | None = None) -> list[str]:
     """Measure every item that is not done yet, one after another; returns the failures' messages."""
     failures = []
-    for item in plan(items, prompts, dtype, device, attention, out_dir, force):
+    for item in plan(items, prompts, dtype, device, attention, out_dir, force, batch_size):
         if not item.status.startswith("measure"):
             log.info("%s: %s", item.model, item.status)
             continue
         try:
             path = measure_item(item, prompts, out_dir, dtype=dtype, device=device, attention=attention,
-                                batch_size=batch_size, progress=progress, command=command)
+                                batch_size=batch_size, progress=progress, command=command, device_map=device_map,
+                                offload_folder=offload_folder)
             log.info("%s: committed %s", item.model, path)
         except ThermoAuditError as err:
             failures.append(f"{item.model}: {err}")

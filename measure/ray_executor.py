@@ -48,7 +48,8 @@ def _measure_task(item: PanelItem, prompts: pd.DataFrame, out_dir: str, options:
 def run_panel_on_ray(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: str, device: str, attention: bool,
                      batch_size: int, out_dir: Path, force: bool = False, progress: bool = True,
                      command: str | None = None, address: str | None = None, max_retries: int = 2,
-                     gpus_per_task: float = 1.0) -> list[str]:
+                     gpus_per_task: float = 1.0, device_map: str | None = None,
+                     offload_folder: Path | None = None) -> list[str]:
     """Measure every item not yet done, one Ray task each; returns the failures' messages."""
     ray = _ray()
     if not ray.is_initialized():
@@ -61,10 +62,10 @@ def run_panel_on_ray(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: st
     on_gpu = device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
     remote = ray.remote(_measure_task)
     options = {"dtype": dtype, "device": device, "attention": attention, "batch_size": batch_size,
-               "progress": False, "command": command}
+               "progress": False, "command": command, "device_map": device_map, "offload_folder": offload_folder}
     prompts_ref = ray.put(prompts)
     pending, names, failures = [], {}, []
-    for item in plan(items, prompts, dtype, device, attention, out_dir, force):
+    for item in plan(items, prompts, dtype, device, attention, out_dir, force, batch_size):
         if not item.status.startswith("measure"):
             log.info("%s: %s", item.model, item.status)
             continue

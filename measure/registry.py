@@ -31,10 +31,10 @@ ARCH_CONTROLS_MAX_PARAMS = 1_600_000_000
 # model is built, so each family's own ``_init_weights`` draws the same weights on every run.
 RANDOM_INIT_SEED = 0
 
-# Memory estimate: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB. The allowance covers
-# one batch's activations and (eager) attention probabilities for 8 prompts of up to 512 tokens,
-# the last-position logits and the CUDA context; it is deliberately generous for small models.
-ACTIVATION_FRACTION = 0.20
+# Memory estimate (``estimate_memory_gb``): weights + one batch's activations + attention workspace
+# + FIXED_OVERHEAD_GB (CUDA context, allocator slack, the tokenizer). Activations: ACTIVATION_COPIES
+# hidden-state-sized tensors and the MLP's two d_ff-wide ones alive at once, and the last-position logits.
+ACTIVATION_COPIES = 6
 FIXED_OVERHEAD_GB = 1.0
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -136,10 +136,18 @@ def _llama_like(e: pd.Series) -> dict:
     return kwargs
 
 
+def _qwen(e: pd.Series) -> dict:
+    """Qwen2/Qwen3: LLaMA-style; sliding-window layers only when the row has a window (the public
+    checkpoints have none: ``use_sliding_window`` is false in their configs)."""
+    kwargs = _llama_like(e)
+    window = _int(e, "window_size")
+    return kwargs | (dict(use_sliding_window=True, sliding_window=window, max_window_layers=0) if window else {})
+
+
 _FAMILY_KWARGS = {
     "gpt2": _gpt2, "gptj": _gptj, "gpt_neox": _gpt_neox, "gpt_neo": _gpt_neo, "opt": _opt, "bloom": _bloom,
     "falcon": _falcon, "llama": _llama_like, "mistral": _llama_like, "gemma": _llama_like,
-    "gemma2": _llama_like, "gemma3_text": _llama_like, "apertus": _llama_like,
+    "gemma2": _llama_like, "gemma3_text": _llama_like, "apertus": _llama_like, "qwen2": _qwen, "qwen3": _qwen,
 }
 FAMILIES = tuple(_FAMILY_KWARGS)
 
@@ -184,31 +192,85 @@ def estimate_params(entry: pd.Series) -> int:
     return _count_params(_row_key(entry))
 
 
-def _memory_gb(n_params: int, dtype: str) -> float:
+def statistics_path(entry: pd.Series) -> str:
+    """Where the model's attention statistics come from: "fused_statistics" or "eager" (``measure.attention``)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    from measure.attention import FUSED_STATISTICS, supports_fused_statistics
+
+    fused = supports_fused_statistics(MODEL_FOR_CAUSAL_LM_MAPPING[type(build_config(entry))])
+    return FUSED_STATISTICS if fused else "eager"
+
+
+def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False, batch_size: int = 8,
+                       n_tokens: int = 512) -> float:
+    """GiB to measure the model in ``dtype`` on batches of ``batch_size`` prompts of up to ``n_tokens`` tokens.
+
+    weights + activations (module comment above) + the attention workspace + FIXED_OVERHEAD_GB. The
+    workspace (B prompts, T tokens, H heads, s bytes per value):
+
+    * SDPA (no statistics): a padded batch's boolean mask and SDPA's float copy of it, B T^2 (1 + s);
+    * fused statistics (``statistics_path``): the boolean mask, B T^2, and four float32 buffers
+      [B, H, T, d_head + 8]; with a sliding window shorter than T, also SDPA's float copy of the mask
+      and one prompt's [T, T] float32 bias. No [B, H, T, T] tensor, and nothing quadratic for one prompt;
+    * eager: its float mask, B T^2 s, and one layer's scores and probabilities in the model dtype and
+      in float32 with an entropy temporary, B H T^2 (s + 12).
+    """
+    path = statistics_path(entry) if attention else "sdpa"
+    return _memory_gb(estimate_params(entry), _int(entry, "d_model"), _int(entry, "d_ff"), _int(entry, "n_heads"),
+                      _int(entry, "d_head"), _int(entry, "vocab_size"), _int(entry, "window_size"), dtype, path,
+                      batch_size, n_tokens)
+
+
+def _memory_gb(n_params: int, d_model: int, d_ff: int, heads: int, d_head: int, vocab: int, window: int | None,
+               dtype: str, path: str, b: int, t: int) -> float:
+    """The estimate of ``estimate_memory_gb`` from architecture numbers; ``path``: sdpa (no statistics),
+    fused_statistics or eager."""
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"Unknown dtype '{dtype}'; known: {', '.join(DTYPE_BYTES)}")
-    weights_gb = n_params * DTYPE_BYTES[dtype] / 2**30
-    return weights_gb * (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB
+    size = DTYPE_BYTES[dtype]
+    weights = n_params * size
+    activations = b * t * (ACTIVATION_COPIES * d_model + 2 * d_ff) * size + b * vocab * 4
+    padded = b > 1
+    if path == "sdpa":
+        workspace = b * t * t * (1 + size) if padded else 0
+    elif path == "fused_statistics":
+        windowed = window is not None and window < t
+        workspace = (b * t * t if padded or windowed else 0) + 4 * b * heads * t * (d_head + 8) * 4
+        workspace += (b * t * t * size + t * t * 4) if windowed else 0
+    else:
+        workspace = b * t * t * size + b * heads * t * t * (size + 12)
+    return (weights + activations + workspace) / 2**30 + FIXED_OVERHEAD_GB
 
 
-def estimate_memory_gb(entry: pd.Series, dtype: str) -> float:
-    """GiB to measure the model in ``dtype``: weights x (1 + ACTIVATION_FRACTION) + FIXED_OVERHEAD_GB."""
-    return _memory_gb(estimate_params(entry), dtype)
-
-
-def estimate_memory_gb_from_config(model: str, revision: str | None, dtype: str) -> float:
+def estimate_memory_gb_from_config(model: str, revision: str | None, dtype: str, *, attention: bool = False,
+                                   batch_size: int = 8, n_tokens: int = 512) -> float:
     """The same estimate for a model outside the registry, from its config (hub id or local folder),
-    built on the meta device; NaN when the config cannot be read here (no hub, no such folder)."""
+    built on the meta device; NaN when the config cannot be read here (no hub, no such folder) or its
+    architecture is not supported."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from contract.errors import ThermoAuditError
+    from measure.adapters import get_adapter
+    from measure.attention import FUSED_STATISTICS, supports_fused_statistics
+
     try:
         config = AutoConfig.from_pretrained(model, revision=revision)
+        arch = get_adapter(config.model_type).architecture(config)
         with torch.device("meta"):
             built = AutoModelForCausalLM.from_config(config)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, ThermoAuditError):
         return float("nan")
-    return _memory_gb(sum(p.numel() for p in built.parameters()), dtype)
+    d_ff = next((getattr(config, name) for name in ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
+                 if isinstance(getattr(config, name, None), int)), 4 * arch.d_model)
+    path = "sdpa" if not attention else FUSED_STATISTICS if supports_fused_statistics(type(built)) else "eager"
+    window = getattr(config, "sliding_window", None) or getattr(config, "window_size", None)
+    return _memory_gb(sum(p.numel() for p in built.parameters()), arch.d_model, d_ff, arch.n_heads, arch.d_head,
+                      config.vocab_size, window if isinstance(window, int) else None, dtype, path, batch_size,
+                      n_tokens)
+
+
 
 
 def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype | None = None,

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from measure.adapters import Adapter
+from measure.devices import onloaded
 
 METRICS = ("wv", "wo", "ov")
 
@@ -68,16 +69,16 @@ def weight_table(model: nn.Module, adapter: Adapter, model_name: str) -> pd.Data
     count) and its norms are NaN; the other heads are unaffected.
     """
     grams, index = [], []
-    for layer in range(len(adapter.blocks(model))):
-        weights = adapter.head_weights(model, layer)
-        if weights.w_v.is_meta or not weights.w_v.is_floating_point():
-            raise TypeError(f"layer {layer}: W_V is not a floating-point tensor (quantised weights?)")
-        dtype = reduction_dtype(weights.w_v.device)
-        w_v, w_o = weights.w_v.to(dtype), weights.w_o.to(dtype)
-        nonfinite = (~torch.isfinite(w_v)).sum((-2, -1)) + (~torch.isfinite(w_o)).sum((-2, -1))
-        bad = nonfinite > 0
-        w_v, w_o = w_v.masked_fill(bad[:, None, None], 0.0), w_o.masked_fill(bad[:, None, None], 0.0)
-        grams.append(gram_matrices(w_v, w_o))
+    for layer, block in enumerate(adapter.blocks(model)):
+        with onloaded(model, block):  # weights a device map offloaded to the CPU or disk
+            weights = adapter.head_weights(model, layer)
+            if weights.w_v.is_meta or not weights.w_v.is_floating_point():
+                raise TypeError(f"layer {layer}: W_V is not a floating-point tensor (quantised weights?)")
+            dtype = reduction_dtype(weights.w_v.device)
+            w_v, w_o = weights.w_v.to(dtype), weights.w_o.to(dtype)
+            nonfinite = (~torch.isfinite(w_v)).sum((-2, -1)) + (~torch.isfinite(w_o)).sum((-2, -1))
+            bad = nonfinite[:, None, None] > 0
+            grams.append(gram_matrices(w_v.masked_fill(bad, 0.0), w_o.masked_fill(bad, 0.0)).cpu())
         index.append(pd.DataFrame({"layer": layer, "head": range(len(weights.kv_head)),
                                    "kv_head": weights.kv_head.cpu().numpy(),
                                    "nonfinite_weights": nonfinite.cpu().numpy()}))

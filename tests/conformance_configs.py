@@ -2,13 +2,16 @@
 
 Each entry builds in well under a second on a CPU. Dimensions are chosen to exercise what the
 adapters must get right: fused-QKV interleaving, Conv1D transposes, grouped/multi-query heads,
-``head_dim`` different from d_model / H, post-LN with project_in/out, biases, local attention.
+``head_dim`` different from d_model / H, post-LN with project_in/out, biases, local attention
+(windows of 3 tokens, shorter than the conformance prompts), ALiBi, and soft-capping strong enough
+to matter (Gemma 2: c = 0.5 on scores scaled by 1, not 1/sqrt(256)).
 """
 
 from __future__ import annotations
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
 COMMON = dict(vocab_size=128, bos_token_id=1, eos_token_id=2, pad_token_id=0)
 
@@ -47,13 +50,16 @@ TINY_CONFIGS: dict[str, tuple[str, dict]] = {
                                 hidden_size=32, intermediate_size=64, max_position_embeddings=64)),
     "gemma2": ("gemma2", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                               hidden_size=32, intermediate_size=64, max_position_embeddings=64,
-                              sliding_window=3)),
+                              sliding_window=3, attn_logit_softcapping=0.5, query_pre_attn_scalar=1)),
     "gemma3_text": ("gemma3_text", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=1,
                                         head_dim=16, hidden_size=32, intermediate_size=64,
                                         max_position_embeddings=64, sliding_window=3,
                                         layer_types=["sliding_attention", "full_attention", "sliding_attention"])),
     "qwen2": ("qwen2", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, hidden_size=32,
                             intermediate_size=64, max_position_embeddings=64)),
+    "qwen2-sliding": ("qwen2", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+                                    hidden_size=32, intermediate_size=64, max_position_embeddings=64,
+                                    use_sliding_window=True, sliding_window=3, max_window_layers=1)),
     "qwen3": ("qwen3", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                             hidden_size=32, intermediate_size=64, max_position_embeddings=64)),
     "apertus": ("apertus", dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
@@ -71,3 +77,11 @@ def build_tiny_model(name: str, attn_implementation: str = "eager", seed: int = 
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
     return model.eval()
+
+
+def char_tokenizer() -> PreTrainedTokenizerFast:
+    """One token per printable character (ids 2..96, valid in every tiny vocabulary); pad 0, unk 1."""
+    vocab = {"[PAD]": 0, "[UNK]": 1} | {chr(c): c - 30 for c in range(32, 127)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]")

@@ -1,84 +1,48 @@
-"""The shared conformance suite: every registered architecture adapter on a tiny random model.
+"""The conformance suite: every registered architecture on a tiny random model (tests/conformance_configs.py).
 
-For each tiny configuration (tests/conformance_configs.py):
-
-* the attention output rebuilt from the adapter's per-head W_V^h, W_O^h (and biases) and the
-  captured attention probabilities equals the attention module's own output;
-* a deliberately mis-paired extraction (heads rolled by one) does NOT pass, so the check has power;
-* the sublayer contributions the adapter names add up to each block's residual update;
-* the probe's block-hook norms equal ``output_hidden_states`` wherever the two coincide;
-* a right-padded batch gives the same norms, attention reductions and next-token entropy as
-  each prompt run alone;
-* grouped/multi-query models map query head h to KV head floor(h * H_kv / H).
+* One registry of families: every supported ``model_type`` has an adapter, a registry config
+  builder and a tiny conformance config.
+* Each property of ``measure.conformance`` (the public ``check_adapter``) holds for every tiny
+  model, fused attention statistics included (both kernels, against eager, to 1e-5 in float32,
+  at prompt lengths where the 3-token sliding windows and Gemma 2's soft-capping matter).
+* The checks have power: broken adapters and a mis-scaled fused kernel are caught and named.
+* The real loading path: each tiny model saved to a folder with a character tokenizer, loaded by
+  ``load_model`` with and without attention statistics (the implementation each family gets is
+  checked against what the installed transformers declares), measured by ``measure_model``,
+  equals the direct eager probe on the in-memory model.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from conformance_configs import TINY_CONFIGS, build_tiny_model
+from contract.errors import ModelLoadError
+from conformance_configs import COMMON, TINY_CONFIGS, build_tiny_model, char_tokenizer
 from measure.adapters import ADAPTERS, get_adapter
-from measure.probe import Probe, first_input, first_output
+from measure.adapters.base import HeadWeights
+from measure.attention import FUSED_STATISTICS, supports_fused_statistics
+from measure.conformance import (
+    EAGER_CHECKS, ConformanceError, attention_implementation, check_adapter, check_fused_statistics,
+    fused_against_eager, padded_batch,
+)
+from measure.loading import load_model
+from measure.prompts import read_prompt_file
+from measure.probe import Probe
+from measure.registry import FAMILIES
+from measure.runner import RunOptions, batches, measure_model, tokenize
 
 NAMES = sorted(TINY_CONFIGS)
-PROMPT_LENGTHS = (7, 4, 1)
-
-
-def padded_batch(lengths=PROMPT_LENGTHS, vocab: int = 128, seed: int = 1):
-    """Random token ids, right-padded with id 0; returns (input_ids, attention_mask, per-prompt ids)."""
-    gen = torch.Generator().manual_seed(seed)
-    prompts = [torch.randint(3, vocab, (n,), generator=gen) for n in lengths]
-    width = max(lengths)
-    ids = torch.zeros(len(prompts), width, dtype=torch.long)
-    mask = torch.zeros(len(prompts), width, dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, : len(prompt)] = prompt
-        mask[row, : len(prompt)] = 1
-    return ids, mask, prompts
-
-
-def capture_attention(model, adapter, ids, mask):
-    """Per layer: the attention module's input, output (residual removed), probabilities."""
-    records = {}
-
-    def make_hook(layer, sublayer):
-        def hook(module, args, kwargs, output):
-            out = first_output(output)
-            if sublayer.output_includes_residual:
-                residual = args[sublayer.residual_arg] if len(args) > sublayer.residual_arg else kwargs["residual"]
-                out = out - residual
-            records[layer] = (first_input(args, kwargs), out, output[1])
-        return hook
-
-    handles = []
-    for layer, block in enumerate(adapter.blocks(model)):
-        module = adapter.attention(block)
-        sublayer = adapter.sublayers(block)["attention"]
-        assert sublayer.input_module is module
-        handles.append(module.register_forward_hook(make_hook(layer, sublayer), with_kwargs=True))
-    with torch.no_grad():
-        model(input_ids=ids, attention_mask=mask)
-    for handle in handles:
-        handle.remove()
-    return records
-
-
-def rebuild_attention(x, probs, weights):
-    """sum_h A_h (X W_V^h^T + b_V^h) W_O^h^T + b_O, in float64."""
-    x, probs = x.double(), probs.double()
-    values = torch.einsum("btd,hed->bhte", x, weights.w_v.double())
-    if weights.b_v is not None:
-        values = values + weights.b_v.double()[None, :, None, :]
-    mixed = probs @ values  # [B, H, T, d_head]
-    out = torch.einsum("bhte,hde->btd", mixed, weights.w_o.double())
-    if weights.b_o is not None:
-        out = out + weights.b_o.double()
-    return out
-
-
-def relative_error(a, b):
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+BATCH = padded_batch(vocab=COMMON["vocab_size"])
+WINDOW = 3  # every tiny config's sliding/local window
+# The implementation each family loads with (without, with attention statistics), from the class flags of
+# the installed transformers: SDPA refused by GPT-Neo, BLOOM, Gemma 2; attention outside the interface in
+# GPT-Neo, BLOOM and Falcon.
+EXPECTED_ATTENTION = {"gpt_neo": ("eager", "eager"), "bloom": ("eager", "eager"), "falcon": ("sdpa", "eager"),
+                      "gemma2": ("eager", FUSED_STATISTICS)}
+REFUSED_WITH_ATTENTION = {"falcon-per-head-alibi"}  # eager Falcon adds ALiBi twice (measure.attention.check_faithful)
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -87,136 +51,214 @@ def tiny(request):
     return request.param, model, get_adapter(model.config.model_type)
 
 
-def test_every_registered_model_type_has_a_conformance_config():
+def test_every_supported_family_has_an_adapter_a_builder_and_a_conformance_config():
     covered = {model_type for model_type, _ in TINY_CONFIGS.values()}
     assert covered == set(ADAPTERS)
+    assert set(FAMILIES) == set(ADAPTERS)
 
 
-def test_attention_output_rebuilt_from_per_head_matrices(tiny):
+def test_conformance_prompts_are_longer_than_the_windows():
+    assert max(len(p) for p in BATCH.prompts) > 2 * WINDOW
+    assert (BATCH.mask == 0).any()  # and the batch is padded
+
+
+@pytest.mark.parametrize("check", list(EAGER_CHECKS))
+def test_conformance_property(tiny, check):
     name, model, adapter = tiny
-    ids, mask, _ = padded_batch()
-    records = capture_attention(model, adapter, ids, mask)
-    assert len(records) == adapter.architecture(model.config).n_layers
-    for layer, (x, out, probs) in records.items():
-        weights = adapter.head_weights(model, layer)
-        rebuilt = rebuild_attention(x, probs, weights)
-        assert relative_error(rebuilt, out) < 1e-5, f"{name} layer {layer}"
+    with attention_implementation(model, "eager"):
+        EAGER_CHECKS[check](model, adapter, BATCH)
 
 
-def test_mispaired_heads_fail_the_rebuild(tiny):
+def test_fused_statistics_equal_eager(tiny):
+    """Both kernels, to 1e-5 in float32 on every per-head statistic (sums over up to 23 rows included)."""
     name, model, adapter = tiny
-    ids, mask, _ = padded_batch()
-    x, out, probs = capture_attention(model, adapter, ids, mask)[0]
-    weights = adapter.head_weights(model, 0)
-    rolled = type(weights)(weights.w_v, weights.b_v, weights.w_o.roll(1, dims=0), weights.b_o, weights.kv_head)
-    assert relative_error(rebuild_attention(x, probs, rolled), out) > 1e-2
+    check_fused_statistics(model, adapter, BATCH)  # a no-op for the families outside the attention interface
+    if model.config._attn_implementation == "eager" and supports_fused_statistics(type(model)):
+        for kernel in ("auto", "chunked"):
+            differences = fused_against_eager(model, adapter, BATCH, kernel)
+            assert max(differences[k] for k in ("offdiag_mass", "entropy", "mass_minus_tokens")) <= 1e-5
+            assert differences["token_norms"] <= 1e-6
 
 
-def test_head_weight_shapes_and_kv_map(tiny):
-    name, model, adapter = tiny
-    arch = adapter.architecture(model.config)
-    weights = adapter.head_weights(model, 0)
-    assert weights.w_v.shape == (arch.n_heads, arch.d_head, arch.d_model)
-    assert weights.w_o.shape == (arch.n_heads, arch.d_model, arch.d_head)
-    group = arch.n_heads // arch.n_kv_heads
-    assert weights.kv_head.tolist() == [h // group for h in range(arch.n_heads)]
-    for h in range(arch.n_heads):  # query heads sharing a KV head share its W_V
-        first = int((weights.kv_head == weights.kv_head[h]).nonzero()[0])
-        assert torch.equal(weights.w_v[h], weights.w_v[first])
-    if arch.n_kv_heads < arch.n_heads:
-        assert arch.n_kv_heads == 1 or not torch.equal(weights.w_v[0], weights.w_v[-1])
+def test_check_adapter_runs_every_check():
+    model = build_tiny_model("mistral")
+    assert check_adapter(model) == list(EAGER_CHECKS) + ["fused_statistics"]
+    assert model.config._attn_implementation == "eager"  # restored after the fused comparison
 
 
-def test_sublayer_contributions_add_up_to_the_block_update(tiny):
-    name, model, adapter = tiny
-    arch = adapter.architecture(model.config)
-    if arch.norm_placement == "post":
-        pytest.skip("post-LN blocks normalise after the residual add: the update is not a sum")
-    ids, mask, _ = padded_batch()
-    batch, length = ids.shape
+def _eager_statistics(model, adapter):
+    with Probe(model, adapter, attention=True) as probe:
+        capture = probe.run(BATCH.ids, BATCH.mask)
+    return capture.offdiag_mass, capture.attention_entropy
+
+
+@pytest.mark.parametrize("name, setting, plain", [
+    ("mistral", "sliding_window", 4096), ("gemma2", "sliding_window", 4096), ("gemma3_text", "sliding_window", 4096),
+    ("qwen2-sliding", "sliding_window", 4096), ("gemma2", "attn_logit_softcapping", None),
+])
+def test_windows_and_soft_capping_change_the_statistics_at_the_conformance_length(name, setting, plain):
+    """Power of the fused-vs-eager check: the same weights with a window longer than the prompts (or without
+    soft-capping) give other statistics."""
+    model = build_tiny_model(name)
+    adapter = get_adapter(model.config.model_type)
+    with_setting = _eager_statistics(model, adapter)
+    setattr(model.config, setting, plain)
+    for block in adapter.blocks(model):
+        attention = adapter.attention(block)
+        for attribute in ("sliding_window", "attn_logit_softcapping"):
+            if attribute == setting and hasattr(attention, attribute):
+                setattr(attention, attribute, plain)
+    without = _eager_statistics(model, adapter)
+    for statistic, other in zip(with_setting, without):  # 100 times the fused-vs-eager tolerance
+        assert np.abs(statistic - other).max() > 1e-3
+
+
+# -- the checks catch what they are for ------------------------------------------------------------
+def _broken(adapter, **overrides):
+    """An instance of a subclass of ``adapter``'s class with some methods replaced."""
+    return type("Broken" + type(adapter).__name__, (type(adapter),), overrides)()
+
+
+def test_rolled_output_heads_are_caught():
+    model = build_tiny_model("llama-gqa")
+    adapter = get_adapter("llama")
+
+    def head_weights(self, model, layer):
+        w = type(adapter).head_weights(self, model, layer)
+        return HeadWeights(w.w_v, w.b_v, w.w_o.roll(1, dims=0), w.b_o, w.kv_head)
+
+    with pytest.raises(ConformanceError, match="attention_rebuild") as err:
+        check_adapter(model, _broken(adapter, head_weights=head_weights))
+    assert err.value.check == "attention_rebuild"
+
+
+def test_wrong_kv_map_is_caught():
+    model = build_tiny_model("llama-gqa")
+    adapter = get_adapter("llama")
+
+    def head_weights(self, model, layer):
+        w = type(adapter).head_weights(self, model, layer)
+        return HeadWeights(w.w_v, w.b_v, w.w_o, w.b_o, torch.arange(len(w.kv_head)) % 2)
+
+    with pytest.raises(ConformanceError, match="head_weights"):
+        check_adapter(model, _broken(adapter, head_weights=head_weights))
+
+
+def test_final_module_mistaken_for_the_last_block_is_caught():
+    model = build_tiny_model("gpt2")
+    adapter = get_adapter("gpt2")
+    with pytest.raises(ConformanceError, match="hidden_states"):
+        check_adapter(model, _broken(adapter, final_module=lambda self, model: model.transformer.h[-1]))
+
+
+def test_a_mis_scaled_fused_kernel_is_caught(monkeypatch):
+    import measure.attention
+
+    honest = measure.attention.lse_rows
+    monkeypatch.setattr(measure.attention, "lse_rows",
+                        lambda q, k, mask, scale, *args, **kwargs: honest(q, k, mask, 1.01 * scale, *args, **kwargs))
+    model = build_tiny_model("gpt2")
+    with pytest.raises(ConformanceError, match="fused_statistics.*kernel auto"):
+        check_fused_statistics(model, get_adapter("gpt2"), BATCH)
+
+
+def test_a_model_that_cannot_run_eager_is_refused_clearly():
+    model = build_tiny_model("falcon-multi-query", attn_implementation="sdpa")
+    with pytest.raises(ConformanceError, match="setup.*attn_implementation='eager'"):
+        check_adapter(model)
+
+
+# -- the real loading path ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Every tiny model saved with a character tokenizer, and a prompt file longer than the windows."""
+    root = tmp_path_factory.mktemp("families")
+    for name in NAMES:
+        build_tiny_model(name).save_pretrained(root / name)
+        char_tokenizer().save_pretrained(root / name)
+    pd.DataFrame({"text": ["abc def ghi jkl mno", "x", "hello world, again", "the cat sat"]}).to_csv(
+        root / "prompts.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize("attention", [False, True], ids=["no-attention", "attention"])
+@pytest.mark.parametrize("name", NAMES)
+def test_loading_path_measures_every_family(saved, name, attention):
+    prompts = read_prompt_file(saved / "prompts.csv")
+    if attention and name in REFUSED_WITH_ATTENTION:
+        with pytest.raises(ModelLoadError, match="ALiBi bias twice"):
+            load_model(str(saved / name), attention=attention, device="cpu")
+        return
+    loaded = load_model(str(saved / name), attention=attention, device="cpu")
+    family = loaded.model.config.model_type
+    expected = EXPECTED_ATTENTION.get(family, ("sdpa", FUSED_STATISTICS))[attention]
+    assert loaded.model.config._attn_implementation == expected
+    tables = measure_model(loaded, prompts, RunOptions(batch_size=3, attention=attention, progress=False))
+    assert tables["runs"]["attn_implementation"].iloc[0] == expected
+    assert tables["models"]["attn_implementation"].iloc[0] == expected
+    assert ("attention" in tables) == attention
+
+    # the same weights in memory, probed directly: eager for the statistics, else the loaded implementation
+    direct_model = build_tiny_model(name, attn_implementation="eager" if attention else expected)
+    adapter = get_adapter(family)
+    residual = tables["residual"].set_index(["prompt_id", "layer"])
+    with Probe(direct_model, adapter, attention=attention) as probe:
+        for rows, ids, mask in batches(tokenize(loaded, prompts), 3, 0, torch.device("cpu")):
+            capture = probe.run(ids, mask)
+            for r, i in enumerate(rows):
+                prompt_id, n = prompts["prompt_id"].iloc[i], int(capture.n_tokens[r])
+                measured = residual.loc[prompt_id].sort_index()["norm_last"].to_numpy()
+                np.testing.assert_allclose(measured, capture.token_norms[r, :, n - 1], rtol=1e-5)
+                if attention:
+                    frame = tables["attention"].query("prompt_id == @prompt_id").sort_values(["layer", "head"])
+                    np.testing.assert_allclose(frame["offdiag_mass"], capture.offdiag_mass[r].ravel(), atol=1e-5)
+                    np.testing.assert_allclose(frame["entropy"], capture.attention_entropy[r].ravel(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, implementation, faithful", [
+    ("bloom", "eager", True), ("falcon-per-head-alibi", "sdpa", True), ("falcon-per-head-alibi", "eager", False),
+])
+def test_alibi_attention_against_an_independent_computation(name, implementation, faithful):
+    """ALiBi adds slope_h * j to the score of key j, slope_h = 2^(-8 (h + 1) / H) (H a power of 2): BLOOM to the
+    scaled scores, q.k / sqrt(d) + slope_h j; Falcon before the scaling, (q.k + slope_h j) / sqrt(d). Falcon's
+    eager path in the installed transformers adds the bias twice, which is why the loader refuses it (when this
+    test fails on that case, transformers has fixed it and the refusal in measure.attention can go)."""
+    model = build_tiny_model(name, attn_implementation=implementation)
+    attention = model.transformer.h[0].self_attention
     seen = {}
-
-    def store(key, sublayer=None):
-        def hook(module, args, kwargs, output):
-            out = first_output(output)
-            if sublayer is not None and sublayer.output_includes_residual:
-                residual = args[sublayer.residual_arg] if len(args) > sublayer.residual_arg else kwargs["residual"]
-                out = out - residual
-            seen[key] = out.reshape(batch, length, -1).clone()
-        return hook
-
-    def store_input(key):
-        def hook(module, args, kwargs):
-            seen[key] = first_input(args, kwargs).clone()
-        return hook
-
-    handles = []
-    for layer, block in enumerate(adapter.blocks(model)):
-        handles.append(block.register_forward_pre_hook(store_input(("in", layer)), with_kwargs=True))
-        handles.append(block.register_forward_hook(store(("out", layer)), with_kwargs=True))
-        for kind, sub in adapter.sublayers(block).items():
-            handles.append(sub.output_module.register_forward_hook(store((kind, layer), sub), with_kwargs=True))
+    handle = attention.register_forward_hook(
+        lambda module, args, kwargs, output: seen.update(x=args[0] if args else kwargs["hidden_states"],
+                                                         residual=args[1] if len(args) > 1 else kwargs.get("residual"),
+                                                         out=output[0]), with_kwargs=True)
+    length = 9
     with torch.no_grad():
-        model(input_ids=ids, attention_mask=mask)
-    for handle in handles:
-        handle.remove()
-    for layer in range(arch.n_layers):
-        update = seen[("out", layer)] - seen[("in", layer)]
-        assert relative_error(seen[("attention", layer)] + seen[("mlp", layer)], update) < 1e-5, f"{name} {layer}"
+        model(input_ids=torch.arange(3, 3 + length)[None])
+    handle.remove()
+    heads, d = attention.num_heads, attention.head_dim
+    q, k, v = attention.query_key_value(seen["x"][0]).view(length, heads, 3, d).permute(2, 1, 0, 3)
+    slopes = torch.tensor([2 ** (-8 * (h + 1) / heads) for h in range(heads)])[:, None, None]
+    bias = slopes * torch.arange(length)[None, None, :]
+    scores = q @ k.mT / d**0.5 + (bias if name == "bloom" else bias / d**0.5)
+    scores = scores.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
+    mixed = (scores.softmax(-1) @ v).transpose(0, 1).reshape(length, heads * d)
+    expected = attention.dense(mixed)
+    if name == "bloom":  # BLOOM's attention adds the residual itself
+        expected = expected + seen["residual"][0]
+    error = (seen["out"][0] - expected).abs().max().item()
+    assert error < 1e-5 if faithful else error > 1e-3
 
 
-def test_block_norms_equal_hidden_states_where_they_coincide(tiny):
-    """hidden_states[0] = input to block 0, [k] = output of block k-1 (k < L), [L] = final norm output."""
-    name, model, adapter = tiny
-    ids, mask, _ = padded_batch()
-    with Probe(model, adapter, attention=False) as probe:
-        capture = probe.run(ids, mask)
-    with torch.no_grad():
-        hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-    n_layers = adapter.architecture(model.config).n_layers
-    assert len(hidden) == n_layers + 1
-    for k in range(n_layers):  # sites 0..L-1: input to block 0 and outputs of blocks 0..L-2
-        expected = hidden[k].float().norm(dim=-1).numpy()
-        assert abs(capture.token_norms[:, k] - expected).max() < 1e-4 * expected.max(), f"{name} site {k}"
-    final = hidden[n_layers].float().norm(dim=-1).numpy()
-    assert abs(capture.token_norms[:, n_layers + 1] - final).max() < 1e-4 * final.max()
-    # the last block's raw output is NOT hidden_states[-1] (which has the final norm applied)
-    assert abs(capture.token_norms[:, n_layers] - final).max() > 1e-3 * final.max()
+def test_an_unfaithful_eager_path_is_refused(saved):
+    with pytest.raises(ModelLoadError, match="ALiBi bias twice"):
+        load_model(str(saved / "falcon-per-head-alibi"), attn_implementation="eager", device="cpu")
 
 
-def test_padded_batch_matches_single_prompts(tiny):
-    name, model, adapter = tiny
-    ids, mask, prompts = padded_batch()
-    with Probe(model, adapter, attention=True) as probe:
-        batched = probe.run(ids, mask)
-        for row, prompt in enumerate(prompts):
-            alone = probe.run(prompt[None, :], torch.ones(1, len(prompt), dtype=torch.long))
-            n = len(prompt)
-            assert batched.n_tokens[row] == n
-            torch.testing.assert_close(batched.token_norms[row, :, :n], alone.token_norms[0], rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(batched.sublayer_norms[row, ..., :n], alone.sublayer_norms[0],
-                                       rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(batched.offdiag_mass[row], alone.offdiag_mass[0], rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(batched.attention_entropy[row], alone.attention_entropy[0],
-                                       rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(batched.next_token_entropy[row], alone.next_token_entropy[0],
-                                       rtol=1e-4, atol=1e-5)
-            assert batched.top_token_id[row] == alone.top_token_id[0]
-
-
-def test_attention_reductions_match_a_direct_computation(tiny):
-    name, model, adapter = tiny
-    ids, mask, prompts = padded_batch()
-    records = capture_attention(model, adapter, ids, mask)
-    with Probe(model, adapter, attention=True) as probe:
-        capture = probe.run(ids, mask)
-    for layer, (_, _, probs) in records.items():
-        for row, prompt in enumerate(prompts):
-            n = len(prompt)
-            a = probs[row, :, :n, :n].double()
-            offdiag = n - torch.diagonal(a, dim1=-2, dim2=-1).sum(-1)
-            entropy = -(a * torch.log(a.clamp_min(1e-300))).sum(-1).mean(-1)
-            torch.testing.assert_close(torch.as_tensor(capture.offdiag_mass[row, layer]).double(), offdiag,
-                                       rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(torch.as_tensor(capture.attention_entropy[row, layer]).double(), entropy,
-                                       rtol=1e-4, atol=1e-5)
+def test_fused_kernels_agree_with_each_other_on_long_padded_prompts():
+    """The lse kernel and the chunked one on prompts of 60 and 37 tokens (windows of 3, GQA)."""
+    model = build_tiny_model("mistral")
+    batch = padded_batch(lengths=(60, 37), vocab=COMMON["vocab_size"])
+    adapter = get_adapter("mistral")
+    for kernel in ("lse", "chunked"):
+        differences = fused_against_eager(model, adapter, batch, kernel)
+        assert differences["kernels"] == [kernel]
+        assert max(differences[k] for k in ("offdiag_mass", "entropy", "mass_minus_tokens")) < 1e-5 * 60

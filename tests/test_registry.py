@@ -17,7 +17,7 @@ from contract.registry import get_entry, load_registry, panel_members
 from contract.vocab import PANELS
 from measure.registry import (
     ARCH_CONTROLS_MAX_PARAMS, DTYPE_BYTES, FAMILIES, FIXED_OVERHEAD_GB, build_config, build_random_model,
-    estimate_memory_gb, estimate_params,
+    estimate_memory_gb, estimate_params, statistics_path,
 )
 
 REGISTRY = load_registry()
@@ -113,10 +113,30 @@ def test_unknown_family_is_rejected():
 
 def test_memory_estimate_follows_the_documented_formula():
     entry = REGISTRY.loc["pythia-70m"]
-    fp32, bf16 = estimate_memory_gb(entry, "float32"), estimate_memory_gb(entry, "bfloat16")
     weights = estimate_params(entry) * DTYPE_BYTES["float32"] / 2**30
-    assert fp32 - FIXED_OVERHEAD_GB == pytest.approx(2 * (bf16 - FIXED_OVERHEAD_GB))
-    assert fp32 > weights + FIXED_OVERHEAD_GB
+    one_token = estimate_memory_gb(entry, "float32", batch_size=1, n_tokens=1)
+    assert weights + FIXED_OVERHEAD_GB < one_token < weights + FIXED_OVERHEAD_GB + 0.01
+    fp32, bf16 = (estimate_memory_gb(entry, dtype, batch_size=1, n_tokens=512) for dtype in ("float32", "bfloat16"))
+    # B = 1: no mask; all but the float32 last-position logits (vocab x 4 bytes) scale with the dtype
+    logits = entry["vocab_size"] * 4 / 2**30
+    assert fp32 - FIXED_OVERHEAD_GB - logits == pytest.approx(2 * (bf16 - FIXED_OVERHEAD_GB - logits))
+
+
+def test_memory_estimate_grows_linearly_with_fused_statistics_and_quadratically_with_eager():
+    """One long prompt: the fused path (pythia: GPT-NeoX runs the attention interface) holds no T x T tensor,
+    so the estimate is affine in T; eager holds its [T, T] mask and one layer's [H, T, T] scores and probabilities."""
+    fused, eager = REGISTRY.loc["pythia-70m"], REGISTRY.loc["bloom-560m"]
+    assert statistics_path(fused) == "fused_statistics" and statistics_path(eager) == "eager"
+    for entry, second_difference in ((fused, 0.0), (eager, None)):
+        gb = [estimate_memory_gb(entry, "float32", attention=True, batch_size=1, n_tokens=t)
+              for t in (1024, 2048, 3072)]
+        step = (gb[2] - gb[1]) - (gb[1] - gb[0])
+        if second_difference is not None:
+            assert step == pytest.approx(second_difference, abs=1e-9)
+        else:  # second difference of T^2 (4 + H (4 + 12)) bytes (mask, scores, probabilities) at a step of 1024
+            assert step * 2**30 == pytest.approx(2 * 1024**2 * (4 + entry["n_heads"] * 16))
+    no_statistics = estimate_memory_gb(eager, "float32", batch_size=1, n_tokens=4096)
+    assert estimate_memory_gb(eager, "float32", attention=True, batch_size=1, n_tokens=4096) > no_statistics + 3
 
 
 def tiny(entry: pd.Series) -> pd.Series:

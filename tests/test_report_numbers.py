@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contract.tables import CLAIMS_TABLE, write_atomically
+from contract.atomic import write_atomically
+from contract.tables import CLAIMS_TABLE
 from report.numbers import ci_level, interval, is_missing, number, p_value, percent, points
 from report.refs import Claims, paper_number, paper_text, value_scale
 

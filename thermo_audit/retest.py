@@ -107,12 +107,13 @@ def _retest(args) -> int:
     resolve_device(args.device)
     card_dir = args.out if args.out is not None else paths.root / "cards" / items[0].model.replace("/", "_")
     writable_folder(card_dir.parent, "--out's parent folder")
-    for item in plan(items, prompts, args.dtype, args.device, args.attention, measured):
+    for item in plan(items, prompts, args.dtype, args.device, args.attention, measured, batch_size=args.batch_size):
         if item.status.startswith("skip: already"):
             print(f"{item.model}: already measured on {prompts['prompt_set'].iloc[0]}")
             continue
         path = measure_item(item, prompts, measured, dtype=args.dtype, device=args.device, attention=args.attention,
-                            batch_size=args.batch_size, progress=not args.no_progress, command=None)
+                            batch_size=args.batch_size, progress=not args.no_progress, command=None,
+                            device_map=args.device_map, offload_folder=args.offload_folder)
         print(f"{item.model}: measured -> {path}")
     sources = load_sources(measured, paths.published)
     models = [item.model for item in items]
