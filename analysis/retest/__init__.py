@@ -12,6 +12,6 @@ models are names in its measured (or controls) source.
 """
 
 from analysis.retest.card import claim_card
-from analysis.retest.panel import COMBINED, combined_source, panel_shift
+from analysis.retest.panel import combined_source, panel_shift, shift_and_joined
 
-__all__ = ["COMBINED", "claim_card", "combined_source", "panel_shift"]
+__all__ = ["claim_card", "combined_source", "panel_shift", "shift_and_joined"]
