@@ -9,6 +9,9 @@ fitted model and the function that computed the row.
 A claim that raises an unexpected exception on one source gets the verdict ``error`` with the
 exception in its note, and the run goes on. Deterministic: fixed seeds, stable order, fixed float
 format, so the same inputs give the same file byte for byte.
+
+``run`` writes, beside claims.csv, the tables of the report's figures (``analysis.figures``) and the
+claim cards of our pretrained models (``analysis.retest.derived``).
 """
 
 from __future__ import annotations
@@ -134,7 +137,8 @@ def inputs(measured_dir: Path, published_dir: Path) -> dict[str, Path]:
 
 def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settings, log=print,
         required: tuple[str, ...] = ()) -> dict[str, Path]:
-    """Compute every claim and the figure tables; replace ``out_dir`` with them, whole.
+    """Compute every claim, the figure tables and the re-test tables of our pretrained models
+    (``analysis.retest.derived``); replace ``out_dir`` with them, whole.
 
     ``out_dir`` is written through a staging folder and swapped in one rename
     (``contract.atomic.staged_directory``): a failure or a kill leaves the previous results. Its
@@ -143,11 +147,13 @@ def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settin
     data folders the user named, which must hold data (``load_sources``).
     """
     from analysis.figures import figure_tables
+    from analysis.retest.derived import retest_tables
 
     sources = load_sources(measured_dir, published_dir, required=required)
     claims = validate(claim_rows(sources, settings, log), CLAIMS_TABLE, Path(out_dir) / CLAIMS_TABLE.filename)
     tables = {"claims": (claims, CLAIMS_TABLE.float_format),
-              **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()}}
+              **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()},
+              **retest_tables(sources, settings, claims)}
     with staged_directory(out_dir) as staging:
         write_folder(staging, tables, inputs_sha256=fingerprint(inputs(measured_dir, published_dir)),
                      measured=str(Path(measured_dir).resolve()), published=str(Path(published_dir).resolve()),

@@ -33,3 +33,8 @@ UNITS = ("model", "family", "lab", "prompt", "layer", "head", "pair", "file")
 # prediction for this model or its data are missing (the note says which); "error": the check
 # failed on this model's data (the message is in the note), the card went on.
 CARD_VERDICTS = ("consistent", "inconsistent", "not applicable", "error")
+# The quantity of a card's sign laws (claim_card.quantity): the law predicts P(dampen) and a sign, the
+# model's mean gain is measured.
+CARD_SIGN_QUANTITY = "predicted: P(dampen); measured: mean gain"
+# The published panel with the re-tested models added (the combined_* columns of panel_shift).
+COMBINED_PANEL = "published+yours"

@@ -1,10 +1,10 @@
-"""The readable claim card, and the report section "Re-testing with new models".
+"""The readable claim card of a re-test: claim_card.csv, panel_shift.csv, card.md with its figures, card.html.
 
 ``write_card`` writes, into one folder: ``claim_card.csv`` and ``panel_shift.csv`` (validated against
 their contract schemas), ``card.md`` (figures as ``figures/*.svg`` beside it) and ``card.html``
 (self-contained: inline CSS and inline SVG, nothing fetched). Per model, one small figure per law
-places the model among the published models. ``retesting_section`` returns the Markdown of the
-report's section, computed from the cards of the measured pretrained models.
+places the model among the published models. How a card line reads is ``report.retesting``'s, which
+also formats the report's section "Re-testing with new models".
 """
 
 from __future__ import annotations
@@ -20,22 +20,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis.claims import Settings
 from analysis.claims.crowding import RHO_CRIT
-from analysis.claims.registry import Settings
-from analysis.retest import claim_card, combined_source, panel_shift
+from analysis.retest import claim_card, shift_and_joined
 from analysis.retest.card import find_model
 from analysis.retest.evidence import Evidence
-from analysis.retest.laws import SIGN_QUANTITY, TOTAL_GAIN, TOTAL_TOLERANCE
-from analysis.retest.measured import ModelData
-from analysis.retest.panel import COMBINED
+from analysis.retest.laws import TOTAL_GAIN, TOTAL_TOLERANCE
+from analysis.retest.measured import R1_GAIN, R1_WITH_NORM, ModelData
 from analysis.retest.rows import NotApplicable, join
-from analysis.sources import HERITAGE_LAB, Source, load_sources
+from analysis.sources import HERITAGE_LAB, Source
 from contract.atomic import write_atomically
 from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, validate
-from contract.vocab import CARD_VERDICTS
+from contract.vocab import CARD_VERDICTS, COMBINED_PANEL
+from report.retesting import (NO_PUBLISHED, interval, md_cell, measured_text, number, panel_models_text, pipe_table,
+                              predicted_text)
 
-# Relative to report/, where the report's cells run (as report/plots.py).
-DATA = Path("..") / "data"
 MODEL_COLOUR, ELEUTHER_COLOUR, OTHER_COLOUR = "#000000", "#c0392b", "#7f8c8d"
 STYLE = {"font.size": 7, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
          "svg.hashsalt": "thermo-audit-card"}
@@ -45,66 +44,6 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.consistent{color:#1e7b
 font-weight:bold}.not-applicable{color:#777}.error{color:#b03a2e}figure{display:inline-block;margin:0.5em;
 width:330px;vertical-align:top}figure svg{width:100%;height:auto}figcaption{font-size:0.8em;color:#555}
 ol li{font-size:0.9em;margin-bottom:0.3em}"""
-
-
-# ---------------------------------------------------------------- numbers as the card prints them
-
-def number(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{digits}g}"
-
-
-def interval(low, high, digits: int = 4) -> str:
-    """"[a, b]", or a one-sided bound where the other end is open (NaN or infinite)."""
-    low_open = low is None or math.isnan(low) or math.isinf(low)
-    high_open = high is None or math.isnan(high) or math.isinf(high)
-    if low_open and high_open:
-        return ""
-    if low_open:
-        return f"<= {number(high, digits)}"
-    if high_open:
-        return f">= {number(low, digits)}"
-    return f"[{number(low, digits)}, {number(high, digits)}]"
-
-
-def predicted_text(row) -> str:
-    value = number(row["predicted"], 4)
-    if row["quantity"] == SIGN_QUANTITY:
-        probability = f"P(dampen) {number(row['predicted'], 2)}" if value else ""
-        if isinstance(row["predicted_sign"], str):
-            return f"{row['predicted_sign']} ({probability})" if probability else row["predicted_sign"]
-        return probability
-    if row["claim_id"] == "kleiber_gmax_bound":
-        return ""  # the bound is the interval
-    if value and row["claim_id"] == "final_ln_accuracy":
-        return f"{value} (published mean)"
-    return f"layer {value}" if value and row["claim_id"] == "lstar_formula" else value
-
-
-def first_clause(note: str) -> str:
-    """The note up to its first "; " outside parentheses (a not-applicable row's reason)."""
-    depth = 0
-    for i, char in enumerate(note):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0 and note.startswith("; ", i):
-            return note[:i]
-    return note
-
-
-def measured_text(row) -> str:
-    value = number(row["measured"], 4)
-    if not value:
-        return ""
-    if row["claim_id"] == "final_ln_accuracy":
-        return {1.0: "+1 (becomes right)", 0.0: "0 (unchanged)", -1.0: "-1 (becomes wrong)"}[row["measured"]]
-    if row["claim_id"] == "lstar_formula":
-        value = f"layer {value}"
-    spread = interval(row["measured_low"], row["measured_high"], 4)
-    text = f"{value} {spread}".strip()
-    return f"{row['measured_sign']}: {text}" if isinstance(row["measured_sign"], str) else text
 
 
 # ---------------------------------------------------------------- figures, one per law
@@ -221,8 +160,6 @@ def signature_figure(model: ModelData, rows: pd.DataFrame, evidence: Evidence):
 
 
 def final_norm_figure(model: ModelData, rows: pd.DataFrame, evidence: Evidence):
-    from analysis.retest.measured import R1_GAIN, R1_WITH_NORM
-
     fig, ax = plt.subplots(figsize=(3.3, 2.4))
     table = evidence.final_norm
     ax.scatter(table["without_norm"], table["with_norm"], s=12, c=_lab_colours(table["lab"]))
@@ -274,11 +211,11 @@ def hierarchy_figure(model: ModelData, rows: pd.DataFrame, evidence: Evidence):
 def twins_figure(model: ModelData, rows: pd.DataFrame, evidence: Evidence):
     fig, ax = plt.subplots(figsize=(3.3, 2.4))
     pairs = evidence.twins
-    ax.scatter(pairs["base_gain"], pairs["instruct_gain"], s=12, color=OTHER_COLOUR, label="published pairs (TWN)")
+    ax.scatter(pairs["base"], pairs["instruct"], s=12, color=OTHER_COLOUR, label="published pairs (TWN)")
     row = rows.loc["twin_sign"]
     if not math.isnan(row["predicted"]) and not math.isnan(row["measured"]):
         ax.scatter([row["predicted"]], [row["measured"]], marker="*", s=80, color=MODEL_COLOUR, label=model.model)
-    top = max(2.5, np.nanmax([row["predicted"], row["measured"], pairs[["base_gain", "instruct_gain"]].max().max()]))
+    top = max(2.5, np.nanmax([row["predicted"], row["measured"], pairs[["base", "instruct"]].max().max()]))
     ax.plot([0, top], [0, top], color="black", lw=0.5)
     ax.axvline(1, color="#999999", lw=0.5, ls=":")
     ax.axhline(1, color="#999999", lw=0.5, ls=":")
@@ -334,10 +271,8 @@ INTRODUCTION = (
     "'inconsistent' otherwise, and 'not applicable' when the law predicts nothing for this model or its data are "
     "missing (the notes say which)."
 )
-NO_PUBLISHED = ("The published data are not imported, so no law has a prediction: run thermo-audit measure "
-                "import-published ../shared/paper3/Results and re-run.")
 CARD_HEADERS = ["law", "convention", "predicted", "interval", "measured", "verdict"]
-SHIFT_HEADERS = ["claim", "statistic", "published", f"{COMBINED}", "p", "verdict", "took in"]
+SHIFT_HEADERS = ["claim", "statistic", "published", COMBINED_PANEL, "p", "verdict", "took in"]
 
 
 def card_table_rows(rows: pd.DataFrame) -> list[list[str]]:
@@ -371,15 +306,6 @@ def verdict_counts(rows: pd.DataFrame) -> str:
     return ", ".join(f"{counts[v]} {v}" for v in CARD_VERDICTS if v in counts)
 
 
-def panel_models_text(panel_models: pd.DataFrame | None) -> str:
-    """Which published notebooks each model joined in the combined panel, and what it could not join."""
-    if panel_models is None or panel_models.empty:
-        return ""
-    parts = [f"{r['model']}: {r['joined'] or 'not added'}" + (f" ({r['note']})" if r["note"] else "")
-             for _, r in panel_models.iterrows()]
-    return "Models added, by the published notebook they join: " + "; ".join(parts) + "."
-
-
 def _document(sources: Mapping[str, Source], card: pd.DataFrame, shift: pd.DataFrame, settings: Settings,
               panel_models: pd.DataFrame | None = None) -> list[tuple]:
     """The card as blocks: ("h1"|"h2"|"p", text), ("table", headers, rows), ("ol", items),
@@ -398,27 +324,18 @@ def _document(sources: Mapping[str, Source], card: pd.DataFrame, shift: pd.DataF
                    ("table", CARD_HEADERS, card_table_rows(rows)),
                    ("ol", [f"{r['claim_id']} ({r['consistent']}): {r['note']}" for _, r in rows.iterrows()]),
                    ("figures", model, model_figures(data, rows, evidence))]
-    blocks.append(("h2", f"How the panel claims move: published vs {COMBINED}"))
+    blocks.append(("h2", f"How the panel claims move: published vs {COMBINED_PANEL}"))
     if shift.empty:
         blocks.append(("p", "Not computed: the published data are not imported."))
     else:
         moved = int(shift["moved"].sum())
         summary = (f"Every claim of the registry re-run on the published panel and on the published panel with "
-                   f"these models added in the matching convention ({COMBINED}); {moved} of {len(shift)} claims move.")
+                   f"these models added in the matching convention ({COMBINED_PANEL}); {moved} of {len(shift)} "
+                   "claims move.")
         blocks += [("p", join(summary, panel_models_text(panel_models), sep=" ")),
                    ("table", SHIFT_HEADERS, shift_table_rows(shift)),
                    ("ol", [f"{r['claim_id']}: {r['note']}" for _, r in shift.iterrows() if r["note"]])]
     return blocks
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(headers: list[str], rows: Iterable[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def render_markdown(blocks: list[tuple], figure_dir: str = "figures") -> str:
@@ -430,9 +347,9 @@ def render_markdown(blocks: list[tuple], figure_dir: str = "figures") -> str:
         elif kind == "p":
             out.append(block[1])
         elif kind == "table":
-            out.append(markdown_table(block[1], block[2]))
+            out.append(pipe_table(block[1], block[2]))
         elif kind == "ol":
-            out.append("\n".join(f"{i}. {_md_cell(item)}" for i, item in enumerate(block[1], 1)))
+            out.append("\n".join(f"{i}. {md_cell(item)}" for i, item in enumerate(block[1], 1)))
         elif kind == "figures":
             out.append("\n".join(f"![{caption}]({figure_dir}/{figure_name(block[1], stem)}.svg)" if image else
                                  f"*{caption}: not drawn ({why})*" for stem, caption, image, why in block[2]))
@@ -504,70 +421,5 @@ def retest(sources: Mapping[str, Source], models: Iterable[str], settings: Setti
     ``prompt_set`` and ``twin_of`` as in ``analysis.retest.claim_card``."""
     models = list(models)
     card = claim_card(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)
-    shift = panel_shift(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)
-    panel_models = None
-    if sources["published"].available:
-        panel_models = combined_source(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)[1]
+    shift, panel_models = shift_and_joined(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)
     return write_card(sources, card, shift, out_dir, settings, panel_models)
-
-
-# ---------------------------------------------------------------- the report's section
-
-def side_by_side(card: pd.DataFrame, models: list[str]) -> str:
-    """One Markdown table: a row per law, a column per model (verdict: measured vs predicted interval)."""
-    table_rows = []
-    for _, rows in card.groupby("claim_id", sort=False):
-        rows = rows.set_index("model")
-        cells = []
-        for model in models:
-            r = rows.loc[model]
-            detail = measured_text(r)
-            if detail and r["consistent"] in ("consistent", "inconsistent"):
-                law = " ".join(filter(None, [predicted_text(r), interval(r["pi_low"], r["pi_high"])]))
-                detail = f"{detail} vs {law}"
-                cells.append(f"{r['consistent']}: {detail}")
-            else:
-                cells.append(r["consistent"])
-        table_rows.append([rows["law"].iloc[0], rows["convention"].iloc[0], *cells])
-    return markdown_table(["law", "convention", *models], table_rows)
-
-
-SECTION_INTRODUCTION = (
-    "`thermo-audit retest --model NAME` confronts a model with every law of the paper that predicts something "
-    "for a single model and writes a claim card (README, \"Re-test your model\"). Here are the cards of our "
-    "{n} measured pretrained models ({models}): each law's prediction for the model, in the convention the law "
-    "was stated in and with the law's uncertainty from the authors' published data, against the model's "
-    "measurement (mean over prompts and {confidence:g}% CI)."
-)
-
-
-def retesting_section(models: Iterable[str] | None = None, measured_dir: Path = DATA / "measured",
-                      published_dir: Path = DATA / "published", settings: Settings | None = None) -> str:
-    """Markdown of the section "Re-testing with new models": the cards of ``models`` (default: every
-    pretrained model measured) side by side, and how the panel claims move when they join (``settings``:
-    the analysis defaults unless given)."""
-    settings = settings or Settings()
-    sources = load_sources(Path(measured_dir), Path(published_dir))
-    models = list(models) if models is not None else list(sources["measured"].models["model"])
-    if not models:
-        return "No pretrained model is measured, so there is no card to show.\n"
-    card = claim_card(sources, models, settings)
-    shift = panel_shift(sources, models, settings)
-    parts = [SECTION_INTRODUCTION.format(n=len(models), models=", ".join(models),
-                                         confidence=100 * settings.confidence)]
-    if not sources["published"].available:
-        parts.append(NO_PUBLISHED)
-    parts.append(side_by_side(card, models))
-    reasons = card[card["consistent"] == "not applicable"]
-    if len(reasons):
-        parts.append("Not applicable: " + "; ".join(
-            f"{r['claim_id']} for {r['model']}: {first_clause(r['note'])}" for _, r in reasons.iterrows()) + ".")
-    if not shift.empty:
-        moved = shift[shift["moved"]]
-        parts.append(f"Added to the published panel in the matching convention ({COMBINED}), these models move "
-                     f"{len(moved)} of the {len(shift)} claims; the others read data these models cannot join (the "
-                     "Pythia sweep, named models, or weight and trace quantities measured another way). "
-                     + panel_models_text(combined_source(sources, models, settings)[1]))
-        if len(moved):
-            parts.append(markdown_table(SHIFT_HEADERS, shift_table_rows(moved)))
-    return "\n\n".join(parts) + "\n"

@@ -319,14 +319,25 @@ def test_written_card_round_trips_and_is_self_contained(published, tmp_path):
 
 
 def test_report_section_is_built_from_the_shipped_demo_models(published, tmp_path):
-    from report.card import retesting_section
+    """The analysis writes the demo models' card and panel shift into data/derived; the section only reads them."""
+    from report.retesting import retesting_section
 
+    from analysis.run import run
     from contract.folders import write_folder
 
     write_folder(tmp_path, {"values": (published.values, None), "labels": (published.labels, None),
                             "prompts": (published.prompts, None)})
-    section = retesting_section(measured_dir=REPOSITORY / "data" / "measured", published_dir=tmp_path,
-                                settings=SETTINGS)
+    derived = tmp_path / "derived"
+    run(REPOSITORY / "data" / "measured", tmp_path, derived, SETTINGS, log=lambda *_: None)
+    section = retesting_section(derived_dir=derived)
     assert "smollm2-135m-instruct" in section and "gemma-3-270m" in section
     assert "| law | convention | gemma-3-270m | smollm2-135m-instruct |" in section
     assert "published+yours" in section
+    # the derived card is the card of every pretrained measured model (random-init controls have none)
+    sources = load_sources(REPOSITORY / "data" / "measured", tmp_path)
+    expected = claim_card(sources, list(sources["measured"].models["model"]), SETTINGS)
+    written = read_table(derived / "retest_card.csv", CLAIM_CARD_TABLE)
+    assert list(written["model"]) == list(expected["model"]) and list(written["claim_id"]) == list(expected["claim_id"])
+    for column in ("predicted", "pi_low", "pi_high", "measured", "measured_low", "measured_high"):
+        assert written[column].to_numpy() == pytest.approx(expected[column].to_numpy(), rel=1e-9, nan_ok=True)
+    assert list(written["consistent"]) == list(expected["consistent"])

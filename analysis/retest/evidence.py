@@ -1,9 +1,9 @@
 """What the published data say about a new model: each law fitted on, or counted over, the authors' panel.
 
-Every quantity is computed once per card from the published source with the claim modules' own
-selections (the same notebooks, conventions and model sets as the panel claims), so a card line and
-the claim it checks read the same published numbers. Without published data every accessor raises
-``NotApplicable`` saying how to import them.
+Every card line reads the published data of the claim it checks (``Claim.data``: the claim's own
+dataset from ``analysis.sources``, with the claim's minima checked), so a card line and its panel
+claim read the same published numbers. Each dataset is read once per card. Without published data,
+or with too few of them, an accessor raises ``NotApplicable`` saying so.
 """
 
 from __future__ import annotations
@@ -15,34 +15,16 @@ import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-
-from analysis.claims.crowding import final_norm_table, rule_table
-from analysis.claims.heritage import heritage_gains
-from analysis.claims.hierarchy import HIERARCHY
-from analysis.claims.kleiber import pythia_gains, total_gains
+from analysis.claims import CLAIMS, InsufficientData, Settings
+from analysis.claims.crowding import final_norm_correct, with_rule
 from analysis.claims.lstar import prediction_errors
-from analysis.claims.registry import InsufficientData, Settings
-from analysis.claims.spectral import published_restriction_maps
+from analysis.claims.twins import pair_summary
+from analysis.needs import Dataset
 from analysis.retest.rows import DAMPEN, NotApplicable
-from analysis.sources import PublishedSource
+from analysis.sources import HIERARCHY, PublishedSource
 
 NOT_IMPORTED = ("the published data are not imported (thermo-audit measure import-published "
                 "../shared/paper3/Results)")
-
-
-def _published_only(function):
-    """Turn a claim helper's InsufficientData into NotApplicable, and refuse without published data."""
-
-    def wrapped(self):
-        if not self.published.available:
-            raise NotApplicable(NOT_IMPORTED)
-        try:
-            return function(self)
-        except InsufficientData as why:
-            raise NotApplicable(f"published data: {why}") from None
-
-    wrapped.__doc__ = function.__doc__
-    return cached_property(wrapped)
 
 
 class Evidence:
@@ -50,6 +32,7 @@ class Evidence:
 
     def __init__(self, published: PublishedSource, settings: Settings):
         self.published, self.settings = published, settings
+        self._data: dict[str, Dataset] = {}
         self._kleiber_fits: dict[str, object] = {}
 
     @property
@@ -57,10 +40,21 @@ class Evidence:
         """1 - confidence: the two-sided level of every prediction interval."""
         return 1 - self.settings.confidence
 
-    @_published_only
+    def data(self, claim_id: str) -> Dataset:
+        """The published data of claim ``claim_id``, its minima checked; NotApplicable saying what is missing."""
+        if not self.published.available:
+            raise NotApplicable(NOT_IMPORTED)
+        if claim_id not in self._data:
+            try:
+                self._data[claim_id] = CLAIMS[claim_id].data(self.published)
+            except InsufficientData as why:
+                raise NotApplicable(f"published data: {why}") from None
+        return self._data[claim_id]
+
+    @property
     def pythia(self) -> pd.DataFrame:
         """Per Pythia model of PFS: mean R1 gain over its 25 prompts, with n_layers and rho (kleiber_*_r)."""
-        return pythia_gains(self.published)
+        return self.data("kleiber_depth_r").frame
 
     def kleiber_fit(self, x: str):
         """OLS gain ~ x over the Pythia models (statsmodels results)."""
@@ -74,97 +68,75 @@ class Evidence:
         frame = self.kleiber_fit(x).get_prediction(pd.DataFrame({x: np.atleast_1d(values).astype(float)}))
         return frame.summary_frame(alpha=self.alpha)
 
-    @_published_only
+    @cached_property
     def total_gains(self) -> pd.DataFrame:
-        """Per published model: geometric mean over prompts of the R2 total gain x_{L-1}/x_0, with facts."""
-        rows = total_gains(self.published)
+        """Per published model (instruct twins of models in the data left out): geometric mean over prompts
+        of the R2 total gain x_{L-1}/x_0, with facts."""
+        rows = self.data("kleiber_total_gain").frame
         means = rows.groupby("model", as_index=False)["total_gain"].agg(lambda g: 10 ** np.log10(g).mean())
         return self.published.with_facts(means)
 
-    @_published_only
+    @property
     def pythia_blocks(self) -> pd.DataFrame:
         """PFS's per-block R1 gains (blocks 1..L-2, mean over prompts) of the Pythia models, with facts."""
-        rows = self.published.get("layer_gain", notebook="PFS", aggregate="mean")
-        rows = rows[rows["layer"] >= 1].rename(columns={"value": "gain"})
-        return self.published.with_facts(rows[["model", "layer", "gain"]])
+        return self.data("kleiber_gmax_bound").frame
 
-    @_published_only
+    @property
     def heritage(self) -> pd.DataFrame:
         """HRH's models (instruct twins left out): R1 mean gain, sign, lab and heritage (heritage_* claims)."""
-        return heritage_gains(self.published)
+        return self.data("heritage_dampen_share").frame
 
-    @_published_only
+    @cached_property
     def crowding(self) -> pd.DataFrame:
         """Every published model with an R1 gain (HRH, then PFS, then CRG): rho, sign, the rule's sign."""
-        return rule_table(self.published)
+        return with_rule(self.data("crowding_rule").frame)
 
-    @_published_only
+    @cached_property
     def final_norm(self) -> pd.DataFrame:
         """HRH's models with and without the final norm, and whether the rho rule is right each way."""
-        return final_norm_table(self.published)
+        return final_norm_correct(self.data("final_ln_accuracy").frame)
 
-    @_published_only
+    @cached_property
     def signature(self) -> pd.DataFrame:
         """The restriction-map models (W_V Mean / W_O Mean, notebook "CSV") with their gain sign."""
-        norms = published_restriction_maps(self.published).assign(ratio=lambda d: d["wv_spectral"] / d["wo"])
-        data = norms.merge(self.published.model_signs()[["model", "gain", "sign", "notebook"]], on="model")
-        data["log_ratio"] = np.log10(data["ratio"])
-        data["dampens"] = (data["sign"] == DAMPEN).astype(float)
-        if data["dampens"].nunique() < 2:
-            raise NotApplicable("the published signature models are all of one sign: no classifier")
-        return data
+        data = self.data("spectral_ratio_predicts_sign").frame
+        ratio = data["wv_spectral"] / data["wo_spectral"]
+        return data.assign(ratio=ratio, log_ratio=np.log10(ratio), dampens=(data["sign"] == DAMPEN).astype(float))
 
     @cached_property
     def signature_classifier(self):
         """Logistic regression (binomial GLM) of dampening on log10(||W_V|| / ||W_O||) over ``signature``."""
         return smf.glm("dampens ~ log_ratio", data=self.signature, family=sm.families.Binomial()).fit()
 
-    @_published_only
+    @cached_property
     def lstar_calibration(self) -> pd.DataFrame:
         """H4V2's L* (argmax |gradient| of the multi-head trace, the definition our L* uses; the formula's
         calibration targets) with the formula's prediction and signed depth-normalised residual."""
-        rows = self.published.get("l_star_trace", notebook="H4V2", aggregate="value")
-        rows = rows.rename(columns={"value": "l_star"})
+        rows = self.data("lstar_formula").extras["calibration"]
         if len(rows) < 3:
             raise NotApplicable("published data: fewer than 3 H4V2 L* values")
-        data = prediction_errors(self.published.with_facts(rows[["model", "l_star"]]))
+        data = prediction_errors(rows)
         return data.assign(residual=(data["l_star"] - data["formula"]) / data["n_layers"])
 
-    @_published_only
+    @cached_property
     def lstar_cross(self) -> pd.DataFrame:
         """LSC v3's cross-heritage L* (sign change of the printed eq. 4) with the formula's errors."""
-        rows = self.published.get("l_star_sign_change", notebook="LSC", aggregate="mean")
-        rows = rows.rename(columns={"value": "l_star"})[["model", "l_star"]]
-        return prediction_errors(self.published.with_facts(rows))
+        return prediction_errors(self.data("lstar_formula").frame)
 
-    @_published_only
+    @cached_property
     def hierarchy(self) -> pd.Series:
         """GUB's mean R2 gain of the four hierarchy models, in the claimed order."""
-        rows = self.published.get("gain_last_block", notebook="GUB", aggregate="value")
-        means = rows.groupby("model")["value"].mean()
-        missing = sorted(set(HIERARCHY) - set(means.index))
-        if missing:
-            raise NotApplicable(f"published data: GUB lacks {', '.join(missing)}")
-        return means[list(HIERARCHY)]
+        return self.data("hierarchy").frame.groupby("model")["gain"].mean()[list(HIERARCHY)]
 
-    @_published_only
+    @cached_property
     def r2_gains(self) -> pd.DataFrame:
         """Per published model with per-prompt R2 gains (GUB, then TWN, G2L, GJP): mean gain and facts."""
-        frames = [self.published.get("gain_last_block", notebook=nb, aggregate="value")
-                  for nb in ("GUB", "TWN", "G2L", "GJP")]
-        rows = pd.concat(frames, ignore_index=True)
-        rows = rows[rows["notebook"] == rows.groupby("model")["notebook"].transform("first")]
-        means = rows.groupby("model", as_index=False)["value"].mean().rename(columns={"value": "gain"})
+        if not self.published.available:
+            raise NotApplicable(NOT_IMPORTED)
+        means = self.published.r2_prompt_gains().groupby("model", as_index=False)["gain"].mean()
         return self.published.with_facts(means)
 
-    @_published_only
+    @cached_property
     def twins(self) -> pd.DataFrame:
-        """TWN's base/instruct pairs: per pair the base and instruct mean R2 gains (bf16, GU25)."""
-        rows = self.published.get("gain_last_block", notebook="TWN", aggregate="value")
-        means = self.published.with_facts(rows.groupby("model", as_index=False)["value"].mean())
-        instruct = means.dropna(subset=["twin_of"])
-        pairs = instruct.merge(means[["model", "value"]], left_on="twin_of", right_on="model",
-                               suffixes=("_instruct", "_base"))
-        return pairs.rename(columns={"twin_of": "base", "model_instruct": "instruct", "value_base": "base_gain",
-                                     "value_instruct": "instruct_gain"})[["base", "instruct", "base_gain",
-                                                                         "instruct_gain"]]
+        """TWN's base/instruct pairs: per pair the base and instruct mean R2 gains (``base``, ``instruct``)."""
+        return pair_summary(self.data("twin_sign").frame, self.settings.alpha)

@@ -23,18 +23,17 @@ import pandas as pd
 import scipy.stats
 
 from analysis.claims.crowding import RHO_CRIT
-from analysis.claims.hierarchy import HIERARCHY
-from analysis.claims.lstar import formula
-from analysis.claims.registry import InsufficientData
+from analysis.needs import InsufficientData
 from analysis.retest.measured import LABELS, R1_GAIN, R1_WITH_NORM, R2_GAIN, R2_TOTAL, ModelData, Summary
 from analysis.retest.rows import DAMPEN, EXPAND, CardRow, NotApplicable, join, verdict, within
-from analysis.sources import HERITAGE_LAB
+from analysis.sources import HERITAGE_LAB, HIERARCHY
 from analysis.stats import bootstrap_ci, wilson_ci
+from analysis.transition import formula
+from contract.vocab import CARD_SIGN_QUANTITY
 
 # The paper states no tolerance for "total gain ~ 10"; kleiber_total_gain accepts a factor sqrt(10).
 TOTAL_GAIN, TOTAL_TOLERANCE = 10.0, math.sqrt(10)
 MAGNITUDE_CHANGE = 0.5  # "fine-tuning changes the magnitude (by up to 50%) but never the sign"
-SIGN_QUANTITY = "predicted: P(dampen); measured: mean gain"
 SCALES_DIFFER = ("scales differ: the published W_V is the full matrix (mis-sliced for Pythia and BLOOM) and W_O a "
                  "norm of unknown kind; ours are per-head means")
 R1_TEXT, R2_TEXT = LABELS[R1_GAIN], LABELS[R2_GAIN]
@@ -118,7 +117,7 @@ def kleiber(x: str, name: str) -> Callable:
             if not data[x].min() <= value <= data[x].max():
                 row.note = join(row.note, f"{x} lies outside the fitted range [{data[x].min():g}, "
                                           f"{data[x].max():g}]: an extrapolation")
-            if not (model.fact("family") == "gpt_neox" and model.fact("lab") == HERITAGE_LAB):
+            if not model.is_pythia:
                 row.note = join(row.note, f"the fit is of the Pythia family; this model is {model.fact('lab')} "
                                           f"{model.fact('family')}")
 
@@ -378,10 +377,10 @@ LAWS = [
         "block gain x_b/x_{b-1}, last token, blocks 1..L-1", "largest block gain (bound above)", gmax_bound),
     Law("kleiber_total_gain", "Kleiber: total gain over the blocks ~ 10", LABELS[R2_TOTAL],
         "total gain (geometric mean)", total_gain),
-    Law("heritage_dampen_share", "Heritage: sign from the lab", R1_TEXT, SIGN_QUANTITY, heritage_sign),
-    Law("spectral_ratio_predicts_sign", "Spectral signature: sign from ||W_V|| / ||W_O||", R1_TEXT, SIGN_QUANTITY,
+    Law("heritage_dampen_share", "Heritage: sign from the lab", R1_TEXT, CARD_SIGN_QUANTITY, heritage_sign),
+    Law("spectral_ratio_predicts_sign", "Spectral signature: sign from ||W_V|| / ||W_O||", R1_TEXT, CARD_SIGN_QUANTITY,
         signature_sign),
-    Law("crowding_rule", "Crowding: rho >= 0.2 => dampen", R1_TEXT, SIGN_QUANTITY, crowding_sign),
+    Law("crowding_rule", "Crowding: rho >= 0.2 => dampen", R1_TEXT, CARD_SIGN_QUANTITY, crowding_sign),
     Law("final_ln_accuracy", "Final norm: excluding it makes the rho rule right", "R1 with vs without the final norm",
         "change in rule correctness (-1, 0, +1)", final_norm),
     Law("lstar_formula", "L* = L (0.11 + 0.012 L + 4.9 / H)", "argmax |gradient| of the multi-head trace",

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.lstar import steepest_layer
-from analysis.claims.registry import InsufficientData
-from analysis.claims.sheaf import layer_traces
+from analysis.needs import InsufficientData
 from analysis.retest.rows import NotApplicable, sign_of
-from analysis.sources import MeasuredSource
+from analysis.sources import MeasuredSource, pythia_family
+from analysis.transition import steepest
 
 # (convention, quantity) of ``contract.conventions`` and how a card names it.
 R1_GAIN = ("R1", "gain_no_ln")
@@ -88,6 +87,11 @@ class ModelData:
     def n_layers(self) -> int:
         return int(self.facts["n_layers"])
 
+    @property
+    def is_pythia(self) -> bool:
+        """Whether the model is of the Pythia family (GPT-NeoX by EleutherAI, ``analysis.sources.pythia_family``)."""
+        return self.model in set(pythia_family(self.source.models)["model"])
+
     def fact(self, name: str):
         """A model fact, or None where it is missing (NaN)."""
         value = self.facts.get(name)
@@ -113,8 +117,7 @@ class ModelData:
         prompt_set = self._require_prompt_set()
         convention, quantity = view
         rows = self.source.prompt_gains([self.model], quantity=quantity, convention=convention, prompt_set=prompt_set)
-        values = rows.set_index("prompt_id")["gain"].astype(float)
-        values = values[np.isfinite(values)]
+        values = rows.set_index("prompt_id")["gain"].astype(float)  # finite values of clean prompts only
         if values.empty:
             raise NotApplicable(f"no finite {LABELS.get(view, quantity)} for {self.model} on {prompt_set} "
                                 f"({self.n_prompts} prompts measured, every one non-finite)")
@@ -141,21 +144,26 @@ class ModelData:
         return pd.DataFrame(out)
 
     def head_ratio(self) -> float:
-        """Mean per-head ||W_V^h||_2 over mean per-head ||W_O^h||_2 (the heads table)."""
-        heads = self.source.tables["heads"]
-        heads = heads[heads["model"] == self.model]
-        if heads.empty:
-            raise NotApplicable(f"no per-head weight norms for {self.model} (heads table)")
-        wv, wo = heads["wv_spectral"].astype(float).mean(), heads["wo_spectral"].astype(float).mean()
-        if not (np.isfinite(wv) and np.isfinite(wo) and wv > 0 and wo > 0):
-            raise NotApplicable(f"non-finite or zero head norms for {self.model}")
+        """Mean per-head ||W_V^h||_2 over mean per-head ||W_O^h||_2, from the norms spectral_ratio_predicts_sign
+        reads (the source's ``weight_norms`` dataset: models with a non-finite norm are left out)."""
+        try:
+            norms = self.source.dataset("weight_norms")
+        except InsufficientData as why:
+            raise NotApplicable(str(why)) from None
+        found = norms.frame[norms.frame["model"] == self.model]
+        if found.empty:
+            why = norms.left_out.get(self.model, "none in the heads table")
+            raise NotApplicable(f"no per-head weight norms for {self.model} ({why})")
+        wv, wo = found.iloc[0][["wv_spectral", "wo_spectral"]].astype(float)
+        if not (wv > 0 and wo > 0):
+            raise NotApplicable(f"zero head norms for {self.model}")
         return float(wv / wo)
 
     def traces(self) -> tuple[pd.DataFrame, str]:
         """Prompt x layer multi-head traces sum_h (T - tr A_h) ||W_V^h||_F^2 (rows: finite prompts, columns:
         layers) on the first preferred prompt set with attention statistics, and that prompt set."""
         try:
-            traces = layer_traces(self.source, [self.model])
+            traces = self.source.layer_traces([self.model])
         except InsufficientData as why:
             raise NotApplicable(f"{why} (measure with attention statistics)") from None
         wide = traces.pivot(index="prompt_id", columns="layer", values="trace").sort_index(axis=1)
@@ -173,8 +181,8 @@ class ModelData:
         n = traces.shape[0]
         # a bootstrap resample of prompts is a multinomial count per prompt: its mean trace is counts @ traces / n
         counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_resamples)
-        boot = steepest_layer(counts @ traces / n)
+        boot = steepest(counts @ traces / n)
         tail = (1 - self.confidence) / 2
         low, high = np.quantile(boot, [tail, 1 - tail])
-        return {"l_star": int(steepest_layer(traces.mean(axis=0))), "low": float(low), "high": float(high),
+        return {"l_star": int(steepest(traces.mean(axis=0))), "low": float(low), "high": float(high),
                 "n_prompts": traces.shape[0], "prompt_set": prompt_set}

@@ -19,8 +19,8 @@ than ours, so no new model is added to them and the claims reading them do not m
 
 A pretrained model already in the published panel (by name or registry model) is a re-measurement,
 not a new model, and is left out (a random-init control of a panel architecture is a new model).
-``panel_shift`` runs every claim of the registry on the published source and on the combined one, as
-``analysis.run`` does, a claim's error becoming that claim's row.
+``panel_shift`` runs every claim of the registry on the published source and on the combined one with
+``analysis.run.claim_rows``, a claim's error becoming that claim's row.
 """
 
 from __future__ import annotations
@@ -31,53 +31,64 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.claims.registry import CLAIMS, InsufficientData, Outcome, Settings, missing
+from analysis.claims import CLAIMS, Settings
 from analysis.retest.card import find_model
 from analysis.retest.measured import R1_GAIN, R1_WITH_NORM, R2_GAIN, R2_TOTAL, ModelData
 from analysis.retest.rows import NotApplicable, join
-from analysis.sources import HERITAGE_LAB, PublishedSource, Source
+from analysis.run import claim_rows
+from analysis.sources import PublishedSource, Source
 from contract.tables import PANEL_SHIFT_TABLE, PUBLISHED_TABLES, validate
+from contract.vocab import COMBINED_PANEL, DATA_SOURCES
 
-COMBINED = "published+yours"
 PER_PROMPT = ("PFS", "GUB", "TWN")  # the notebooks a new model joins with per-prompt values
 ORIGIN = "measured by thermo-audit, added by retest"
 
-# What each claim reads from the published panel: the notebooks a new model can join it through (none:
-# it cannot), and in words. A claim's own selection may still leave a joined model out (e.g. an instruct
-# model whose base is in the same data).
+# What each dataset of ``analysis.sources`` reads from the published panel: the notebooks a new model can
+# join it through (none: it cannot), and in words. A claim's own selection may still leave a joined model
+# out (e.g. an instruct model whose base is in the same data).
+_EVERY = ("HRH", "PFS", "GUB", "TWN", "4MV")
 _PFS = (("PFS",), "the Pythia sweep (PFS, R1): only Pythia-family models (GPT-NeoX by EleutherAI) join")
 _R1 = (("HRH", "PFS"), "the heritage hunt (HRH, R1) and the other R1 gains (PFS, CRG): every new model joins")
-_R2 = (("GUB", "TWN"), "the R2 per-prompt gains (GUB, TWN, G2L, GJP): every new model joins through GUB")
 _CSV = ((), ("the restriction-map CSV (full-matrix norms, Pythia's mis-sliced): our per-head norms are on "
              "another scale, so no new model is added"))
 _H4 = ((), ("H4V2's traces (head-averaged attention with one head's W_V): our per-head traces are another "
             "quantity, so no new model is added"))
-_LSTAR = ((), ("LSC's sign-change L* and H4V2's calibration targets: other L* definitions, so no new model is "
-               "added (the card's lstar_formula line checks the formula on each model)"))
-_TOTAL = (("GUB", "TWN"), "the R2 total amplification (GUB, G2L, GJP, TWN): every new model joins through GUB")
-_TWINS = (("TWN",), "TWN's pairs (R2): a new model joins with its base (twin_of) when the base is measured or in TWN")
-_CONVENTIONS = (("HRH", "PFS", "GUB", "TWN", "4MV"), ("R1 (HRH, PFS, CRG), R2 (GUB, TWN, G2L, GJP) and R3 (4MV, "
-                                                      "MPI, IDT): every new model joins"))
-CLAIM_INPUTS = {
-    "kleiber_depth_r": _PFS, "kleiber_rho_r": _PFS, "kleiber_gmax_bound": _PFS, "input_robustness": _PFS,
-    "kleiber_total_gain": _TOTAL, "heritage_mixed": _R2, "convention_sensitivity": _CONVENTIONS,
-    "heritage_dampen_share": _R1, "heritage_fisher": _R1, "heritage_lab_means": _R1, "heritage_geometry_scale": _R1,
-    "crowding_rule": _R1, "crowding_threshold": _R1,
-    "final_ln_accuracy": (("HRH",), "HRH (R1 with and without the final norm): every new model joins"),
-    "spectral_wv_lab_ratio": _CSV, "spectral_ratio_predicts_sign": _CSV, "trace_proxy_late_layers": _CSV,
-    "sheaf_eq4": _H4, "sheaf_trace_gpt2_opt": _H4, "sheaf_trace_discriminates": _H4, "lstar_formula": _LSTAR,
-    "crowding_pair": ((), "Pythia-6.9B and GPT-J-6B only"), "twin_gemma": ((), "the Gemma-7B pair only"),
-    "hierarchy": ((), "the four hierarchy models only (GUB)"), "twin_sign": _TWINS,
+_LSTAR = ((), ("the notebooks' stored L* (LSC's sign change, H4V2's calibration targets, ...): other L* "
+               "definitions, so no new model is added (the card's lstar_formula line checks the formula on each "
+               "model)"))
+DATASET_INPUTS = {
+    "panel": (_EVERY, "every published quantity: each new model is counted with its lab"),
+    "claims": (_EVERY, "the rows of the other claims: it moves when they move"),
+    "pythia_gains": _PFS, "pythia_prompt_gains": _PFS, "block_gains": _PFS, "robustness_gains": _PFS,
+    "total_gains": (("GUB", "TWN"), "the R2 total amplification (GUB, G2L, GJP, TWN): every new model joins "
+                                    "through GUB"),
+    "heritage_gains": _R1, "rule_models": _R1,
+    "heritage_prompt_gains": (("GUB", "TWN"), "the R2 per-prompt gains (GUB, TWN, G2L, GJP): every new model "
+                                              "joins through GUB"),
+    "prompt_summaries": (("HRH", "PFS", "GUB", "TWN"), "every published per-model gain (R1 and R2): every new "
+                                                       "model joins"),
+    "convention_gains": (_EVERY, "R1 (HRH, PFS, CRG), R2 (GUB, TWN, G2L, GJP) and R3 (4MV, MPI, IDT): every new "
+                                 "model joins"),
+    "final_norm": (("HRH",), "HRH (R1 with and without the final norm): every new model joins"),
+    "weight_norms": _CSV, "signed_weight_norms": _CSV, "late_layer_proxy": _CSV,
+    "eq4_traces": _H4, "trace_pair": _H4, "signed_traces": _H4, "multihead_traces": _H4,
+    "contraction": ((), "RME's restriction-map contraction of pythia-1.4b only"),
+    "spectral_gaps": ((), "the sheaf-Laplacian spectral gaps of H4L, RME and H4V2, from attention matrices the "
+                          "measurement does not store: no new model is added"),
+    "lstar": _LSTAR, "lstar_definitions": _LSTAR,
+    "pair_summaries": ((), "Pythia-6.9B and GPT-J-6B only"),
+    "hierarchy_gains": ((), "the four hierarchy models only (GUB)"),
+    "twin_gains": (("TWN",), "TWN's pairs (R2): a new model joins with its base (twin_of) when the base is "
+                             "measured or in TWN"),
 }
-
-
-def _is_pythia(model: ModelData) -> bool:
-    return model.fact("family") == "gpt_neox" and model.fact("lab") == HERITAGE_LAB
+# Per claim: what its dataset reads, except where the claim selects fewer models than its dataset holds.
+CLAIM_INPUTS = {claim.id: DATASET_INPUTS[claim.needs.dataset] for claim in CLAIMS.values()
+                if claim.needs.dataset in DATASET_INPUTS} | {"twin_gemma": ((), "the Gemma-7B pair only")}
 
 
 def _row(model: ModelData, notebook: str, quantity: str, convention: str, aggregate: str, value: float,
          n_prompts: int, prompt_id: str | None = None, layer: int | None = None) -> dict:
-    return {"notebook": notebook, "source_file": f"{COMBINED}:{notebook}", "model": model.model,
+    return {"notebook": notebook, "source_file": f"{COMBINED_PANEL}:{notebook}", "model": model.model,
             "lab": model.fact("lab"), "prompt_set": model.prompt_set, "prompt_id": prompt_id, "layer": layer,
             "head": None, "quantity": quantity, "convention": convention, "aggregate": aggregate,
             "value": float(value), "dtype": model.fact("dtype") or "float32", "n_prompts": n_prompts, "note": ORIGIN}
@@ -122,7 +133,7 @@ def _model_rows(model: ModelData, in_twins: bool, prompt_sets: Mapping[str, set]
     (``prompt_sets``: the prompt sets of each notebook's per-prompt values)."""
     parts = [("HRH", lambda: _r1_rows(model, "HRH", per_prompt=False)), ("GUB", lambda: _r2_rows(model, "GUB")),
              ("4MV", lambda: _r3_rows(model))]
-    if _is_pythia(model):
+    if model.is_pythia:
         parts.append(("PFS", lambda: _r1_rows(model, "PFS", per_prompt=True)))
     if in_twins:
         parts.append(("TWN", lambda: _r2_rows(model, "TWN")))
@@ -148,7 +159,7 @@ def combined_source(sources: Mapping[str, Source], models: Iterable[str], settin
     notebooks it joined (columns ``model``, ``joined``, ``note``).
 
     The combined source keeps the name "published": the claims read it through their published-data
-    branches (the authors' notebooks and conventions); ``panel_shift`` labels its rows ``COMBINED``.
+    branches (the authors' notebooks and conventions); ``panel_shift`` labels its rows ``COMBINED_PANEL``.
     """
     published = sources["published"]
     located = {model: find_model(sources, model) for model in dict.fromkeys(models)}
@@ -181,7 +192,7 @@ def combined_source(sources: Mapping[str, Source], models: Iterable[str], settin
         report.append({"model": model, "joined": ", ".join(joined), "note": "; ".join(notes)})
     values, model_facts = published.values, published.models
     if rows:
-        added = validate(pd.DataFrame(rows, columns=list(values.columns)), PUBLISHED_TABLES["values"], COMBINED)
+        added = validate(pd.DataFrame(rows, columns=list(values.columns)), PUBLISHED_TABLES["values"], COMBINED_PANEL)
         values = pd.concat([values, added], ignore_index=True)
     if facts:
         added_facts = pd.DataFrame(facts).rename_axis("model").reset_index()
@@ -190,23 +201,13 @@ def combined_source(sources: Mapping[str, Source], models: Iterable[str], settin
     return combined, pd.DataFrame(report, columns=["model", "joined", "note"])
 
 
-def _claim_table(source: PublishedSource, settings: Settings) -> pd.DataFrame:
-    """Every claim of the registry on one published-format source, one row per claim (index claim_id):
-    as ``analysis.run.claim_rows`` computes it, except that a claim's error becomes its row (verdict
-    "error", the message in the note) instead of ending the run: a new model's data may be what a
-    claim cannot take (e.g. per-prompt gains on prompts no published model was run on)."""
-    rows = []
-    for claim in CLAIMS.values():
-        try:
-            outcome = claim.compute(source, settings)
-        except InsufficientData as why:
-            outcome = missing(claim.id, str(why))
-        except Exception as error:  # noqa: BLE001 (one claim's failure is its row, never the end of the shift)
-            outcome = Outcome(statistic=claim.id, holds="error", note=f"{type(error).__name__}: {error}")
-        rows.append({"claim_id": claim.id, "statistic": outcome.statistic, "value": outcome.value,
-                     "ci_low": outcome.ci_low, "ci_high": outcome.ci_high, "p_value": outcome.p_value,
-                     "n": outcome.n, "holds": outcome.holds, "note": outcome.note})
-    return pd.DataFrame(rows).astype({"n": "Int64"}).set_index("claim_id")
+def claim_table(source: PublishedSource, settings: Settings) -> pd.DataFrame:
+    """Every claim of the registry on one published-format source, one row per claim (index claim_id), as
+    ``analysis.run.claim_rows`` computes it: a claim that fails is its row (verdict "error"), never the end
+    of the shift (a new model's data may be what a claim cannot take)."""
+    no_data = {name: Source(name, source.models.iloc[:0]) for name in DATA_SOURCES}
+    rows = claim_rows(no_data | {"published": source}, settings, log=lambda *_: None)
+    return rows[rows["source"] == "published"].set_index("claim_id")
 
 
 def _changed(a, b) -> bool:
@@ -218,16 +219,22 @@ def _changed(a, b) -> bool:
     return not np.isclose(float(a), float(b), rtol=1e-9, atol=0)
 
 
-def panel_shift(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
-                prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Per claim of the registry: statistic, CI, p, n and verdict on the published panel and on
-    ``published+yours``, whether they moved, which new models the claim took in, and a note.
-    Empty (with the columns of ``PANEL_SHIFT_TABLE``) when the published data are not imported."""
+def shift_and_joined(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
+                     prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None,
+                     published_claims: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``panel_shift`` and, per model, the notebooks it joined (``combined_source``'s report; empty without
+    published data). ``published_claims``: the claims' rows already computed on the published source (e.g.
+    claims.csv's), which are then not computed again."""
     columns = list(PANEL_SHIFT_TABLE.columns)
     if not sources["published"].available:
-        return validate(pd.DataFrame(columns=columns), PANEL_SHIFT_TABLE, "panel shift")
+        return (validate(pd.DataFrame(columns=columns), PANEL_SHIFT_TABLE, "panel shift"),
+                pd.DataFrame(columns=["model", "joined", "note"]))
     combined, joined = combined_source(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)
-    before, after = _claim_table(sources["published"], settings), _claim_table(combined, settings)
+    if published_claims is None:
+        before = claim_table(sources["published"], settings)
+    else:
+        before = published_claims[published_claims["source"] == "published"].set_index("claim_id")
+    after = claim_table(combined, settings)
     notebooks = {m: set(j.split(", ")) - {""} for m, j in zip(joined["model"], joined["joined"])}
     keys = ("value", "ci_low", "ci_high", "p", "n", "holds")
     fields = ("value", "ci_low", "ci_high", "p_value", "n", "holds")
@@ -241,9 +248,17 @@ def panel_shift(sources: Mapping[str, Source], models: Iterable[str], settings: 
         if reads is None:
             note = join(note, "not in the map of claim inputs: which models it took in is not known")
         if new["holds"] == "error":
-            note = join(note, f"on {COMBINED}: {new['note']}")
+            note = join(note, f"on {COMBINED_PANEL}: {new['note']}")
         rows.append({"claim_id": claim_id, "statistic": old["statistic"],
                      **{f"published_{k}": old[f] for k, f in zip(keys, fields)},
                      **{f"combined_{k}": new[f] for k, f in zip(keys, fields)},
                      "moved": moved, "joined": ", ".join(took), "note": note})
-    return validate(pd.DataFrame(rows, columns=columns), PANEL_SHIFT_TABLE, "panel shift")
+    return validate(pd.DataFrame(rows, columns=columns), PANEL_SHIFT_TABLE, "panel shift"), joined
+
+
+def panel_shift(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
+                prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Per claim of the registry: statistic, CI, p, n and verdict on the published panel and on
+    ``published+yours``, whether they moved, which new models the claim took in, and a note.
+    Empty (with the columns of ``PANEL_SHIFT_TABLE``) when the published data are not imported."""
+    return shift_and_joined(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)[0]
