@@ -184,14 +184,14 @@ def _analyse(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis stage under the exit-code policy of ``thermo_audit.cli``."""
-    from thermo_audit.cli import apply_common, guarded
+    from thermo_audit.cli import common_options, guarded
 
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv or "--verbose" in argv
 
     def command() -> int:
         args = _parser(Settings()).parse_args(argv)
-        apply_common(args)
-        return _analyse(args)
+        with common_options(args):
+            return _analyse(args)
 
     return guarded(command, verbose)

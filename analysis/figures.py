@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from contract.tables import FIGURE_TABLES, validate
 from analysis.sources import CANONICAL_GAIN, PUBLISHED_GAINS, MeasuredSource, PublishedSource, Source
 
 FACTS = ["lab", "heritage", "family", "n_layers", "n_heads", "d_head", "rho", "n_params", "norm_placement", "variant"]
@@ -159,7 +160,8 @@ BUILDERS = {
 
 
 def figure_tables(sources: dict[str, Source], settings) -> dict[str, pd.DataFrame]:
-    """Every figure table, stacked over the sources that hold data for it."""
+    """Every figure table, stacked over the sources that hold data for it, checked against its schema
+    (``contract.tables.FIGURE_TABLES``; an empty table where no source has data)."""
     tables = {}
     for name, build in BUILDERS.items():
         frames = []
@@ -169,7 +171,7 @@ def figure_tables(sources: dict[str, Source], settings) -> dict[str, pd.DataFram
             frame = build(src)
             if len(frame):
                 frames.append(frame.assign(source=source_name))
-        columns = ["source"] + (list(frames[0].columns.drop("source")) if frames else [])
+        columns = list(FIGURE_TABLES[name].columns)
         tables[name] = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     tables["lab_means"] = lab_means(tables["model_gains"], settings)
-    return tables
+    return {name: validate(frame, FIGURE_TABLES[name], f"{name}.csv") for name, frame in tables.items()}

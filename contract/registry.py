@@ -9,22 +9,27 @@ of names. Building a model from a row needs torch and lives in ``measure.registr
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from contract.errors import UnknownNameError
+from contract.tables import REGISTRY_TABLE, read_table
 from contract.vocab import PANELS
 
 REGISTRY_PATH = Path(__file__).resolve().parent / "data" / "registry.csv"
-_INT_COLUMNS = ["n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_ff", "d_embed", "vocab_size",
-                "max_positions", "window_size", "n_params"]
+
+
+@lru_cache(maxsize=4)
+def _checked_registry(path: Path) -> pd.DataFrame:
+    return read_table(path, REGISTRY_TABLE).set_index("model", drop=False)
 
 
 def load_registry(path: Path = REGISTRY_PATH) -> pd.DataFrame:
-    """The registry as a DataFrame indexed by ``model`` (the canonical short model name)."""
-    dtypes = {"alt_hf_ids": str, "twin_of": str, **{column: "Int64" for column in _INT_COLUMNS}}
-    return pd.read_csv(path, dtype=dtypes).set_index("model", drop=False)
+    """The registry (checked against ``REGISTRY_TABLE``) as a DataFrame indexed by ``model``, the
+    canonical short model name. A copy: callers may change it."""
+    return _checked_registry(Path(path)).copy()
 
 
 def suggest(name: str, known: list[str]) -> str:

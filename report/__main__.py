@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from report import RenderError
-from thermo_audit.cli import add_common, apply_common, guarded, verbose
+from thermo_audit.cli import add_common, common_options, guarded, verbose
 from report.project import find_root
 from report.render import render, render_with_quarto
 
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-files", action="store_true", help="own renderer: keep the intermediate markdown, figures and Typst source in <document>_files/")
     add_common(parser)
     args = parser.parse_args(argv)
-    apply_common(args)
-    return guarded(lambda: _render(args), verbose(args))
+    with common_options(args):
+        return guarded(lambda: _render(args), verbose(args))
 
 
 def _render(args) -> int:

@@ -21,6 +21,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from thermo_audit import __version__
@@ -60,12 +61,24 @@ def verbose(args: argparse.Namespace) -> bool:
     return getattr(args, "verbose", False)
 
 
-def apply_common(args: argparse.Namespace) -> None:
-    """Set up logging and export ``--data-dir`` so every stage (and a stage's subprocess) sees it."""
+@contextmanager
+def common_options(args: argparse.Namespace):
+    """Set up logging and, for the duration of the command, export ``--data-dir`` so every stage (and
+    a stage's subprocess, such as the report's pre-render step) sees it."""
     logging.basicConfig(level=logging.INFO if verbose(args) else logging.WARNING,
                         format="%(levelname)s %(message)s")
-    if getattr(args, "data_dir", None) is not None:
-        os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
+    if getattr(args, "data_dir", None) is None:
+        yield
+        return
+    previous = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[DATA_DIR_ENV]
+        else:
+            os.environ[DATA_DIR_ENV] = previous
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,10 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     stage = _delegated_stage(argv)
     if stage is not None:  # its own parser reads everything after the stage's name
         args = build_parser().parse_args(argv[: stage + 1])
-        apply_common(args)
-        return _delegate(argv[stage], argv[stage + 1:])
+        with common_options(args):
+            return _delegate(argv[stage], argv[stage + 1:])
     args = build_parser().parse_args(argv)
-    apply_common(args)
+    with common_options(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.stage == "ls" and args.what == "claims":
         from analysis.cli import print_claims
 

@@ -131,8 +131,8 @@ def _retest(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from thermo_audit.cli import apply_common, guarded, verbose
+    from thermo_audit.cli import common_options, guarded, verbose
 
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    apply_common(args)
-    return guarded(lambda: _retest(args), verbose(args))
+    with common_options(args):
+        return guarded(lambda: _retest(args), verbose(args))

@@ -5,7 +5,7 @@ random-init controls are the architecture's baseline, not a model a researcher b
 * ``retest_card``: ``claim_card`` of those models (``CLAIM_CARD_TABLE``);
 * ``retest_shift``: how the panel claims move when they join the published panel (``PANEL_SHIFT_TABLE``);
 * ``retest_joined``: per model, the published notebooks it joined in the combined panel, and why not others
-  (columns ``JOINED``).
+  (``FIGURE_TABLES["retest_joined"]``).
 
 Without measured pretrained models the tables are empty; without published data the shift and the joined
 notebooks are (the card then shows the measurements with every prediction not applicable).
@@ -21,24 +21,22 @@ from analysis.claims import Settings
 from analysis.retest.card import claim_card
 from analysis.retest.panel import shift_and_joined
 from analysis.sources import Source
-from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, validate
+from contract.tables import CLAIM_CARD_TABLE, FIGURE_TABLES, PANEL_SHIFT_TABLE, validate
 
-RETEST_TABLES = {"retest_card": CLAIM_CARD_TABLE, "retest_shift": PANEL_SHIFT_TABLE}
-JOINED = ["model", "joined", "note"]
+RETEST_TABLES = {"retest_card": CLAIM_CARD_TABLE, "retest_shift": PANEL_SHIFT_TABLE,
+                 "retest_joined": FIGURE_TABLES["retest_joined"]}
 
 
 def retest_tables(sources: Mapping[str, Source], settings: Settings,
                   claims: pd.DataFrame | None = None) -> dict[str, tuple[pd.DataFrame, str | None]]:
-    """{name: (frame, float format)} of the three re-test tables (see the module docstring), the first two
-    validated against their schemas. ``claims``: the claims' rows already computed (claims.csv's), whose
+    """{name: (frame, float format)} of the three re-test tables (see the module docstring), each validated
+    against its schema. ``claims``: the claims' rows already computed (claims.csv's), whose
     published rows the panel shift reuses instead of computing them again."""
     models = list(sources["measured"].models["model"])
     if models:
         card = claim_card(sources, models, settings)
         shift, joined = shift_and_joined(sources, models, settings, published_claims=claims)
     else:
-        card, shift = (pd.DataFrame(columns=list(t.columns)) for t in RETEST_TABLES.values())
-        joined = pd.DataFrame(columns=JOINED)
-    tables = {name: (validate(frame, table, f"{name}.csv"), table.float_format)
-              for (name, table), frame in zip(RETEST_TABLES.items(), (card, shift))}
-    return tables | {"retest_joined": (joined[JOINED], None)}
+        card, shift, joined = (pd.DataFrame(columns=list(t.columns)) for t in RETEST_TABLES.values())
+    return {name: (validate(frame, table, f"{name}.csv"), table.float_format)
+            for (name, table), frame in zip(RETEST_TABLES.items(), (card, shift, joined))}
