@@ -44,10 +44,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 data: published
-	$(BIN)/python -m measure panel offline-demo --prompt-set core25 --attention
-	$(BIN)/python -m measure panel offline-demo --prompt-set GU25 --attention
-	$(BIN)/python -m measure panel arch-controls --prompt-set core25 --attention
-	$(BIN)/python -m measure panel arch-controls --prompt-set GU25 --attention
+	$(BIN)/thermo-audit measure panel offline-demo --prompt-set core25 --attention
+	$(BIN)/thermo-audit measure panel offline-demo --prompt-set GU25 --attention
+	$(BIN)/thermo-audit measure panel arch-controls --prompt-set core25 --attention
+	$(BIN)/thermo-audit measure panel arch-controls --prompt-set GU25 --attention
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_probe.py

@@ -32,3 +32,16 @@ def test_the_wheel_carries_its_data_and_works_outside_the_checkout(tmp_path):
                             env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, check=True)
     location, prompts, models = result.stdout.split()
     assert location.startswith(str(target)) and int(prompts) == 25 and int(models) >= 38
+
+
+def test_the_analysis_and_the_report_run_without_torch(tmp_path):
+    """`pip install .` without the `measure` extra must be enough to analyse and render: nothing on
+    those paths imports torch or transformers."""
+    script = ("import sys; from thermo_audit.cli import main; "
+              "import analysis.run, report.refs, report.plots, report.card, report.retesting, report.published, "
+              "report.prerender, report.render; "
+              f"status = main(['--data-dir', {str(REPO / 'data')!r}, 'analyse', '-q', '--resamples', '50', "
+              f"'--out', {str(tmp_path / 'derived')!r}]); "
+              "print(status, [m for m in ('torch', 'transformers') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "0 []"
