@@ -184,13 +184,13 @@ def _analyse(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis stage under the exit-code policy of ``thermo_audit.cli``."""
-    from thermo_audit.cli import common_options, guarded
+    from thermo_audit.cli import common_options, guarded, parse
 
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv or "--verbose" in argv
 
     def command() -> int:
-        args = _parser(Settings()).parse_args(argv)
+        args = parse(_parser(Settings()), argv)
         with common_options(args):
             return _analyse(args)
 

@@ -31,7 +31,7 @@ from analysis.needs import Dataset, InsufficientData
 from contract.conventions import all_conventions
 from contract.registry import load_registry
 from contract.errors import TableError
-from contract.folders import read_folder_table, read_manifest
+from contract.folders import REIMPORT, read_folder_table, read_manifest
 from contract.store import read_measured_tables
 from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES
 
@@ -973,7 +973,7 @@ def read_published(directory: Path) -> dict[str, pd.DataFrame] | None:
         return None
     manifest = read_manifest(directory)
     tables = {"values": PUBLISHED_TABLES["values"], "labels": PUBLISHED_TABLES["labels"], "prompts": PROMPTS_TABLE}
-    return {name: read_folder_table(directory, name, table, manifest) for name, table in tables.items()}
+    return {name: read_folder_table(directory, name, table, manifest, REIMPORT) for name, table in tables.items()}
 
 
 def read_data(measured_dir: Path, published_dir: Path, required: tuple[str, ...] = ()

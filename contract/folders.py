@@ -59,8 +59,10 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def read_file(folder: Path, manifest: dict, name: str, table: Table) -> pd.DataFrame:
-    """One table of ``folder`` parsed (not yet schema-checked), checked against the manifest."""
+def read_file(folder: Path, manifest: dict, name: str, table: Table,
+              remedy: str = "rebuild it, or restore the file") -> pd.DataFrame:
+    """One table of ``folder`` parsed (not yet schema-checked), checked against the manifest; a
+    damaged file is a TableError naming it, the first bad line and ``remedy``."""
     path = Path(folder) / f"{name}.csv"
     if name not in manifest["files"]:
         raise TableError(f"{path}: not listed in {Path(folder) / MANIFEST}")
@@ -72,10 +74,10 @@ def read_file(folder: Path, manifest: dict, name: str, table: Table) -> pd.DataF
     frame = parse_csv(data, table, path)
     if len(frame) != expected["rows"]:
         raise TableError(f"{path}: {len(frame)} rows where {expected['rows']} were written (the file is "
-                         f"truncated or damaged after line {min(len(frame), expected['rows']) + 1})")
+                         f"truncated or damaged after line {min(len(frame), expected['rows']) + 1}); {remedy}")
     if hashlib.sha256(data).hexdigest() != expected["sha256"]:
         raise TableError(f"{path}{_first_problem(frame, table)}: the file differs from what was written "
-                         "(SHA-256 mismatch: edited or damaged); rebuild it, or restore the file")
+                         f"(SHA-256 mismatch: edited or damaged); {remedy}")
     return frame
 
 
@@ -102,7 +104,12 @@ def checked(frame: pd.DataFrame, table: Table, files: list[Path], file_of_row: n
         raise TableError(f"{files[file_of_row[problem.row]]}, line {line}: {problem}") from None
 
 
-def read_folder_table(folder: Path, name: str, table: Table, manifest: dict | None = None) -> pd.DataFrame:
+def read_folder_table(folder: Path, name: str, table: Table, manifest: dict | None = None,
+                      remedy: str = "rebuild it, or restore the file") -> pd.DataFrame:
     """One table of a manifest folder, fully checked."""
     manifest = read_manifest(folder) if manifest is None else manifest
-    return checked(read_file(folder, manifest, name, table), table, [Path(folder) / f"{name}.csv"])
+    return checked(read_file(folder, manifest, name, table, remedy), table, [Path(folder) / f"{name}.csv"])
+
+
+# What to do about a damaged import of the authors' published results.
+REIMPORT = "import the published results again (thermo-audit measure import-published FOLDER | download)"

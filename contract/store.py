@@ -287,7 +287,9 @@ def partitions(measured_dir: Path) -> list[Partition]:
 
 
 def _read_file(partition: Partition, name: str) -> pd.DataFrame:
-    return read_file(partition.path, partition.manifest, name, RUN_TABLES[name])
+    remedy = (f"re-measure the run, remove it (thermo-audit measure rm --model {partition.model} --prompt-set "
+              f"{partition.prompt_set}), or restore the file")
+    return read_file(partition.path, partition.manifest, name, RUN_TABLES[name], remedy)
 
 
 def _checked_file(partition: Partition, name: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 
 import contract
 from contract.errors import PromptError, TableError
-from contract.folders import read_folder_table
+from contract.folders import REIMPORT, read_folder_table
 from contract.paths import data_paths
 from contract.registry import suggest
 from contract.tables import PROMPTS_TABLE, validate
@@ -106,7 +106,7 @@ def read_prompt_file(path: str | Path, prompt_set: str | None = None) -> pd.Data
 def _published_prompts(published_dir: Path) -> pd.DataFrame | None:
     if not published_dir.exists():
         return None
-    return read_folder_table(published_dir, "prompts", PROMPTS_TABLE)
+    return read_folder_table(published_dir, "prompts", PROMPTS_TABLE, remedy=REIMPORT)
 
 
 def known_prompt_sets(published_dir: Path | None = None) -> dict[str, str]:

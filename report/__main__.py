@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from report import RenderError
-from thermo_audit.cli import add_common, common_options, guarded, verbose
+from thermo_audit.cli import add_common, common_options, guarded, parse, verbose
 from report.project import find_root
 from report.render import render, render_with_quarto
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.add_argument("--no-quarto", dest="use_quarto", action="store_false", help="use the project's own renderer even if Quarto is installed")
     parser.add_argument("--keep-files", action="store_true", help="own renderer: keep the intermediate markdown, figures and Typst source in <document>_files/")
     add_common(parser)
-    args = parser.parse_args(argv)
+    args = parse(parser, sys.argv[1:] if argv is None else argv)
     with common_options(args):
         return guarded(lambda: _render(args), verbose(args))
 

@@ -57,6 +57,31 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "else data/ in the project folder)")
 
 
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    names = set()
+    for action in parser._actions:
+        names.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                names |= _option_strings(subparser)
+    return names
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but an option no command knows (a typo) is named first, with the
+    closest known options, instead of argparse's complaint about a required option it hides."""
+    from contract.registry import suggest
+
+    known = _option_strings(parser)
+    for word in argv:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and name not in known:
+            parser.error(f"unknown option {name}.{suggest(name, sorted(known))}")
+    return parser.parse_args(argv)
+
+
 def verbose(args: argparse.Namespace) -> bool:
     return getattr(args, "verbose", False)
 
@@ -142,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     stage = _delegated_stage(argv)
     if stage is not None:  # its own parser reads everything after the stage's name
-        args = build_parser().parse_args(argv[: stage + 1])
+        args = parse(build_parser(), argv[: stage + 1])
         with common_options(args):
             return _delegate(argv[stage], argv[stage + 1:])
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     with common_options(args):
         return _run(args)
 

@@ -131,8 +131,8 @@ def _retest(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from thermo_audit.cli import common_options, guarded, verbose
+    from thermo_audit.cli import common_options, guarded, parse, verbose
 
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = parse(build_parser(), sys.argv[1:] if argv is None else argv)
     with common_options(args):
         return guarded(lambda: _retest(args), verbose(args))
