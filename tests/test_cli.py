@@ -87,6 +87,8 @@ def cases(world: Path) -> dict[str, list]:
         "analyse --resamples 0": ["--data-dir", data, "analyse", "--resamples", "0"],
         "analyse with a typo in --measured": ["--data-dir", data, "analyse", "--measured", data / "measurd"],
         "analyse with a missing --published": ["--data-dir", data, "analyse", "--published", world / "nothing"],
+        "a typo in an option": [*measure, "--modle", models / "good", *good[2:]],
+        "a typo in an option of analyse": ["--data-dir", data, "analyse", "--resample", "10"],
         "rm of a run that does not exist": ["--data-dir", data, "measure", "rm", "--model", "x", "--prompt-set", "y"],
     }
 
@@ -106,6 +108,11 @@ def test_a_user_mistake_is_one_line_exit_2_and_nothing_written(world, capsys, ca
         assert len(lines) == 1, output.err
     assert fingerprint({"data": world / "data"}) == before
     assert not (world / "data" / "derived").exists()
+
+
+def test_a_typo_is_named_with_the_option_meant(world, capsys):
+    status, output = run(capsys, *cases(world)["a typo in an option"])
+    assert status == 2 and "unknown option --modle. Did you mean: --model" in output.err
 
 
 def test_verbose_shows_the_traceback(world, capsys):
