@@ -86,6 +86,10 @@ def _two_group_statistic(labels: np.ndarray, x: np.ndarray, statistic: str) -> n
 
 
 def _min_attainable_p(null: np.ndarray, alternative: str, exact: bool) -> float:
+    """The smallest p the null allows: an observed statistic beyond every Monte Carlo draw gets
+    1 / (N + 1); in an exact enumeration the observed labelling is one of the most extreme ones."""
+    if not exact:
+        return 1 / (null.size + 1)
     extreme = {"greater": null.max(), "less": null.min()}.get(alternative, np.abs(null).max())
     return resampling_p(null, float(extreme), alternative, exact)
 
