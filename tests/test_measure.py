@@ -91,6 +91,24 @@ def test_residual_views_equal_a_direct_computation(model_dirs, prompts):
         assert gains.loc[1, "gain_last"] == pytest.approx(gains.loc[1, "norm_last"] / gains.loc[0, "norm_last"])
 
 
+def test_every_gain_view_is_the_ratio_of_its_own_stored_norms(model_dirs, prompts):
+    """At every site of every prompt, gain_<view> = norm_<view> / norm_<view> one site earlier, for the
+    last-token, mean and Frobenius views alike (the three differ on a real model, so a gain taken from
+    another view's norms shows); the input to block 0 has no gain."""
+    _, tables = measure(model_dirs["llama-gqa"], prompts, attention=False)
+    residual = tables["residual"].sort_values(["prompt_id", "layer"])
+    assert list(residual["layer"].unique()) == list(range(-1, 3 + 1))
+    for view in ("last", "mean", "frobenius"):
+        norms = residual.pivot(index="prompt_id", columns="layer", values=f"norm_{view}").to_numpy()
+        gains = residual.pivot(index="prompt_id", columns="layer", values=f"gain_{view}").to_numpy()
+        assert np.isnan(gains[:, 0]).all(), view
+        np.testing.assert_allclose(gains[:, 1:], norms[:, 1:] / norms[:, :-1], rtol=1e-12, equal_nan=True,
+                                   err_msg=view)
+        assert np.isfinite(gains[:, 1:]).sum() >= (len(prompts) - 1) * 4, view  # only "x" has no mean view
+    views = residual.loc[residual["layer"] >= 0, ["gain_last", "gain_mean", "gain_frobenius"]].dropna()
+    assert (views["gain_last"] != views["gain_mean"]).all() and (views["gain_mean"] != views["gain_frobenius"]).all()
+
+
 def test_attention_metrics_are_consistent(model_dirs, prompts):
     _, tables = measure(model_dirs["llama-gqa"], prompts)
     attention, heads = tables["attention"], tables["heads"]

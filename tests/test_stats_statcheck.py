@@ -40,7 +40,14 @@ def test_interval_ends():
     strict = st.rounding_interval("p < 0.001")
     assert not strict.contains(0.001) and strict.contains(0.0009)
     assert st.rounding_interval("p <= 0.001").contains(0.001)
-    assert st.rounding_interval("-0.81").contains(-0.815)  # round-half either way
+    # round-half either way: both ends are in. Integers have exactly representable ends (n -/+ 0.5), so
+    # an open end cannot hide behind a stored bound a rounding error below or above the true one
+    for printed in ("-26", "26x", "62,696"):
+        interval = st.rounding_interval(printed)
+        assert interval.contains(interval.low) and interval.contains(interval.high)
+        assert interval.high - interval.low == 1.0
+        assert not interval.contains(interval.low - 1e-6) and not interval.contains(interval.high + 1e-6)
+    assert st.rounding_interval("-26").contains(-26.5) and st.rounding_interval("-26").contains(-25.5)
     assert st.rounding_interval("~300x", approx_factor=1.5).high == pytest.approx(450)
     with pytest.raises(ValueError):
         st.rounding_interval("10^(1/L)")
