@@ -1,0 +1,194 @@
+"""Mutation score of one core module, measured with mutmut (>= 3).
+
+    python tools/mutation.py MODULE [--jobs N] [--workdir DIR]
+    python tools/mutation.py --list
+
+MODULE is a key of ``MODULES`` below. The script copies the working tree (tracked and untracked,
+not ignored files) to ``DIR/MODULE`` (default ``.mutation/`` in the repository, so that the
+authors' results in ``../shared/paper3/Results`` are found from there as from the checkout), adds
+the module's files (``only_mutate``) and its test files (``pytest_add_cli_args_test_selection``)
+to the copy's ``[tool.mutmut]`` table of pyproject.toml, and runs ``mutmut run`` there under
+``nice``. mutmut first runs the selected tests once, recording which tests reach which function,
+and then runs each mutant against those tests only.
+
+It prints the score killed / (killed + survived), where "survived" counts the mutants no test
+detected (mutants no test reaches included) less those listed as equivalent in
+``tools/equivalent_mutants.txt`` (one mutant name, then ``#`` and the one-line argument why no
+test can tell it from the original), which are listed separately. Timeouts count as killed.
+A run that is stopped can be resumed by running the same command with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import libcst as cst
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
+
+# module key -> (files to mutate, as mutmut globs; test files that exercise them)
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "adapters": (["measure/adapters/*"], ["tests/test_conformance.py", "tests/test_registry.py"]),
+    "probe": (["measure/probe.py"], ["tests/test_conformance.py", "tests/test_measure.py",
+                                      "tests/test_properties_measure.py"]),
+    "runner": (["measure/runner.py"], ["tests/test_measure.py", "tests/test_store.py",
+                                        "tests/test_properties_measure.py"]),
+    "weights": (["measure/weights.py"], ["tests/test_measure.py", "tests/test_properties_measure.py"]),
+    "conventions": (["contract/conventions.py"], ["tests/test_conventions.py", "tests/test_properties_conventions.py"]),
+    "stats": (["analysis/stats/*"], ["tests/test_stats_basic.py", "tests/test_stats_models.py",
+                                     "tests/test_stats_resampling.py", "tests/test_stats_statcheck.py",
+                                     "tests/test_properties_stats.py"]),
+    "statcheck": (["analysis/stats/statcheck.py"], ["tests/test_stats_statcheck.py", "tests/test_stats_basic.py",
+                                                    "tests/test_properties_stats.py", "tests/test_verdicts.py"]),
+    # the verdict logic of the analysis: run.py's statcheck comparison and Holm adjustment, and decide()
+    "verdicts": (["analysis/run.py", "analysis/stats/_common.py"],
+                 ["tests/test_verdicts.py", "tests/test_analysis.py", "tests/test_stats_statcheck.py",
+                  "tests/test_stats_basic.py", "tests/test_stats_resampling.py", "tests/test_properties_stats.py"]),
+}
+
+# mutmut leaves decorated functions alone; these decorators only open a context, so the scratch copy
+# opens it with a `with` statement instead and the function's body is mutated like any other
+CONTEXT_DECORATORS = ("torch.inference_mode", "torch.no_grad")
+
+KILLED = {"killed", "timeout", "caught by type check"}
+UNDETECTED = {"survived", "no tests"}
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+
+class _ContextDecoratorsToWith(cst.CSTTransformer):
+    """``@torch.inference_mode()`` over a function -> ``with torch.inference_mode():`` around its body."""
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        contexts = [d for d in updated.decorators if isinstance(d.decorator, cst.Call)
+                    and cst.Module([]).code_for_node(d.decorator.func) in CONTEXT_DECORATORS]
+        if not contexts:
+            return updated
+        statements = list(updated.body.body)
+        docstring = statements[:1] if statements and _is_docstring(statements[0]) else []
+        block = cst.With(items=[cst.WithItem(d.decorator) for d in contexts],
+                         body=cst.IndentedBlock(body=statements[len(docstring):]))
+        return updated.with_changes(decorators=[d for d in updated.decorators if d not in contexts],
+                                    body=updated.body.with_changes(body=[*docstring, block]))
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, cst.SimpleString))
+
+
+def unwrap_context_decorators(path: Path) -> None:
+    """Rewrite ``path`` in place with its context-manager decorators turned into ``with`` blocks."""
+    tree = cst.parse_module(path.read_text(encoding="utf-8"))
+    path.write_text(tree.visit(_ContextDecoratorsToWith()).code, encoding="utf-8")
+
+
+def prepare(module: str, scratch: Path, tests_at: str | None = None) -> None:
+    """Copy the working tree to ``scratch`` and point its mutmut configuration at ``module``; with
+    ``tests_at`` (a git revision), take tests/ from that revision (a score before new tests)."""
+    globs, tests = MODULES[module]
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            target = scratch / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for pattern in globs:
+        for path in scratch.glob(pattern.rstrip("*") + "**/*.py" if pattern.endswith("*") else pattern):
+            unwrap_context_decorators(path)
+    if tests_at:
+        shutil.rmtree(scratch / "tests")
+        archive = subprocess.run(["git", "archive", tests_at, "tests"], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive.stdout, check=True)
+    pyproject = scratch / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    if "\n[tool.mutmut]\n" not in text:
+        sys.exit("pyproject.toml has no [tool.mutmut] table")
+    present = [t for t in tests if (scratch / t).is_file()]
+    settings = f"only_mutate = {_toml_list(globs)}\npytest_add_cli_args_test_selection = {_toml_list(present)}\n"
+    pyproject.write_text(text.replace("\n[tool.mutmut]\n", "\n[tool.mutmut]\n" + settings, 1), encoding="utf-8")
+
+
+def equivalent_mutants() -> dict[str, str]:
+    """Mutant name -> the argument that it is equivalent, from tools/equivalent_mutants.txt."""
+    if not EQUIVALENT_FILE.is_file():
+        return {}
+    out = {}
+    for line in EQUIVALENT_FILE.read_text(encoding="utf-8").splitlines():
+        name, _, why = line.partition("#")
+        if name.strip():
+            out[name.strip()] = why.strip()
+    return out
+
+
+def statuses(scratch: Path) -> dict[str, str]:
+    """Mutant name -> mutmut status, read with ``mutmut results --all true``."""
+    listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=scratch,
+                             capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"^\s+(\S+): (.+)$", listing, flags=re.MULTILINE))
+
+
+def report(module: str, found: dict[str, str]) -> float:
+    """Print the counts, the score and the undetected mutants; return the score."""
+    equivalent = equivalent_mutants()
+    counts = Counter(found.values())
+    killed = sum(counts[s] for s in KILLED)
+    undetected = sorted(m for m, s in found.items() if s in UNDETECTED)
+    survivors = [m for m in undetected if m not in equivalent]
+    listed = [m for m in undetected if m in equivalent]
+    score = killed / (killed + len(survivors)) if killed + len(survivors) else float("nan")
+    print(f"\n{module}: {len(found)} mutants; " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    print(f"score = killed / (killed + survived) = {killed} / {killed + len(survivors)} = {score:.1%} "
+          f"({len(listed)} equivalent mutants left out)")
+    for name in survivors:
+        print(f"  survived: {name} ({found[name]})")
+    for name in listed:
+        print(f"  equivalent: {name}: {equivalent[name]}")
+    for name, status in sorted(found.items()):
+        if status not in {"killed", "caught by type check"} | UNDETECTED:
+            print(f"  {status}: {name}")
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", nargs="?", choices=sorted(MODULES))
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run in parallel (default 2)")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".mutation", help="where the scratch copies go")
+    parser.add_argument("--tests-at", metavar="REV", help="run the tests of git revision REV (e.g. main)")
+    parser.add_argument("--resume", action="store_true", help="continue the module's previous run")
+    args = parser.parse_args(argv)
+    if args.list or args.module is None:
+        for name, (globs, tests) in MODULES.items():
+            print(f"{name:<12} {' '.join(globs)}\n{'':<12} tests: {' '.join(tests)}")
+        return 0
+    scratch = args.workdir.resolve() / args.module
+    if not args.resume:
+        shutil.rmtree(scratch, ignore_errors=True)
+        prepare(args.module, scratch, args.tests_at)
+    command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
+    log = scratch / "mutmut-run.log"
+    print(f"$ cd {scratch} && {' '.join(command)} > {log}", flush=True)
+    started = time.perf_counter()
+    with log.open("a", encoding="utf-8") as out:
+        subprocess.run(command, cwd=scratch, stdout=out, stderr=subprocess.STDOUT, check=False)
+    print(f"mutmut ran {time.perf_counter() - started:.0f} s")
+    report(args.module, statuses(scratch))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
