@@ -161,9 +161,10 @@ class _FakeAdapter:
 
     def __init__(self, layers):
         self.layers = layers
+        self.model = torch.nn.ModuleList(torch.nn.Identity() for _ in layers)  # blocks without weights
 
     def blocks(self, model):
-        return self.layers
+        return self.model
 
     def head_weights(self, model, layer):
         w_v, w_o = self.layers[layer]
@@ -179,8 +180,10 @@ def test_weight_table_rows_permute_with_the_heads_and_a_broken_head_stays_its_ow
     broken = data.draw(st.integers(0, heads - 1))
     layers[0][0][broken, 0, 0] = float("nan")
     order = data.draw(st.permutations(range(heads)))
-    table = weight_table(None, _FakeAdapter(layers), "m")
-    permuted = weight_table(None, _FakeAdapter([(w_v[list(order)], w_o[list(order)]) for w_v, w_o in layers]), "m")
+    adapter = _FakeAdapter(layers)
+    table = weight_table(adapter.model, adapter, "m")
+    adapter = _FakeAdapter([(w_v[list(order)], w_o[list(order)]) for w_v, w_o in layers])
+    permuted = weight_table(adapter.model, adapter, "m")
     columns = ["wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius", "ov_spectral", "ov_frobenius",
                "nonfinite_weights"]
     for layer in range(len(layers)):
