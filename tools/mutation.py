@@ -21,6 +21,7 @@ A run that is stopped can be resumed by running the same command with ``--resume
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -41,7 +42,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                                       "tests/test_properties_measure.py"]),
     "runner": (["measure/runner.py"], ["tests/test_measure.py", "tests/test_store.py",
                                         "tests/test_properties_measure.py"]),
-    "weights": (["measure/weights.py"], ["tests/test_measure.py", "tests/test_properties_measure.py"]),
+    "weights": (["measure/weights.py"], ["tests/test_measure.py", "tests/test_weights.py",
+                                          "tests/test_properties_measure.py"]),
     "conventions": (["contract/conventions.py"], ["tests/test_conventions.py", "tests/test_properties_conventions.py"]),
     "stats": (["analysis/stats/*"], ["tests/test_stats_basic.py", "tests/test_stats_models.py",
                                      "tests/test_stats_resampling.py", "tests/test_stats_statcheck.py",
@@ -184,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"$ cd {scratch} && {' '.join(command)} > {log}", flush=True)
     started = time.perf_counter()
     with log.open("a", encoding="utf-8") as out:
-        subprocess.run(command, cwd=scratch, stdout=out, stderr=subprocess.STDOUT, check=False)
+        # one thread per mutant: --jobs mutants share the cores, and no thread pool crosses a fork
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        subprocess.run(command, cwd=scratch, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
     print(f"mutmut ran {time.perf_counter() - started:.0f} s")
     report(args.module, statuses(scratch))
     return 0
