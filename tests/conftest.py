@@ -9,8 +9,9 @@
   convert 350 MB of GGUF checkpoints into the cache, about a minute per session);
 * in CI (CI=true or CI=1) the authors' published results must be there: their absence stops the
   session at its start with one message, instead of skipping every test that reads them;
-* hypothesis is derandomised (the "deterministic" profile), so a property test gives the same
-  examples on every run; ``--hypothesis-profile explore`` draws fresh, and more, examples.
+* hypothesis is derandomised (the "deterministic" profile, 100 examples a test unless the test says
+  otherwise), so a property test gives the same examples on every run; ``--hypothesis-profile
+  explore`` draws fresh, and more, examples; "mutation" fewer, for tools/mutation.py.
 """
 
 import os
@@ -47,6 +48,8 @@ os.environ["THERMO_AUDIT_CACHE"] = str(CACHE / "thermo-audit")
 
 settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
+# tools/mutation.py runs every mutant against the property tests: fewer examples (a lower bound on what they catch)
+settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25)
 settings.register_profile("explore", max_examples=500, database=None, deadline=None)
 settings.load_profile("deterministic")
 

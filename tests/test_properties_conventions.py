@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.conventions import (
@@ -89,7 +89,6 @@ def _measured(frame: pd.DataFrame, convention: str, norms: dict) -> dict:
 
 
 @given(residual_tables())
-@settings(max_examples=120)
 def test_residual_conventions_agree_with_a_direct_computation(table):
     residual, norms = table
     expected = expected_values(norms)
@@ -109,7 +108,6 @@ def test_residual_conventions_agree_with_a_direct_computation(table):
 
 
 @given(st.lists(st.tuples(NORM, NORM, NORM, NORM), min_size=1, max_size=8))
-@settings(max_examples=60)
 def test_r4_is_the_ratio_of_mean_norms_per_sublayer(values):
     rows = [dict(model="m", prompt_set="s", prompt_id=f"p{i // 2}", layer=i % 2, sublayer=sublayer,
                  norm_in_mean=a, norm_out_mean=b, norm_in_last=c, norm_out_last=d)

@@ -56,7 +56,6 @@ def direct_views(capture: BatchCapture) -> dict[str, np.ndarray]:
 
 
 @given(captures())
-@settings(max_examples=150)
 def test_every_views_gain_is_the_ratio_of_its_consecutive_norms(capture):
     rows = residual_rows(capture)
     for name, expected in direct_views(capture).items():
@@ -137,7 +136,6 @@ def layers_of_heads(draw):
 
 
 @given(head_weights(), st.randoms(use_true_random=False))
-@settings(max_examples=80)
 def test_head_metrics_permute_with_the_heads_and_equal_the_svd(weights, random):
     w_v, w_o = weights
     order = list(range(w_v.shape[0]))
@@ -172,7 +170,6 @@ class _FakeAdapter:
 
 
 @given(layers_of_heads(), st.data())
-@settings(max_examples=40)
 def test_weight_table_rows_permute_with_the_heads_and_a_broken_head_stays_its_own(layers, data):
     """Permuting the heads of a layer permutes that layer's rows; a head with a NaN weight gets NaN norms
     and the count, wherever it sits, and the other heads keep theirs."""
@@ -212,7 +209,6 @@ def attention_probs(draw):
 
 
 @given(attention_probs(), st.data())
-@settings(max_examples=80)
 def test_attention_reductions_equal_a_direct_sum_and_permute_with_the_heads(probs_mask, data):
     probs, mask = probs_mask
     offdiag, entropy, bracket = attention_reductions(probs, mask)

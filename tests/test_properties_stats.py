@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import pandas as pd
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import analysis.stats as stats
@@ -37,7 +37,6 @@ def two_groups(draw):
 
 
 @given(two_groups(), ALTERNATIVES)
-@settings(max_examples=150)
 def test_exact_permutation_p_is_the_share_of_relabellings(data, alternative):
     values, in_a = data["gain"].to_numpy(), (data["lab"] == "a").to_numpy()
     n, n_a = len(values), int(in_a.sum())
@@ -51,7 +50,6 @@ def test_exact_permutation_p_is_the_share_of_relabellings(data, alternative):
 
 
 @given(two_groups(), ALTERNATIVES, st.integers(5, 60), st.integers(0, 2**16))
-@settings(max_examples=150)
 def test_monte_carlo_permutation_p_is_never_below_one_over_n_plus_one(data, alternative, n_resamples, seed):
     n, n_a = len(data), int((data["lab"] == "a").sum())
     assume(math.comb(n, n_a) > n_resamples)
@@ -75,7 +73,6 @@ def paired(draw, n_min=3, n_max=5):
 
 
 @given(paired(), ALTERNATIVES)
-@settings(max_examples=100)
 def test_exact_permutation_correlation_p_is_the_share_of_orderings(data, alternative):
     out = stats.permutation_correlation(data, "x", "y", alternative=alternative, n_resamples=200)
     x, y = data["x"].to_numpy(), data["y"].to_numpy()
@@ -85,7 +82,6 @@ def test_exact_permutation_correlation_p_is_the_share_of_orderings(data, alterna
 
 
 @given(paired(6, 8), ALTERNATIVES, st.integers(5, 200), st.integers(0, 2**16))
-@settings(max_examples=60)
 def test_monte_carlo_correlation_p_is_never_below_one_over_n_plus_one(data, alternative, n_resamples, seed):
     out = stats.permutation_correlation(data, "x", "y", alternative=alternative, n_resamples=n_resamples, seed=seed)
     assert not out.at[0, "exact"]
@@ -107,7 +103,6 @@ def printed_numbers(draw):
 
 
 @given(printed_numbers(), st.floats(-1.5, 1.5))
-@settings(max_examples=300)
 def test_rounding_interval_holds_exactly_the_values_that_print_as_the_string(printed_number, offset):
     text, printed, unit, scale = printed_number
     interval = stats.rounding_interval(text)
@@ -127,7 +122,6 @@ def test_rounding_interval_holds_exactly_the_values_that_print_as_the_string(pri
 
 
 @given(st.integers(-10**6, 10**6), st.sampled_from(["", "x", "×"]))
-@settings(max_examples=100)
 def test_integer_rounding_interval_is_closed_at_exactly_representable_ends(number, suffix):
     """For an integer the ends n - 0.5 and n + 0.5 are exact floats: both are in, the next floats out."""
     interval = stats.rounding_interval(f"{number}{suffix}")
