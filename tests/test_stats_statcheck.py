@@ -205,3 +205,40 @@ def test_sample_sizes_for_one_sided_tests_and_unequal_groups():
             function(0.5, alternative="up")
     with pytest.raises(ValueError):
         st.n_for_two_proportions(0.5, 0.2, alternative="up")
+
+
+def test_every_kind_of_interval_keeps_what_was_printed():
+    for printed, kind, value in [("26", "rounding", 26.0), ("0.15-0.20", "range", None), ("~300x", "approximate", 300.0),
+                                 ("p <= 0.001", "bound", 0.001), ("p >= 0.05", "bound", 0.05)]:
+        interval = st.rounding_interval(printed)
+        assert (interval.kind, interval.printed) == (kind, printed)
+        assert math.isnan(interval.value) if value is None else interval.value == value
+        if kind != "bound":
+            assert interval.contains(interval.low) and interval.contains(interval.high)
+    at_most = st.rounding_interval("p <= 0.001")
+    assert (at_most.low, at_most.high, at_most.low_closed, at_most.high_closed) == (0.0, 0.001, True, True)
+    with pytest.raises(ValueError, match="^cannot parse printed value '10\\^3'$"):
+        st.rounding_interval("10^3")
+
+
+def test_decide_at_the_edges_of_its_rules():
+    assert st.decide(0.5, 0.2, 0.8, 0.01)[0] == "holds"  # two-sided: any significant difference
+    assert st.decide(-0.5, -0.8, -0.2, 0.01)[0] == "holds"
+    assert st.decide(1.0, 0.9, 1.1, 0.01, direction="greater", null=1.0)[0] == "fails"  # estimate at the null
+    assert st.decide(1.0, 0.9, 1.1, 0.01, direction="less", null=1.0)[0] == "fails"
+    for claimed in (-0.2, 0.4):  # a claimed value at an end of the CI is inside it
+        assert st.decide(0.1, -0.2, 0.4, 0.5, claimed=claimed)[0] == "inconclusive"
+    assert st.decide(0.1, np.nan, 0.4, 0.5)[1] == "not significant: 0.1 [nan, 0.4], p = 0.5"
+    for null in (0.0, 0.4):  # a null at an end of the CI is inside it
+        assert "CI compatible" in st.decide(0.1, 0.0, 0.4, 0.5, null=null)[1]
+
+
+def test_reproduces_reasons_in_full():
+    assert st.reproduces("1", None) == ("not recomputable", "no recomputed value")
+    assert st.reproduces("-0.81", -0.878) == ("no", "-0.878 outside [-0.815, -0.805] from '-0.81'")
+    assert st.reproduces("0.5", 0.5, printed_p="0.2", recomputed_p=0.3) == (
+        "yes", "0.5 within [0.45, 0.55] from '0.5'; recomputed p = 0.3 (not significant) agrees with printed '0.2'; "
+        "p outside [0.15, 0.25], decision unchanged")
+    assert st.reproduces("~10", 25.0) == ("no", "25 outside [5, 20] from '~10'")  # the default factor is 2
+    with pytest.raises(ValueError, match="^a printed p needs a recomputed p$"):
+        st.reproduces("1", 1.0, printed_p="0.01")
