@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -49,7 +49,8 @@ os.environ["THERMO_AUDIT_CACHE"] = str(CACHE / "thermo-audit")
 settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 # tools/mutation.py runs every mutant against the property tests: fewer examples (a lower bound on what they catch)
-settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25)
+settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25,
+                          phases=[Phase.explicit, Phase.generate])  # a failure is a kill: no shrinking
 settings.register_profile("explore", max_examples=500, database=None, deadline=None)
 settings.load_profile("deterministic")
 
