@@ -103,7 +103,8 @@ def test_n_for_two_proportions_and_means_closed_forms():
 
 
 @pytest.mark.parametrize("printed, same_as", [
-    ("p ≤ 0.05", "p <= 0.05"), ("p ≥ 0.05", "p >= 0.05"), ("0.15—0.20", "0.15-0.20"), ("0.15–0.20", "0.15-0.20"),
+    ("p ≤ 0.05", "p <= 0.05"), ("p ≥ 0.05", "p >= 0.05"),
+    ("0.15—0.20", "0.15-0.20"), ("0.15–0.20", "0.15-0.20"),
     ("−2.5", "-2.5"), ("26×", "26x"), ("≈ 10", "~10"), ("1,234,567", "1234567"),
 ])
 def test_printed_variants_mean_the_same_interval(printed, same_as):
@@ -208,8 +209,9 @@ def test_sample_sizes_for_one_sided_tests_and_unequal_groups():
 
 
 def test_every_kind_of_interval_keeps_what_was_printed():
-    for printed, kind, value in [("26", "rounding", 26.0), ("0.15-0.20", "range", None), ("~300x", "approximate", 300.0),
-                                 ("p <= 0.001", "bound", 0.001), ("p >= 0.05", "bound", 0.05)]:
+    for printed, kind, value in [("26", "rounding", 26.0), ("0.15-0.20", "range", None),
+                                 ("~300x", "approximate", 300.0), ("p <= 0.001", "bound", 0.001),
+                                 ("p >= 0.05", "bound", 0.05)]:
         interval = st.rounding_interval(printed)
         assert (interval.kind, interval.printed) == (kind, printed)
         assert math.isnan(interval.value) if value is None else interval.value == value

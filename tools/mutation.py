@@ -1,7 +1,9 @@
 """Mutation score of one core module, measured with mutmut (>= 3).
 
-    python tools/mutation.py MODULE [--jobs N] [--workdir DIR]
+    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--resume]
     python tools/mutation.py --list
+
+(after ``pip install -e '.[mutation]'``)
 
 MODULE is a key of ``MODULES`` below. The script copies the working tree (tracked and untracked,
 not ignored files) to ``DIR/MODULE`` (default ``.mutation/`` in the repository, so that the
@@ -15,6 +17,8 @@ It prints the score killed / (killed + survived), where "survived" counts the mu
 detected (mutants no test reaches included) less those listed as equivalent in
 ``tools/equivalent_mutants.txt`` (one mutant name, then ``#`` and the one-line argument why no
 test can tell it from the original), which are listed separately. Timeouts count as killed.
+The property tests run with hypothesis's "mutation" profile (fewer examples, no shrinking), so the
+score is a lower bound of what the full suite catches.
 A run that is stopped can be resumed by running the same command with ``--resume``.
 """
 
@@ -39,7 +43,7 @@ EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "adapters": (["measure/adapters/*"], ["tests/test_conformance.py", "tests/test_registry.py"]),
     "probe": (["measure/probe.py"], ["tests/test_conformance.py", "tests/test_measure.py",
-                                      "tests/test_properties_measure.py"]),
+                                      "tests/test_fused_attention.py", "tests/test_properties_measure.py"]),
     "runner": (["measure/runner.py"], ["tests/test_measure.py", "tests/test_store.py",
                                         "tests/test_properties_measure.py"]),
     "weights": (["measure/weights.py"], ["tests/test_measure.py", "tests/test_weights.py",
