@@ -244,3 +244,17 @@ def test_reproduces_reasons_in_full():
     assert st.reproduces("~10", 25.0) == ("no", "25 outside [5, 20] from '~10'")  # the default factor is 2
     with pytest.raises(ValueError, match="^a printed p needs a recomputed p$"):
         st.reproduces("1", 1.0, printed_p="0.01")
+
+
+def _t_test_power(n1: float, ratio: float, d: float, alpha: float = 0.05) -> float:
+    """Power of the two-sided two-sample t-test with n1 and ratio * n1 units (noncentral t, scipy)."""
+    n2 = ratio * n1
+    df, noncentrality = n1 + n2 - 2, d * math.sqrt(n1 * n2 / (n1 + n2))
+    critical = scipy.stats.t.ppf(1 - alpha / 2, df)
+    return scipy.stats.nct.sf(critical, df, noncentrality) + scipy.stats.nct.cdf(-critical, df, noncentrality)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0, 2.0])
+def test_n_for_two_means_is_the_smallest_n_with_the_power(ratio):
+    n = st.n_for_two_means(0.5, ratio=ratio)
+    assert _t_test_power(n, ratio, 0.5) >= 0.8 > _t_test_power(n - 1, ratio, 0.5)

@@ -115,6 +115,7 @@ def test_exact_p_is_the_share_of_relabellings_without_correction():
     ("p = .05", 0.04, "yes"),  # statcheck: a printed p = .05 is a significant result
     ("p = .05", 0.06, "no"),
     ("p < .05", 0.04, "yes"),  # the bound's high end is alpha itself: significant
+    ("p < .05", 0.06, "no"),
     ("p <= .05", 0.04, "yes"),
     ("p > .05", 0.06, "yes"),  # the bound's low end is alpha: not significant
     ("p > .05", 0.04, "no"),
