@@ -1,6 +1,6 @@
 """Mutation score of one core module, measured with mutmut (>= 3).
 
-    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--resume]
+    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--only GLOB] [--resume]
     python tools/mutation.py --list
 
 (after ``pip install -e '.[mutation]'``)
@@ -19,12 +19,14 @@ detected (mutants no test reaches included) less those listed as equivalent in
 test can tell it from the original), which are listed separately. Timeouts count as killed.
 The property tests run with hypothesis's "mutation" profile (fewer examples, no shrinking), so the
 score is a lower bound of what the full suite catches.
+``--only`` restricts the run to the mutants whose names match (e.g. "measure.runner.x_residual_rows*").
 A run that is stopped can be resumed by running the same command with ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants run in parallel (default 2)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".mutation", help="where the scratch copies go")
     parser.add_argument("--tests-at", metavar="REV", help="run the tests of git revision REV (e.g. main)")
+    parser.add_argument("--only", metavar="GLOB", help="only the mutants whose names match GLOB")
     parser.add_argument("--resume", action="store_true", help="continue the module's previous run")
     args = parser.parse_args(argv)
     if args.list or args.module is None:
@@ -186,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         prepare(args.module, scratch, args.tests_at)
     command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
+    command += [args.only] if args.only else []
     log = scratch / "mutmut-run.log"
     print(f"$ cd {scratch} && {' '.join(command)} > {log}", flush=True)
     started = time.perf_counter()
@@ -194,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         subprocess.run(command, cwd=scratch, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
     print(f"mutmut ran {time.perf_counter() - started:.0f} s")
-    report(args.module, statuses(scratch))
+    found = statuses(scratch)
+    if args.only:
+        found = {name: status for name, status in found.items() if fnmatch.fnmatch(name, args.only)}
+    report(args.module, found)
     return 0
 
 
