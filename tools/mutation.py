@@ -116,10 +116,12 @@ def prepare(module: str, scratch: Path, tests_at: str | None = None) -> None:
     for pattern in globs:
         for path in scratch.glob(pattern.rstrip("*") + "**/*.py" if pattern.endswith("*") else pattern):
             unwrap_context_decorators(path)
-    if tests_at:
+    if tests_at:  # the set-up (tests/conftest.py: environment, hypothesis profiles) stays the working tree's
+        conftest = (scratch / "tests" / "conftest.py").read_bytes()
         shutil.rmtree(scratch / "tests")
         archive = subprocess.run(["git", "archive", tests_at, "tests"], cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive.stdout, check=True)
+        (scratch / "tests" / "conftest.py").write_bytes(conftest)
     pyproject = scratch / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     if "\n[tool.mutmut]\n" not in text:
