@@ -162,7 +162,7 @@ def test_listing_names_every_claim_in_paper_order(capsys):
     (["--resamples", "-5"], "--resamples must be at least 1, got -5"),
     (["--seed", "-1"], "--seed must be at least 0"),
     (["--resamples", "many"], "invalid int value"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--bogus"], "unknown option --bogus"),
 ])
 def test_user_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "derived")]) == 2
