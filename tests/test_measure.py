@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
+import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,11 @@ from contract.errors import ModelLoadError, PromptError, TableError, Unsupported
 from measure.loading import load_model
 from measure.prompts import load_prompt_set, read_prompt_file
 from contract.store import commit_run, read_measured_tables
-from measure.runner import RunOptions, measure_model
+import measure as measure_package
+from contract.vocab import SUBLAYERS
+from measure.probe import BatchCapture
+from measure.runner import (RunOptions, _attention_frame, _sublayer_frame, batches, git_revision, measure_model,
+                            model_row, run_provenance)
 from contract.tables import MEASURED_TABLES
 from measure.weights import head_metrics
 
@@ -250,3 +257,128 @@ def test_cli_run_writes_tables_and_reports_errors(model_dirs, prompts, tmp_path)
     assert "python -m measure run" in read_measured_tables(out)["runs"]["command"].iloc[0]
     failed = run_cli("run", "--model", str(tmp_path / "missing"), "--prompts", str(prompt_file), "--out", str(out))
     assert failed.returncode == 2 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+
+
+# --- the runner's tables from planted captures: every column against a direct computation ------------
+
+
+def planted_capture(seed: int = 0) -> BatchCapture:
+    """Three prompts of 4, 2 and 1 real tokens (T = 4), 2 blocks, 3 heads: random norms at the real
+    positions, NaN in one real sublayer position and in every position of one sublayer slot, anything
+    at the padded ones; attention masses of 0 and of 0.25 at the one-token prompt (0 / 0 and x / 0)."""
+    rng = np.random.default_rng(seed)
+    n_tokens = np.array([4, 2, 1])
+    sublayer = rng.uniform(0.5, 2.0, size=(3, 2, 2, 2, 4)).astype(np.float32)
+    for b, n in enumerate(n_tokens):
+        sublayer[b, ..., n:] = 1e30  # padding
+    sublayer[0, 1, 0, 1, 2] = np.nan  # one non-finite real position
+    sublayer[1, 0, 1, 0, :] = np.inf  # a slot with no finite real position
+    offdiag = rng.uniform(0.1, 1.0, size=(3, 2, 3)).astype(np.float32)
+    offdiag[2, 0, :] = 0.0
+    offdiag[2, 1, :] = 0.25
+    empty = np.zeros(3)
+    return BatchCapture(n_tokens=n_tokens, token_norms=None, sublayer_norms=sublayer, offdiag_mass=offdiag,
+                        attention_entropy=rng.uniform(0, 1, size=(3, 2, 3)),
+                        mass_minus_tokens=rng.normal(0, 1e-6, size=(3, 2, 3)), next_token_entropy=empty,
+                        top_token_id=empty, top_prob=empty, nonfinite_logits=empty.astype(bool))
+
+
+PLANTED_PROMPTS = pd.DataFrame({"prompt_set": "planted", "prompt_id": ["p0", "p1", "p2"]})
+
+
+def test_sublayer_frame_is_the_mean_and_last_norm_of_each_real_finite_position():
+    capture = planted_capture()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = _sublayer_frame(capture, PLANTED_PROMPTS)
+    assert len(frame) == 3 * 2 * 2
+    for row in frame.itertuples():
+        b, s = int(row.prompt_id[1]), SUBLAYERS.index(row.sublayer)
+        n = capture.n_tokens[b]
+        for side, column in enumerate(("in", "out")):
+            real = capture.sublayer_norms[b, row.layer, s, side, :n].astype(np.float64)
+            finite = real[np.isfinite(real)]
+            expected_mean = finite.mean() if finite.size else np.nan
+            assert getattr(row, f"norm_{column}_mean") == pytest.approx(expected_mean, rel=1e-12, nan_ok=True)
+            assert getattr(row, f"norm_{column}_last") == pytest.approx(real[-1], rel=1e-12, nan_ok=True)
+    assert frame["prompt_set"].eq("planted").all()
+    assert np.isnan(frame.set_index(["prompt_id", "layer", "sublayer"]).loc[("p1", 0, SUBLAYERS[1]), "norm_in_mean"])
+
+
+def test_attention_frame_divides_the_mass_by_the_tokens_after_the_first_and_warns_of_nothing():
+    capture = planted_capture()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the one-token prompt's 0 / 0 and 0.25 / 0 are expected, not warned
+        frame = _attention_frame(capture, PLANTED_PROMPTS)
+    assert len(frame) == 3 * 2 * 3
+    for row in frame.itertuples():
+        b = int(row.prompt_id[1])
+        assert row.n_tokens == capture.n_tokens[b]
+        for column, values in (("offdiag_mass", capture.offdiag_mass), ("entropy", capture.attention_entropy),
+                               ("mass_minus_tokens", capture.mass_minus_tokens)):
+            assert getattr(row, column) == values[b, row.layer, row.head]
+        if row.n_tokens > 1:
+            assert row.offdiag_mean == pytest.approx(capture.offdiag_mass[b, row.layer, row.head] / (row.n_tokens - 1),
+                                                     rel=1e-6)
+        else:
+            assert np.isnan(row.offdiag_mean)
+
+
+def test_batches_sort_by_length_pad_right_and_land_on_the_device():
+    token_ids = [[5, 6], [7, 8, 9, 10], [11], [12, 13, 14]]
+    out = list(batches(token_ids, batch_size=3, pad_id=1, device=torch.device("cpu")))
+    assert [rows for rows, _, _ in out] == [[1, 3, 0], [2]]
+    rows, ids, mask = out[0]
+    assert ids.dtype == torch.long and mask.dtype == torch.long
+    assert ids.tolist() == [[7, 8, 9, 10], [12, 13, 14, 1], [5, 6, 1, 1]]
+    assert mask.tolist() == [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]]
+    for _, ids, mask in batches(token_ids, batch_size=3, pad_id=1, device=torch.device("meta")):
+        assert ids.device.type == "meta" and mask.device.type == "meta"
+
+
+def test_model_row_takes_labels_from_the_options_else_from_the_registry(model_dirs):
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu")
+    assert loaded.entry is None
+    bare = model_row(loaded, RunOptions(progress=False))
+    assert (bare["lab"], bare["variant"], bare["twin_of"]) == (None, None, None)
+    registered = dataclasses.replace(loaded, entry=pd.Series({"lab": "EleutherAI", "variant": "deduped",
+                                                              "twin_of": np.nan}))
+    row = model_row(registered, RunOptions(progress=False))
+    assert (row["lab"], row["variant"], row["twin_of"]) == ("EleutherAI", "deduped", None)
+    overridden = model_row(registered, RunOptions(progress=False, lab="Other", twin_of="base-model"))
+    assert (overridden["lab"], overridden["variant"], overridden["twin_of"]) == ("Other", "deduped", "base-model")
+
+
+def test_run_provenance_is_stamped_in_utc():
+    stamp = datetime.fromisoformat(run_provenance()["measured_at"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=folder, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_git_revision_is_the_checkouts_commit_marked_dirty_by_tracked_changes_only(tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    (checkout / "measure").mkdir(parents=True)
+    (checkout / "measure" / "__init__.py").write_text("")
+    _git(checkout, "init", "-q")
+    _git(checkout, "add", ".")
+    _git(checkout, "commit", "-q", "-m", "one")
+    monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
+    head = _git(checkout, "rev-parse", "HEAD")
+    assert git_revision() == head
+    (checkout / "untracked.txt").write_text("x")
+    assert git_revision() == head  # untracked files do not make a run dirty
+    (checkout / "measure" / "__init__.py").write_text("changed = True\n")
+    assert git_revision() == head + "-dirty"
+    outside = tmp_path / "outside" / "measure"
+    outside.mkdir(parents=True)
+    monkeypatch.setattr(measure_package, "__file__", str(outside / "__init__.py"))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert git_revision() is None  # not a checkout
+    monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
+    assert git_revision() is None  # no git
