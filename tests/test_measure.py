@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import re
 import subprocess
 import sys
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +29,7 @@ import measure as measure_package
 from contract.vocab import SUBLAYERS
 from measure.probe import BatchCapture
 from measure.runner import (RunOptions, _attention_frame, _sublayer_frame, batches, git_revision, measure_model,
-                            model_row, run_provenance)
+                            model_row, run_provenance, tokenize)
 from contract.tables import MEASURED_TABLES
 from measure.weights import head_metrics
 
@@ -341,12 +344,16 @@ def test_model_row_takes_labels_from_the_options_else_from_the_registry(model_di
     assert loaded.entry is None
     bare = model_row(loaded, RunOptions(progress=False))
     assert (bare["lab"], bare["variant"], bare["twin_of"]) == (None, None, None)
-    registered = dataclasses.replace(loaded, entry=pd.Series({"lab": "EleutherAI", "variant": "deduped",
-                                                              "twin_of": np.nan}))
+    assert bare["device"] == "cpu" and bare["measured_at"]  # its own provenance when none is given
+    registered = dataclasses.replace(loaded, entry=pd.Series({"lab": "EleutherAI", "variant": "instruct",
+                                                              "twin_of": "base-model"}))
     row = model_row(registered, RunOptions(progress=False))
-    assert (row["lab"], row["variant"], row["twin_of"]) == ("EleutherAI", "deduped", None)
-    overridden = model_row(registered, RunOptions(progress=False, lab="Other", twin_of="base-model"))
-    assert (overridden["lab"], overridden["variant"], overridden["twin_of"]) == ("Other", "deduped", "base-model")
+    assert (row["lab"], row["variant"], row["twin_of"]) == ("EleutherAI", "instruct", "base-model")
+    overridden = model_row(registered, RunOptions(progress=False, lab="Other", twin_of="other-base"))
+    assert (overridden["lab"], overridden["variant"], overridden["twin_of"]) == ("Other", "instruct", "other-base")
+    unlabelled = dataclasses.replace(loaded, entry=pd.Series({"lab": np.nan, "variant": None, "twin_of": np.nan}))
+    row = model_row(unlabelled, RunOptions(progress=False))
+    assert (row["lab"], row["variant"], row["twin_of"]) == (None, None, None)  # a missing label is None, not NaN
 
 
 def test_run_provenance_is_stamped_in_utc():
@@ -382,3 +389,119 @@ def test_git_revision_is_the_checkouts_commit_marked_dirty_by_tracked_changes_on
     monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
     monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
     assert git_revision() is None  # no git
+
+
+def _poison_final_output(model, calls: list[int], poison_call) -> None:
+    """Make the final norm's output infinite at position 0 of the first prompt of the batches for which
+    ``poison_call(call number)`` is true: one non-finite token at one site, the logits of the last token
+    untouched."""
+    def hook(module, args, output):
+        calls.append(len(calls))
+        if poison_call(calls[-1]):
+            output = output.clone()
+            output[0, 0, :] = float("inf")
+        return output
+    model.transformer.ln_f.register_forward_hook(hook)
+
+
+def test_a_prompt_with_one_non_finite_token_is_flagged_and_named(model_dirs, prompts, caplog):
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    _poison_final_output(loaded.model, [], lambda call: call == 0)  # batches of 1: the longest prompt first
+    with caplog.at_level(logging.WARNING, logger="measure.runner"):
+        tables = measure_model(loaded, prompts, RunOptions(batch_size=1, progress=False))
+    longest = prompts.loc[prompts["text"].str.len().idxmax(), "prompt_id"]
+    per_prompt = tables["residual"].groupby("prompt_id")["nonfinite_tokens"].sum()
+    assert per_prompt.to_dict() == {pid: int(pid == longest) for pid in prompts["prompt_id"]}
+    assert not tables["outputs"]["nonfinite_logits"].any()  # flagged by its tokens alone
+    assert tables["runs"]["nonfinite_prompts"].iloc[0] == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"tiny: non-finite activations in 1 prompt(s) ({longest}); they are flagged and left out of means."]
+
+
+def test_the_warning_names_the_first_five_flagged_prompts(model_dirs, tmp_path, caplog):
+    path = tmp_path / "six.csv"
+    pd.DataFrame({"text": ["ab", "cd", "ef", "gh", "ij", "kl"]}).to_csv(path, index=False)
+    six = read_prompt_file(path)
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    _poison_final_output(loaded.model, [], lambda call: True)
+    with caplog.at_level(logging.WARNING, logger="measure.runner"):
+        tables = measure_model(loaded, six, RunOptions(batch_size=1, progress=False))
+    assert tables["runs"]["nonfinite_prompts"].iloc[0] == 6
+    named = ", ".join(sorted(six["prompt_id"])[:5])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"tiny: non-finite activations in 6 prompt(s) ({named}); they are flagged and left out of means."]
+
+
+def test_a_head_with_a_non_finite_weight_is_counted_and_warned_of(model_dirs, prompts, caplog):
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    with torch.no_grad():
+        loaded.model.transformer.h[1].attn.c_proj.weight[0, 0] = float("nan")  # W_O of layer 1, head 0
+    with caplog.at_level(logging.WARNING, logger="measure.runner"):
+        tables = measure_model(loaded, prompts, RunOptions(batch_size=4, progress=False))
+    heads = tables["heads"]
+    assert heads.loc[heads["nonfinite_weights"] > 0, ["layer", "head", "nonfinite_weights"]].values.tolist() == [
+        [1, 0, 1]]
+    assert ("tiny: 1 head(s) have non-finite weights; their norms are left empty (heads.nonfinite_weights)."
+            in [r.getMessage() for r in caplog.records])
+
+
+def test_run_row_device_timing_provenance_and_prompt_hashes(model_dirs, prompts, monkeypatch):
+    """The runs row: the model's device, the wall time of the run in seconds rounded to ms (a clock
+    planted at 100 s and 101.23456 s), and the same provenance as the models row (one call stamps both);
+    every table indexed 0..n-1; each prompt's text hashed."""
+    from measure import runner
+
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=iter([100.0, 101.23456]).__next__))
+    stamps = iter(range(10))
+    monkeypatch.setattr(runner, "run_provenance", lambda: {"package_version": "v", "git_revision": "g",
+                                                            "measured_at": f"t{next(stamps)}"})
+    tables = measure_model(loaded, prompts, RunOptions(batch_size=3, progress=False))
+    run = tables["runs"].iloc[0]
+    assert run["device"] == "cpu" and tables["models"]["device"].iloc[0] == "cpu"
+    assert run["wall_seconds"] == 1.235
+    assert tables["models"]["measured_at"].iloc[0] == run["measured_at"] == "t0"
+    for name, table in tables.items():
+        assert table.index.equals(pd.RangeIndex(len(table))), name
+    assert tables["prompts"]["text_sha256"].tolist() == [hashlib.sha256(t.encode()).hexdigest() for t in prompts["text"]]
+
+
+def test_progress_bar_counts_batches_and_stays_silent_when_off(model_dirs, prompts, capsys):
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    capsys.readouterr()  # the loading's own output
+    measure_model(loaded, prompts, RunOptions(batch_size=3, progress=False))
+    assert capsys.readouterr().err == ""
+    measure_model(loaded, prompts, RunOptions(batch_size=3, progress=True))
+    bar = capsys.readouterr().err
+    assert "tiny / prompts: 100%" in bar and "2/2 [" in bar, bar
+    assert re.search(r"(?<![A-Za-z])(batch/s|s/batch)(?![A-Za-z])", bar), bar
+
+
+def test_one_prompt_without_a_pad_token_runs_on_the_models_device(model_dirs, tmp_path, monkeypatch):
+    from measure import runner
+
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"text": ["abc"]}).to_csv(path, index=False)
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    loaded.tokenizer.pad_token = None  # as GPT-2's own tokenizer: the padding id falls back to 0
+    devices = []
+
+    def spy(token_ids, batch_size, pad_id, device):
+        devices.append((pad_id, device))
+        return batches(token_ids, batch_size, pad_id, device)
+
+    monkeypatch.setattr(runner, "batches", spy)
+    tables = measure_model(loaded, read_prompt_file(path), RunOptions(progress=False))
+    assert devices == [(0, torch.device("cpu"))]
+    assert tables["runs"]["prompt_set"].iloc[0] == "one" and len(tables["outputs"]) == 1
+
+
+def test_tokenize_refuses_an_empty_prompt_and_one_over_the_context_by_name(model_dirs):
+    loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
+    assert loaded.architecture.max_positions == 64
+    fits = pd.DataFrame({"prompt_id": ["full"], "text": ["a" * 64]})
+    assert [len(ids) for ids in tokenize(loaded, fits)] == [64]
+    with pytest.raises(PromptError, match=r"^Prompt long has 65 tokens; tiny takes at most 64\.$"):
+        tokenize(loaded, pd.DataFrame({"prompt_id": ["long"], "text": ["a" * 65]}))
+    with pytest.raises(PromptError, match=r"^Prompt blank tokenises to no tokens\.$"):
+        tokenize(loaded, pd.DataFrame({"prompt_id": ["blank"], "text": [""]}))
