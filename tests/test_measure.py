@@ -368,27 +368,31 @@ def _git(folder: Path, *args: str) -> str:
 
 
 def test_git_revision_is_the_checkouts_commit_marked_dirty_by_tracked_changes_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     checkout = tmp_path / "checkout"
     (checkout / "measure").mkdir(parents=True)
     (checkout / "measure" / "__init__.py").write_text("")
     _git(checkout, "init", "-q")
+    monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
+    assert git_revision() is None  # a checkout without a commit
     _git(checkout, "add", ".")
     _git(checkout, "commit", "-q", "-m", "one")
-    monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
     head = _git(checkout, "rev-parse", "HEAD")
     assert git_revision() == head
     (checkout / "untracked.txt").write_text("x")
     assert git_revision() == head  # untracked files do not make a run dirty
     (checkout / "measure" / "__init__.py").write_text("changed = True\n")
     assert git_revision() == head + "-dirty"
+    with monkeypatch.context() as without_git:
+        without_git.setenv("PATH", str(tmp_path / "no-binaries"))
+        assert git_revision() is None  # no git
     outside = tmp_path / "outside" / "measure"
     outside.mkdir(parents=True)
     monkeypatch.setattr(measure_package, "__file__", str(outside / "__init__.py"))
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     assert git_revision() is None  # not a checkout
     monkeypatch.setattr(measure_package, "__file__", str(checkout / "measure" / "__init__.py"))
-    monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
-    assert git_revision() is None  # no git
+    (checkout / ".git" / "index").write_text("damaged")
+    assert git_revision() is None  # a commit, but a state git cannot read: no claim that it is clean
 
 
 def _poison_final_output(model, calls: list[int], poison_call) -> None:
@@ -494,6 +498,9 @@ def test_one_prompt_without_a_pad_token_runs_on_the_models_device(model_dirs, tm
     tables = measure_model(loaded, read_prompt_file(path), RunOptions(progress=False))
     assert devices == [(0, torch.device("cpu"))]
     assert tables["runs"]["prompt_set"].iloc[0] == "one" and len(tables["outputs"]) == 1
+    loaded.tokenizer.pad_token = "~"  # a tokenizer's own padding id is used
+    measure_model(loaded, read_prompt_file(path), RunOptions(progress=False))
+    assert devices[-1] == (loaded.tokenizer.convert_tokens_to_ids("~"), torch.device("cpu")) != (0, torch.device("cpu"))
 
 
 def test_tokenize_refuses_an_empty_prompt_and_one_over_the_context_by_name(model_dirs):
