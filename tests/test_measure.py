@@ -467,7 +467,8 @@ def test_run_row_device_timing_provenance_and_prompt_hashes(model_dirs, prompts,
     assert tables["models"]["measured_at"].iloc[0] == run["measured_at"] == "t0"
     for name, table in tables.items():
         assert table.index.equals(pd.RangeIndex(len(table))), name
-    assert tables["prompts"]["text_sha256"].tolist() == [hashlib.sha256(t.encode()).hexdigest() for t in prompts["text"]]
+    hashes = [hashlib.sha256(text.encode()).hexdigest() for text in prompts["text"]]
+    assert tables["prompts"]["text_sha256"].tolist() == hashes
 
 
 def test_progress_bar_counts_batches_and_stays_silent_when_off(model_dirs, prompts, capsys):
