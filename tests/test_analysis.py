@@ -4,6 +4,7 @@ command line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,12 +16,15 @@ from analysis.claims import CLAIMS, Settings, claim
 from analysis.claims.registry import decision_rule
 from analysis.cli import list_claims, main
 from analysis.needs import Needs
-from analysis.run import claim_rows, run
+import analysis.run as analysis_run
+from analysis.run import claim_rows, inputs, run
 from analysis.sources import load_sources
 from claims_fixtures import PUBLISHED_RESULTS
+from contract.errors import TableError
 from contract.tables import CLAIMS_TABLE, read_table
 from contract.vocab import UNITS
 from measure.published import import_published
+from report import prerender
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "data" / "measured"
@@ -186,3 +190,35 @@ def test_a_claim_about_other_claims_runs_alone(capsys, tmp_path):
                  "--resamples", "50"]) == 0
     out = capsys.readouterr().out
     assert "verdict: error" not in out and "kleiber_depth_r" in out
+
+
+def test_the_fingerprinted_inputs_are_the_ones_the_prerender_step_checks(tmp_path):
+    """The analysis records a fingerprint of its inputs; the report's pre-render step recomputes it from the
+    manifest to decide whether the results are stale, so both must name the same labelled folders."""
+    measured, published = tmp_path / "measured", tmp_path / "published"
+    recorded = inputs(measured, published)
+    assert recorded == prerender._inputs(tmp_path, {"measured": str(measured), "published": str(published)})
+    assert recorded["analysis"] == ROOT / "analysis" and recorded["contract"] == ROOT / "contract"
+
+
+def test_run_logs_through_log_validates_naming_the_file_and_hands_its_claims_on(monkeypatch, tmp_path, capsys):
+    import analysis.figures
+    import analysis.retest.derived
+
+    handed = []
+    monkeypatch.setattr(analysis.figures, "figure_tables", lambda sources, settings: {})
+    monkeypatch.setattr(analysis.retest.derived, "retest_tables",
+                        lambda sources, settings, claims=None: handed.append(claims) or {})
+    lines = []
+    written = run(MEASURED, tmp_path / "absent", tmp_path / "derived", SETTINGS, log=lines.append)
+    assert capsys.readouterr().out == "" and len(lines) == 3 * len(CLAIMS)  # one line per claim and source
+    claims = read_table(written["claims"], CLAIMS_TABLE)
+    assert len(handed) == 1 and handed[0] is not None
+    pd.testing.assert_series_equal(handed[0]["claim_id"], claims["claim_id"])
+    with pytest.raises(TableError, match="no imported published data"):
+        run(MEASURED, tmp_path / "absent", tmp_path / "other", SETTINGS, log=lines.append, required=("published",))
+    broken = claim_rows(load_sources(MEASURED, tmp_path / "absent"), SETTINGS, log=lambda *_: None)
+    broken.loc[0, "holds"] = "perhaps"
+    monkeypatch.setattr(analysis_run, "claim_rows", lambda sources, settings, log: broken)
+    with pytest.raises(TableError, match=re.escape(str(tmp_path / "derived" / "claims.csv"))):
+        run(MEASURED, tmp_path / "absent", tmp_path / "derived", SETTINGS, log=lines.append)
