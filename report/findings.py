@@ -61,7 +61,10 @@ def finding(C: Claims, claim_id: str, subject: str) -> str:
 
 
 def story(C: Claims, claims: dict[str, str] = STORY) -> Markdown:
-    """The story's claims as a bulleted list of sentences (those the claims table has)."""
+    """The story's claims as a bulleted list of sentences (those the claims table has); one sentence saying why
+    there are none when the authors' data are absent."""
+    if not C.source_has_data("published"):
+        return Markdown("None of them can be computed without the authors' data: see the note below.\n")
     items = [f"- {finding(C, claim_id, subject)}" for claim_id, subject in claims.items() if claim_id in C.ids]
     return Markdown("\n".join(items) + "\n")
 

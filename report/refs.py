@@ -294,7 +294,7 @@ class Claims:
         self.stated.append(claim_id)
         first = self.row(claim_id, self.table.loc[claim_id, "source"].iloc[0])
         printed = self.paper(claim_id)
-        head = f"**[{claim_id}](#{self.anchor(claim_id)})**. {_escape(first['claim'])}"
+        head = f"**[{claim_id}](#{self.anchor(claim_id)})**. {note_text(first['claim'], rounding=False)}"
         if printed != MISSING:
             head += f" The paper prints {_escape(printed)}."
         lines = [f"- {self.source_line(claim_id, source)}" for source in sources

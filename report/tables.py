@@ -29,6 +29,7 @@ from report.refs import (
     _escape,
     html_text,
     n_with_unit,
+    note_text,
     paper_text,
 )
 
@@ -142,7 +143,7 @@ def appendix(C: Claims) -> Markdown:
         rows = C.table.loc[claim_id]
         first = rows.iloc[0]
         printed = C.paper(claim_id)
-        facts = [f"*{_escape(first['claim'])}* (paper: {_escape(first['section'])}).",
+        facts = [f"*{note_text(first['claim'], rounding=False)}* (paper: {_escape(first['section'])}).",
                  f"Printed: {_escape(printed)}." if printed != MISSING else "Printed: no number.",
                  "" if is_missing(first["paper_test"]) else f"Test the paper names: {_escape(first['paper_test'])}.",
                  f"Needs: {_escape(first['needs'])}." if not is_missing(first["needs"]) else "",

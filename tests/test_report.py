@@ -270,5 +270,16 @@ def test_in_a_browser_claim_links_land_on_their_rows(rendered, browser, tmp_path
     page.screenshot(path=str(shots / "04-from-prose-to-row.png"))
     page.locator("#fig-forest").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "05-forest.png"))
+
+    # the abstract opens the page: above the table of contents, or beside it on a wide screen
+    def box(selector: str) -> dict:
+        return page.evaluate("s => { const r = document.querySelector(s).getBoundingClientRect(); "
+                             "return {top: r.top + scrollY, left: r.left, right: r.right}; }", selector)
+
+    page.goto((project / "_output" / "report" / "index.html").as_uri())
+    assert box(".abstract")["top"] < box("#TOC")["top"]
+    page.set_viewport_size({"width": 1700, "height": 900})
+    assert box("#TOC")["right"] <= box(".claims-glance")["left"]  # a column of its own, clear of the text
+    page.screenshot(path=str(shots / "06-wide-screen.png"))
     assert not errors, errors
     assert not requests, f"the page asked the network for {requests}"

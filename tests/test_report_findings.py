@@ -69,6 +69,9 @@ def test_the_story_lists_only_the_claims_the_table_has(tmp_path):
     C = write_claims(tmp_path, depth_rows())
     text = findings.story(C, {"depth_r": SUBJECT, "absent_claim": "Not in the table"}).data
     assert text.count("\n- ") == 0 and text.startswith(f"- {SUBJECT}") and "Not in the table" not in text
+    without = write_claims(tmp_path, [{**row, "value": np.nan} if row["source"] == "published" else row
+                                      for row in depth_rows()])
+    assert findings.story(without, {"depth_r": SUBJECT}).data.startswith("None of them can be computed")
 
 
 def test_counts_follow_the_verdicts_and_the_sources_words(tmp_path):
