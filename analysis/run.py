@@ -1,10 +1,10 @@
 """Run every registered claim on every source and write data/derived/claims.csv.
 
 One row per (claim, source), in the columns of the contract's ``CLAIMS_TABLE`` (validated before
-writing): the recomputed statistic with its CI (``ci_level``), p and Holm-adjusted p, n and its
-``unit``, the test, the stated decision ``rule`` and the verdict ``holds``; the paper's printed
-value, p and test and the statcheck verdict ``reproduces``; the data subset, the formula of the
-fitted model and the function that computed the row.
+writing): the recomputed statistic and the ``kind`` of number it is, its CI (``ci_level``), p and
+Holm-adjusted p, n and its ``unit``, the test, the stated decision ``rule`` and the verdict
+``holds``; the paper's printed value, p and test and the statcheck verdict ``reproduces``; the data
+subset, the formula of the fitted model and the function that computed the row.
 
 A claim that raises an unexpected exception on one source gets the verdict ``error`` with the
 exception in its note, and the run goes on. Deterministic: fixed seeds, stable order, fixed float
@@ -88,7 +88,8 @@ def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
     ci_level = (outcome.ci_level or settings.confidence) if has_ci else math.nan
     return {
         "claim_id": claim.id, "source": src.name, "section": claim.section, "claim": claim.statement,
-        "statistic": outcome.statistic, "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
+        "statistic": outcome.statistic, "kind": claim.kind, "value": outcome.value, "ci_low": outcome.ci_low,
+        "ci_high": outcome.ci_high,
         "ci_level": ci_level, "p_value": outcome.p_value, "p_holm": math.nan, "n": outcome.n,
         "unit": outcome.unit or claim.unit or None, "test": outcome.test, "rule": claim.rule,
         "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,

@@ -28,6 +28,7 @@ from contract.vocab import (
     DATA_SOURCES,
     DTYPES,
     HOLDS,
+    KINDS,
     MODEL_SOURCES,
     REPRODUCES,
     SITES,
@@ -488,6 +489,7 @@ CLAIMS_TABLE = Table(
         "section": _str(),
         "claim": _str(),
         "statistic": _str(),
+        "kind": _str(isin=list(KINDS)),
         "value": _float(),
         "ci_low": _float(),
         "ci_high": _float(),
@@ -514,11 +516,12 @@ CLAIMS_TABLE = Table(
     key=("claim_id", "source"),
     description=(
         "One row per (claim, data source): the recomputed statistic (``value``, in the paper's own "
-        "definition), the CI (level ``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` "
-        "the unit of analysis that ``n`` counts), ``p_holm`` the Holm-adjusted p across the claims of "
-        "the same source, ``rule`` the stated decision rule that gives ``holds``; the paper's printed "
-        "value, p and test; ``reproduces`` (statcheck style, published source only); the fitted "
-        "model's formula and the function that computed the row."
+        "definition; ``kind``: what kind of number it is, a word of contract.vocab.KINDS), the CI (level "
+        "``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` the unit of analysis that "
+        "``n`` counts), ``p_holm`` the Holm-adjusted p across the claims of the same source, ``rule`` "
+        "the stated decision rule that gives ``holds``; the paper's printed value, p and test; "
+        "``reproduces`` (statcheck style, published source only); the fitted model's formula and the "
+        "function that computed the row."
     ),
     float_format="%.10g",
 )

@@ -20,7 +20,8 @@ import yaml
 from report import RenderError
 
 HERE = Path(__file__).parent
-FILTERS = [HERE / "filters" / name for name in ("html_tables.lua", "callouts.lua", "crossref.lua")]
+FILTERS = [HERE / "filters" / name
+           for name in ("html_tables.lua", "callouts.lua", "crossref.lua", "abstract.lua", "sections.lua")]
 CSS = HERE / "assets" / "paper.css"
 TYPST_HEADER = HERE / "assets" / "header.typ"
 # Options that are not passed on as pandoc metadata: Quarto's own, or given to pandoc as arguments.

@@ -19,8 +19,8 @@ from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from report.numbers import is_missing, number
-from report.refs import Claims, paper_number, value_scale
+from report.numbers import MINUS, is_missing, number
+from report.refs import Claims, paper_number
 
 # Relative to the document's directory (report/), where Quarto and the fallback renderer run cells.
 DERIVED = Path("..") / "data" / "derived"
@@ -109,67 +109,124 @@ def label_points(ax, xs, ys, labels, fontsize: float = 5.5) -> None:
 
 # --- the claims -----------------------------------------------------------------------------------
 
+# How each kind of value is drawn in the forest figure: panel title, axis ("linear", "percent", "log"), fixed
+# limits (None: from the data) and the line of no effect. Kinds not listed are not effects (counts, p-values,
+# numerical checks, other quantities): the report lists them in a table instead (``not_drawn``).
+FOREST_AXES = {
+    "correlation": ("correlations", "linear", (-1.0, 1.0), 0.0),
+    "slope": ("slopes (gain per layer)", "linear", None, 0.0),
+    "difference": ("differences of mean gains", "linear", None, 0.0),
+    "ratio": ("ratios and gains (log scale)", "log", None, 1.0),
+    "proportion": ("shares and relative changes", "percent", (0.0, 1.0), None),
+    "proportion_difference": ("differences of shares (percentage points)", "points", (-1.0, 1.0), 0.0),
+    "accuracy": ("accuracies", "percent", (0.0, 1.0), None),
+    "auc": ("AUCs (one half: chance)", "linear", (0.0, 1.0), 0.5),
+}
+FIXED_TICKS = 5  # ticks of a fixed axis: its ends, its middle and the quarters
+PAPER_COLOUR = "#b8860b"
 
-def _short_number(value: float, scale: str) -> str:
-    if scale == "percent":
-        return f"{number(100 * value, 3)}%"
-    if scale == "points":
-        return f"{number(100 * value, 3)} pp"
-    return number(value, 3) if scale != "count" or not float(value).is_integer() else f"{value:,.0f}"
+
+def drawn_kinds(C: Claims) -> dict[str, list[str]]:
+    """The claims of each drawn kind, in the registry's order (kinds in FOREST_AXES' order, those present)."""
+    kinds = {claim_id: C.row(claim_id, "published")["kind"] for claim_id in C.ids}
+    return {kind: [c for c, k in kinds.items() if k == kind] for kind in FOREST_AXES
+            if any(k == kind for k in kinds.values())}
+
+
+def comparable_printed(row) -> tuple[float, float] | None:
+    """The printed value as (low, high) where the analysis compared it with the recomputed value (the printed
+    value reproduces or not), so that the two are the same statistic; None otherwise."""
+    return paper_number(row["paper_value"]) if row["reproduces"] in ("yes", "no") else None
+
+
+def _limits(kind: str, rows: list) -> tuple[float, float]:
+    _, axis, fixed, null = FOREST_AXES[kind]
+    values = [v for row in rows for v in (row["value"], row["ci_low"], row["ci_high"]) if not is_missing(v)
+              and np.isfinite(v)]
+    values += [v for row in rows for v in (comparable_printed(row) or ())]
+    if fixed:
+        return fixed
+    if axis == "log":
+        positive = [v for v in values + [null] if v > 0]
+        return min(positive) / 1.6, max(positive) * 1.6
+    reach = max([abs(v - null) for v in values] + [1e-9]) * 1.15
+    return null - reach, null + reach
+
+
+def _tick_text(kind: str):
+    axis = FOREST_AXES[kind][1]
+    if axis == "percent":
+        return FuncFormatter(lambda v, _: f"{v * 100:.0f}%")
+    if axis == "points":
+        return FuncFormatter(lambda v, _: f"{v * 100:+.0f}".replace("-", MINUS).replace("+0", "0"))
+    return FuncFormatter(lambda v, _: f"{v:,.0f}".replace("-", MINUS) if float(v).is_integer() else number(v, 2))
 
 
 def forest(C: Claims):
-    """Every claim's recomputed value on the authors' data (CI) against the paper's printed value.
-
-    Each row has its own linear scale, spanning its CI, value and printed value and at least a
-    quarter of the largest of their magnitudes; the ends are printed on the row.
-    """
-    ids = C.ids
+    """Every claim's recomputed value on the authors' data (dot, with its CI) against the paper's printed value
+    (diamond, or a band for a printed range), grouped by the kind of number the value is: one panel and one
+    shared axis per kind (correlations on [-1, 1], shares on [0, 100%], ratios on a log axis ...), so that rows
+    of a panel compare. The printed value is drawn only where it is the same statistic (the analysis compared
+    the two). Counts, p-values and numerical checks are not effects: ``not_drawn`` lists them."""
     if not C.source_has_data("published"):
         return message("The authors' data were not available when this report was built:\n"
                        "no recomputed value to set against the paper's.")
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.17 * len(ids) + 0.9))
-    for y, claim_id in enumerate(ids):
-        row = C.row(claim_id, "published")
-        scale = value_scale(row)
-        printed = paper_number(row["paper_value"])
-        points = [row[c] for c in ("value", "ci_low", "ci_high") if not is_missing(row[c])]
-        ends = points + (list(printed) if printed and points else [])
-        if not points:
-            ax.text(0.5, y, "not computable on the authors' data", fontsize=6, color="#777777",
-                    ha="center", va="center")
-            continue
-        low, high = min(ends), max(ends)
-        # At least a quarter of the largest magnitude wide, so that a small difference looks small.
-        span = max(high - low, 0.25 * max(abs(low), abs(high)), 1e-9)
-        low, high = (low + high - span) / 2, (low + high + span) / 2
-
-        def x(value):
-            return 0.15 + 0.7 * (value - low) / (high - low)
-
-        ax.text(0.14, y, _short_number(low, scale), fontsize=5, color="#888888", ha="right", va="center")
-        ax.text(0.86, y, _short_number(high, scale), fontsize=5, color="#888888", ha="left", va="center")
-        ax.plot([0.15, 0.85], [y, y], color="#dddddd", lw=0.6, zorder=0)
-        if printed and printed[0] != printed[1]:
-            ax.fill_betweenx([y - 0.25, y + 0.25], x(printed[0]), x(printed[1]), color="#f0c987", lw=0)
-        elif printed:
-            ax.plot(x(printed[0]), y, marker="D", ms=5, mfc="none", mec="#b8860b", mew=1)
-        if not is_missing(row["ci_low"]) and not is_missing(row["ci_high"]):
-            ax.plot([x(row["ci_low"]), x(row["ci_high"])], [y, y], color=VERDICT_COLOURS[row["holds"]], lw=1.4)
-        ax.plot(x(row["value"]), y, marker="o", ms=4, color=VERDICT_COLOURS[row["holds"]])
-    ax.set_yticks(range(len(ids)), ids, fontsize=6)
-    ax.set_ylim(len(ids) - 0.5, -0.5)
-    ax.set_xlim(-0.08, 1.08)
-    ax.set_xticks([])
-    ax.spines[["left", "bottom"]].set_visible(False)
-    ax.tick_params(axis="y", length=0)
+    groups = drawn_kinds(C)
+    heights = [len(ids) + 1.6 for ids in groups.values()]
+    fig = plt.figure(figsize=(TEXT_WIDTH, 0.155 * sum(heights) + 0.6), layout="constrained")
+    grid = fig.add_gridspec(len(groups), 1, height_ratios=heights)
+    for i, (kind, ids) in enumerate(groups.items()):
+        title, axis, _, null = FOREST_AXES[kind]
+        ax = fig.add_subplot(grid[i, 0])
+        rows = [C.row(claim_id, "published") for claim_id in ids]
+        low, high = _limits(kind, rows)
+        if axis == "log":
+            ax.set_xscale("log")
+        margin = 0.02 * (high - low) if axis != "log" else 0
+        ax.set_xlim(low - margin, high + margin)
+        if null is not None:
+            ax.axvline(null, color="#999999", lw=0.6, ls=":", zorder=0)
+        for y, row in enumerate(rows):
+            ax.axhline(y, color="#eeeeee", lw=0.5, zorder=0)
+            printed = comparable_printed(row)
+            if printed and printed[0] != printed[1]:
+                ax.fill_betweenx([y - 0.3, y + 0.3], *printed, color="#f0c987", lw=0, zorder=1)
+            elif printed:
+                ax.plot(printed[0], y, marker="D", ms=5, mfc="none", mec=PAPER_COLOUR, mew=1, zorder=3)
+            if is_missing(row["value"]):
+                ax.text(0.5, y, "not computable on the authors' data", transform=ax.get_yaxis_transform(),
+                        fontsize=6, color="#777777", ha="center", va="center")
+                continue
+            colour = VERDICT_COLOURS[row["holds"]]
+            ends = [row["ci_low"], row["ci_high"]]
+            if not any(is_missing(v) or not np.isfinite(v) for v in ends):
+                ax.plot(np.clip(ends, low, high), [y, y], color=colour, lw=1.4, zorder=2)
+            ax.plot(row["value"], y, marker="o", ms=4, color=colour, zorder=4)
+        ax.set_yticks(range(len(ids)), ids, fontsize=6)
+        ax.set_ylim(len(ids) - 0.5, -0.7)
+        ax.tick_params(axis="y", length=0)
+        ax.tick_params(axis="x", labelsize=6, pad=1)
+        if axis == "log":
+            log_axis(ax, "x")
+            ax.set_xlim(low, high)
+        elif fixed_axis(kind):
+            ax.set_xticks(np.linspace(low, high, FIXED_TICKS))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(7, symmetric=True))
+        ax.xaxis.set_major_formatter(_tick_text(kind))
+        ax.set_title(title, fontsize=7, loc="left", pad=2)
+        ax.spines[["left"]].set_visible(False)
     handles = [plt.Line2D([], [], marker="o", ls="-", color=VERDICT_COLOURS[v], label=v)
                for v in ("holds", "fails", "inconclusive")]
-    handles += [plt.Line2D([], [], marker="D", ls="", mfc="none", mec="#b8860b", label="paper's value"),
+    handles += [plt.Line2D([], [], marker="D", ls="", mfc="none", mec=PAPER_COLOUR, label="paper's value"),
                 plt.Rectangle((0, 0), 1, 1, color="#f0c987", label="paper's range")]
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=6.5, frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=6.5, frameon=False)
+    fig.get_layout_engine().set(h_pad=0.02, hspace=0.02)
     return fig
+
+
+def fixed_axis(kind: str) -> bool:
+    return FOREST_AXES[kind][2] is not None
 
 
 # --- one panel per source -------------------------------------------------------------------------

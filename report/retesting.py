@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, read_table
+from contract.tables import CLAIM_CARD_TABLE, CLAIMS_TABLE, PANEL_SHIFT_TABLE, read_table
 from contract.vocab import CARD_SIGN_QUANTITY, COMBINED_PANEL
 from report import numbers
-from report.refs import _escape, value_scale, written
+from report.refs import _escape
 from report.tables import markdown_table
 
 # Relative to report/, where the report's cells run (as report/plots.py).
@@ -173,18 +173,26 @@ def _p(p) -> str:
     return numbers.p_value(p).removeprefix("p ").removeprefix("= ")
 
 
-def moved_table(shift: pd.DataFrame) -> str:
-    """The claims that move when the models join: value (written as the claims table writes it), p and
-    verdict, on the published panel and on the combined one."""
+def moved_table(shift: pd.DataFrame, kinds: dict[str, str]) -> str:
+    """The claims that move when the models join: value (written by its kind, ``kinds``: claim id -> kind, as
+    the claims table writes it), p and verdict, on the published panel and on the combined one."""
     rows = []
     for _, r in shift.iterrows():
-        known = r["published_value"] if not numbers.is_missing(r["published_value"]) else r["combined_value"]
-        scale = value_scale(pd.Series({"statistic": r["statistic"], "paper_value": None, "value": known}))
-        rows.append({"claim": r["claim_id"], "published": written(r["published_value"], scale),
-                     COMBINED_PANEL: written(r["combined_value"], scale),
+        kind = kinds.get(r["claim_id"], "other")
+        rows.append({"claim": r["claim_id"], "published": numbers.by_kind(r["published_value"], kind),
+                     COMBINED_PANEL: numbers.by_kind(r["combined_value"], kind),
                      "p": _change(_p(r["published_p"]), _p(r["combined_p"])),
                      "verdict": _change(r["published_holds"], r["combined_holds"])})
     return markdown_table(pd.DataFrame(rows), widths=[0.3, 0.15, 0.19, 0.18, 0.18]).data
+
+
+def claim_kinds(derived_dir: Path = DERIVED) -> dict[str, str]:
+    """Claim id -> the kind of its value, from the claims table (empty when the analysis has not written it)."""
+    path = Path(derived_dir) / CLAIMS_TABLE.filename
+    if not path.is_file():
+        return {}
+    claims = read_table(path, CLAIMS_TABLE)
+    return dict(zip(claims["claim_id"], claims["kind"]))
 
 
 def retesting_section(derived_dir: Path = DERIVED) -> str:
@@ -212,5 +220,5 @@ def retesting_section(derived_dir: Path = DERIVED) -> str:
             f"{len(moved)} of the {len(shift)} claims; the others read data these models cannot join (the Pythia "
             "sweep, named models, or weight and trace quantities measured another way). " + panel_models_text(joined)))
         if len(moved):
-            parts.append(moved_table(moved))
+            parts.append(moved_table(moved, claim_kinds(derived_dir)))
     return "\n\n".join(parts) + "\n"

@@ -19,7 +19,7 @@ from analysis.run import claim_rows, run
 from analysis.sources import load_sources
 from claims_fixtures import PUBLISHED_RESULTS
 from contract.tables import CLAIMS_TABLE, read_table
-from contract.vocab import UNITS
+from contract.vocab import KINDS, UNITS
 from measure.published import import_published
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def test_the_registry_holds_exactly_the_designed_claims():
     assert set(CLAIMS) == DESIGN_IDS | ADDED_IDS
     for registered in CLAIMS.values():
         assert registered.section and registered.statement and registered.paper_test and registered.needs
-        assert registered.hypothesis and registered.test and registered.rule
+        assert registered.hypothesis and registered.test and registered.rule and registered.kind in KINDS
         assert registered.unit in UNITS or (registered.unit == "" and registered.needs.dataset == "claims")
 
 
@@ -59,7 +59,12 @@ def test_a_claim_without_a_stated_decision_rule_cannot_be_registered():
         """
 
     with pytest.raises(ValueError, match="lacks its decision rule paragraph.*Rule:"):
-        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x",
+        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x", kind="correlation",
+              needs=Needs("pythia_gains"))(undecided)
+    assert "undecided" not in CLAIMS
+    undecided.__doc__ += "Rule: holds if it holds.\n"
+    with pytest.raises(ValueError, match="kind must be one of correlation, slope, ratio"):
+        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x", kind="percentage",
               needs=Needs("pythia_gains"))(undecided)
     assert "undecided" not in CLAIMS
 

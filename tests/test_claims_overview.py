@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 
 from analysis.claims import CLAIMS, Settings
+from analysis.claims.common import ABOUT_THE_PAPER_NOTE
 from analysis.claims.overview import LAWS
 from analysis.needs import Dataset
 from analysis.run import _reproduces, claim_rows
@@ -111,3 +112,26 @@ def test_incomplete_or_nonfinite_model_is_left_out_with_a_note(case, why, tmp_pa
     assert np.isfinite(gmax["value"]) and gmax["holds"] in ("holds", "fails")
     if case == "nonfinite":  # m3's finite block (block 1) stays in, its overflowing blocks are left out and said so
         assert "m3: 50 of 55 (block, prompt) gains left out (non-finite activations)" in gmax["note"]
+
+
+@pytest.mark.parametrize("source_name", ["measured", "controls"])
+def test_claims_about_the_paper_are_inconclusive_on_our_sources(source_name):
+    """panel_size, laws_validated and heritage_fisher_implied are statements about the paper's own panel and
+    printed numbers: on our sources they compute their value but never 'fail' (or hold); the published data
+    still decide them (see the tests above), and each claim's stated rule says so."""
+    rng = np.random.default_rng(1)
+    models = [facts(f"m{i}", lab=lab) for i, lab in enumerate(["EleutherAI"] * 3 + ["Meta"] * 3)]
+    rows = [row for i in range(6) for row in residual_rows(f"m{i}", 6, 1.0 + 0.1 * rng.standard_normal(4))]
+    source = measured_source(models, rows, name=source_name)
+    panel = run_claim("panel_size", source)
+    assert panel.value == 6 and panel.holds == "inconclusive"  # 6 models: 'fails' by the count alone
+    implied = run_claim("heritage_fisher_implied", source)
+    assert implied.value > 0.001 and implied.holds == "inconclusive"  # 'fails' at these group sizes
+    law_fails = {c: ("fails", 0.9) for c in LAWS.values()}
+    laws = CLAIMS["laws_validated"].compute(Dataset(law_rows(law_fails).frame, "rows", source=source_name), SETTINGS)
+    assert laws.value == 0 and laws.holds == "inconclusive"
+    assert CLAIMS["laws_validated"].compute(law_rows(law_fails), SETTINGS).holds == "fails"  # on the authors' data
+    for outcome in (panel, implied, laws):
+        assert outcome.note.startswith(ABOUT_THE_PAPER_NOTE)
+    for claim_id in ("panel_size", "laws_validated", "heritage_fisher_implied"):
+        assert "decided on the authors' data only, inconclusive on any other source" in CLAIMS[claim_id].rule

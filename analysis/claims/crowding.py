@@ -87,7 +87,7 @@ def pair_line(rows: pd.DataFrame) -> str:
 @claim("crowding_pair", section=SECTION, statement=(
     "Dimensional crowding: Pythia-6.9B (rho = 0.25) dampens while GPT-J-6B (rho = 0.0625) expands."),
     paper_value=None, paper_test="none (two gains; CRG, R1 fp32, 3 prompts: 0.987 vs 1.133)",
-    needs=Needs("pair_summaries", models=2, named=CROWDING_PAIR))
+    kind="difference", needs=Needs("pair_summaries", models=2, named=CROWDING_PAIR))
 def crowding_pair(data: Dataset, settings) -> Outcome:
     """Hypothesis: Pythia-6.9B (rho 0.25) dampens (gain < 1) while GPT-J-6B (rho 0.0625) expands (gain > 1).
 
@@ -139,7 +139,7 @@ def crowding_pair(data: Dataset, settings) -> Outcome:
 @claim("crowding_rule", section=SECTION, statement=(
     "The rule 'rho >= 0.2 => dampen' classifies models correctly (validated with 100% accuracy)."),
     paper_value="100%", paper_test="accuracy (CRG: 2 models; HRH: 16 models, 43.75%)",
-    needs=Needs("rule_models", models=4))
+    kind="accuracy", needs=Needs("rule_models", models=4))
 def crowding_rule(data: Dataset, settings) -> Outcome:
     """Hypothesis: the rule "rho >= 0.2 => dampen" classifies models better than chance (paper: 100% accuracy).
 
@@ -180,7 +180,7 @@ def crowding_rule(data: Dataset, settings) -> Outcome:
 @claim("crowding_threshold", section=SECTION, statement=(
     "A critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models."),
     paper_value=PAPER_RANGE, paper_test="none (the code uses the fixed threshold 0.2; no estimation)",
-    needs=Needs("rule_models", groups={"sign": {"dampen": 2, "expand": 2}}))
+    kind="other", needs=Needs("rule_models", groups={"sign": {"dampen": 2, "expand": 2}}))
 def crowding_threshold(data: Dataset, settings) -> Outcome:
     """Hypothesis: a critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models.
 
@@ -241,7 +241,7 @@ def crowding_threshold(data: Dataset, settings) -> Outcome:
     "Across the heritage panel, the gain falls with the head density rho (the Pythia correlation, r = -0.81, "
     "carried to every lab)."),
     paper_value=None, paper_test="none (the correlation is computed on Pythia only)",
-    needs=Needs("heritage_gains", models=4))
+    kind="correlation", needs=Needs("heritage_gains", models=4))
 def crowding_rho_gain_r(data: Dataset, settings) -> Outcome:
     """Hypothesis: across the models of the heritage panel (every lab), the mean gain falls with rho (r < 0).
 
@@ -286,7 +286,8 @@ def final_norm_correct(table: pd.DataFrame) -> pd.DataFrame:
 
 @claim("final_ln_accuracy", section="App. B Final-LayerNorm artefact", statement=(
     "Excluding the final LayerNorm from the gain raised the rule's validation accuracy from 43.75% to 100%."),
-    paper_value="43.75% -> 100%", paper_test="accuracy (no test)", needs=Needs("final_norm", models=4))
+    paper_value="43.75% -> 100%", paper_test="accuracy (no test)",
+    kind="proportion_difference", needs=Needs("final_norm", models=4))
 def final_ln_accuracy(data: Dataset, settings) -> Outcome:
     """Hypothesis: excluding the final LayerNorm from the gain raises the accuracy of "rho >= 0.2 => dampen".
 

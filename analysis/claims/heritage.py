@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.common import robust_decision, source_note
+from analysis.claims.common import about_the_paper, robust_decision, source_note
 from analysis.claims.registry import Outcome, claim
 from analysis.needs import Dataset, InsufficientData, Needs
 from analysis.sources import HERITAGE_LAB
@@ -87,7 +87,8 @@ def model_means(rows: pd.DataFrame) -> pd.DataFrame:
 @claim("heritage_dampen_share", section=SECTION, statement=(
     "80% of EleutherAI models dampen (mean gain < 1), while Meta/OpenAI models expand (100%); tested as: "
     "the models of every other lab expand."),
-    paper_value="80%", paper_test="shares per lab (no test)", needs=Needs("heritage_gains", groups=both_groups(1)))
+    paper_value="80%", paper_test="shares per lab (no test)",
+    kind="proportion", needs=Needs("heritage_gains", groups=both_groups(1)))
 def heritage_dampen_share(data: Dataset, settings) -> Outcome:
     """Hypothesis: about 80% of EleutherAI models dampen (mean gain < 1) and every other lab's model expands.
 
@@ -159,7 +160,7 @@ def sign_table(models: pd.DataFrame) -> pd.DataFrame:
 @claim("heritage_fisher", section=SECTION, statement=(
     "EleutherAI models dampen and the other labs' models expand: Fisher's exact test, p < 0.001."),
     paper_value="p < 0.001", paper_p="p < 0.001", paper_test="Fisher's exact test (no such test in the notebooks)",
-    needs=Needs("heritage_gains", groups=both_groups(2)))
+    kind="p_value", needs=Needs("heritage_gains", groups=both_groups(2)))
 def heritage_fisher(data: Dataset, settings) -> Outcome:
     """Hypothesis: EleutherAI models dampen more often than other labs' models (odds ratio > 1; paper p < 0.001).
 
@@ -209,7 +210,7 @@ def heritage_fisher(data: Dataset, settings) -> Outcome:
 @claim("heritage_fisher_implied", section=SECTION, statement=(
     "The printed shares and p agree: '80% vs 100%' on the heritage panel's group sizes gives Fisher p < 0.001."),
     paper_value="p < 0.001", paper_p="p < 0.001", paper_test="Fisher's exact test implied by the printed shares",
-    needs=Needs("heritage_gains", groups=both_groups(1)))
+    kind="p_value", needs=Needs("heritage_gains", groups=both_groups(1)))
 def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
     """Hypothesis: the printed "80% dampening vs 100% expansion", on this panel's group sizes, gives p < 0.001.
 
@@ -217,6 +218,8 @@ def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
     Test: two-sided Fisher exact test on the table the printed shares imply: EleutherAI round(0.8 n) dampen of
     n, other labs 0 of m (HRH: 4/5 vs 0/11). No data are tested, so the row has no p-value of its own.
     Rule: holds if the implied p < 0.001 (the printed p is consistent with the printed shares); fails otherwise.
+    A statement about the paper's printed numbers: decided on the authors' data only, inconclusive on any other
+    source (the p at its group sizes is shown).
     """
     counts = data.frame.drop_duplicates("model")["heritage"].value_counts()
     n_eleuther, n_other = int(counts.get(HERITAGE_LAB, 0)), int(counts.get("other", 0))
@@ -230,7 +233,7 @@ def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
     as_printed = scipy.stats.fisher_exact(table.to_numpy()).pvalue
     largest_other = next((m for m in range(n_other, 200) if scipy.stats.fisher_exact(
         [[dampen, n_eleuther - dampen], [0, m]]).pvalue < 0.001), None)
-    return Outcome(
+    return about_the_paper(Outcome(
         statistic="two-sided Fisher p of the table implied by '80% vs 100%' at this panel's group sizes",
         value=as_printed, n=n_eleuther + n_other, holds=holds, comparable=True, p_paper_method=as_printed,
         test="Fisher's exact test (two-sided) on the implied table (no data tested)",
@@ -241,14 +244,14 @@ def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
                         f"with {dampen}/{n_eleuther} EleutherAI dampeners, p < 0.001 needs at least "
                         f"{largest_other} other-lab models that all expand" if largest_other else
                         "no number of other-lab models reaches p < 0.001 with these EleutherAI counts"]),
-    )
+    ), data)
 
 
 @claim("heritage_lab_means", section=SECTION, statement=(
     "Mean gain by lab (Fig. 2, +-1 SE): EleutherAI's mean lies below 1 (drawn at about 0.99), the other "
     "labs' above."),
     paper_value="0.99", paper_test="none (means and SE bars in Fig. 2)",
-    needs=Needs("heritage_gains", groups={"heritage": {HERITAGE_LAB: 2}}))
+    kind="ratio", needs=Needs("heritage_gains", groups={"heritage": {HERITAGE_LAB: 2}}))
 def heritage_lab_means(data: Dataset, settings) -> Outcome:
     """Hypothesis: the mean gain of the EleutherAI models lies below 1 (Fig. 2: about 0.99).
 
@@ -298,7 +301,7 @@ def heritage_lab_means(data: Dataset, settings) -> Outcome:
 @claim("heritage_mixed", section=SECTION, statement=(
     "The lab sets the gain: EleutherAI's lineages have a lower gain than the other labs' lineages."),
     paper_value=None, paper_test="none (lab means and a Fisher test)",
-    needs=Needs("heritage_prompt_gains", groups=both_groups(2)))
+    kind="difference", needs=Needs("heritage_prompt_gains", groups=both_groups(2)))
 def heritage_mixed(data: Dataset, settings) -> Outcome:
     """Hypothesis: heritage sets the gain: EleutherAI's lineages (lab/family) have a lower gain than other labs'.
 
@@ -394,7 +397,7 @@ def _mixed_row(data: Dataset, settings, covariates: list[str], dropped: list[str
     "Heritage determines the gain beyond depth and size: the heritage coefficient of a mixed model of the "
     "per-prompt gain adjusted for depth and log parameters."),
     paper_value=None, paper_test="none (lab means and a Fisher test)",
-    needs=Needs("heritage_prompt_gains", groups=both_groups(2), prompts=2))
+    kind="difference", needs=Needs("heritage_prompt_gains", groups=both_groups(2), prompts=2))
 def heritage_mixed_adjusted(data: Dataset, settings) -> Outcome:
     """Hypothesis: EleutherAI models have a lower per-prompt gain than other labs' at equal depth and size.
 
@@ -426,7 +429,7 @@ def heritage_mixed_adjusted(data: Dataset, settings) -> Outcome:
     "EleutherAI models have a lower gain than other labs' models: the heritage coefficient of a mixed model of the "
     "per-prompt gain with a random intercept per model, without covariates."),
     paper_value=None, paper_test="none (lab means and a Fisher test)",
-    needs=Needs("heritage_prompt_gains", groups=both_groups(2), prompts=2))
+    kind="difference", needs=Needs("heritage_prompt_gains", groups=both_groups(2), prompts=2))
 def heritage_mixed_unadjusted(data: Dataset, settings) -> Outcome:
     """Hypothesis: EleutherAI models have a lower per-prompt gain than other labs' models.
 
@@ -444,7 +447,7 @@ def heritage_mixed_unadjusted(data: Dataset, settings) -> Outcome:
     "Heritage explains more of the gain than geometry (rho, depth), and geometry more than scale "
     "(parameters): Heritage > Geometry > Scale."),
     paper_value=None, paper_test="none (ranking stated)",
-    needs=Needs("heritage_gains", models=8, groups=both_groups(2)))
+    kind="proportion", needs=Needs("heritage_gains", models=8, groups=both_groups(2)))
 def heritage_geometry_scale(data: Dataset, settings) -> Outcome:
     """Hypothesis: heritage explains more of the gain than geometry (rho, depth), and geometry more than scale.
 

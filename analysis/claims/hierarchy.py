@@ -20,7 +20,7 @@ HIERARCHY = dict(zip(MODELS, ("0.80", "1.11", "1.48", "2.31")))
     "The last-block gain orders the four models Pythia-6.9B 0.80 < Mistral-7B 1.11 < LLaMA-3.1-8B 1.48 "
     "< Gemma-7B 2.31, from 100 measurements."),
     paper_value="0.80 < 1.11 < 1.48 < 2.31", paper_test="means only",
-    needs=Needs("hierarchy_gains", models=4, named=MODELS, prompts=2))
+    kind="proportion", needs=Needs("hierarchy_gains", models=4, named=MODELS, prompts=2))
 def hierarchy(data: Dataset, settings) -> Outcome:
     """Hypothesis: the last-block gain orders the four models Pythia-6.9B < Mistral-7B < LLaMA-3.1-8B < Gemma-7B.
 

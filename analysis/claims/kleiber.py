@@ -55,7 +55,7 @@ def _correlation(data: Dataset, settings, x: str) -> Outcome:
 @claim("kleiber_depth_r", section=SECTION, statement=(
     "Gain falls with depth across the Pythia family: Pearson r between depth L and the gain."),
     paper_value="-0.81", paper_p="0.014", paper_test="Pearson correlation, 8 Pythia models",
-    needs=Needs("pythia_gains", models=4))
+    kind="correlation", needs=Needs("pythia_gains", models=4))
 def kleiber_depth_r(data: Dataset, settings) -> Outcome:
     """Hypothesis: across the Pythia family the mean gain falls with depth L (r < 0; paper: r = -0.81).
 
@@ -72,7 +72,7 @@ def kleiber_depth_r(data: Dataset, settings) -> Outcome:
     "The same correlation with the head density rho = H / d_head in place of L: the computation "
     "the paper's r = -0.81 actually came from (notebook PFS)."),
     paper_value="-0.81", paper_p="0.014", paper_test="Pearson correlation, 8 Pythia models",
-    needs=Needs("pythia_gains", models=4))
+    kind="correlation", needs=Needs("pythia_gains", models=4))
 def kleiber_rho_r(data: Dataset, settings) -> Outcome:
     """Hypothesis: across the Pythia family the mean gain falls with the head density rho (r < 0).
 
@@ -114,7 +114,8 @@ def _partial(data: Dataset, settings, x: str, covariate: str) -> Outcome:
 @claim("kleiber_partial_depth", section=SECTION, statement=(
     "Depth, not head density, carries the Kleiber correlation: the partial correlation of depth with the gain, "
     "rho held fixed."),
-    paper_value=None, paper_test="none (depth and rho are never separated)", needs=Needs("pythia_gains", models=5))
+    paper_value=None, paper_test="none (depth and rho are never separated)",
+    kind="correlation", needs=Needs("pythia_gains", models=5))
 def kleiber_partial_depth(data: Dataset, settings) -> Outcome:
     """Hypothesis: the gain falls with depth L when rho is held fixed (partial r < 0).
 
@@ -129,7 +130,8 @@ def kleiber_partial_depth(data: Dataset, settings) -> Outcome:
 @claim("kleiber_partial_rho", section=SECTION, statement=(
     "Head density carries the correlation the paper printed: the partial correlation of rho with the gain, "
     "depth held fixed."),
-    paper_value=None, paper_test="none (depth and rho are never separated)", needs=Needs("pythia_gains", models=5))
+    paper_value=None, paper_test="none (depth and rho are never separated)",
+    kind="correlation", needs=Needs("pythia_gains", models=5))
 def kleiber_partial_rho(data: Dataset, settings) -> Outcome:
     """Hypothesis: the gain falls with rho when depth L is held fixed (partial r < 0).
 
@@ -145,7 +147,7 @@ def kleiber_partial_rho(data: Dataset, settings) -> Outcome:
     "Gain falls with depth, estimated from every prompt: a linear mixed model of the per-prompt gain on depth "
     "with a random intercept per model."),
     paper_value=None, paper_test="none (a correlation of 8 model means)",
-    needs=Needs("pythia_prompt_gains", models=4, prompts=2))
+    kind="slope", needs=Needs("pythia_prompt_gains", models=4, prompts=2))
 def kleiber_mixed(data: Dataset, settings) -> Outcome:
     """Hypothesis: the per-prompt gain falls with depth L (slope < 0), prompts nested in models.
 
@@ -190,7 +192,7 @@ def kleiber_mixed(data: Dataset, settings) -> Outcome:
     "No layer's gain exceeds G_max = 10^(1/L), so that G_max^L = 10; equivalently "
     "log10 G = a / L + b with a = 1, b = 0."),
     paper_value=None, paper_test="none (the bound is drawn as a curve, never fitted or tested)",
-    needs=Needs("block_gains", models=3))
+    kind="proportion", needs=Needs("block_gains", models=3))
 def kleiber_gmax_bound(data: Dataset, settings) -> Outcome:
     """Hypothesis: no block's mean gain exceeds G_max = 10^(1/L), and log10 G = a / L + b with a = 1, b = 0.
 
@@ -227,7 +229,7 @@ def kleiber_gmax_bound(data: Dataset, settings) -> Outcome:
 
 @claim("kleiber_total_gain", section=SECTION, statement=(
     "The total gain over the blocks is about 10 (G_max^L = 10): every model's total gain is 10."),
-    paper_value="10", paper_test="none", needs=Needs("total_gains", models=2, prompts=2))
+    paper_value="10", paper_test="none", kind="proportion", needs=Needs("total_gains", models=2, prompts=2))
 def kleiber_total_gain(data: Dataset, settings) -> Outcome:
     """Hypothesis: every model's total gain over the blocks, x_{L-1} / x_0, is 10 (a per-model constant).
 

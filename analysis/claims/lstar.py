@@ -66,7 +66,8 @@ def formula_vs_naive(data: pd.DataFrame) -> pd.DataFrame:
 @claim("lstar_formula", section=SECTION, statement=(
     "The transition layer follows L* = L (0.11 + 0.012 L + 4.9 / H): MAPE 4.8% within heritage, 15.7% "
     "across heritages, against 25% for the naive L/2."),
-    paper_value="15.7%", paper_test="MAPE (|pred - emp| / L, mean over models)", needs=Needs("lstar", models=2))
+    paper_value="15.7%", paper_test="MAPE (|pred - emp| / L, mean over models)",
+    kind="proportion", needs=Needs("lstar", models=2))
 def lstar_formula(data: Dataset, settings) -> Outcome:
     """Hypothesis: L* = L (0.11 + 0.012 L + 4.9 / H) predicts the transition layer better than the naive L/2.
 
@@ -142,7 +143,8 @@ def lstar_formula(data: Dataset, settings) -> Outcome:
 @claim("lstar_definitions", section=SECTION, statement=(
     "L* is one transition layer: the definitions the notebooks use (gradient of the trace, sign change, "
     "spectral gap, contraction minimum, sublayer gains) agree."),
-    paper_value=None, paper_test="none (each notebook uses its own definition)", needs=Needs("lstar_definitions"))
+    paper_value=None, paper_test="none (each notebook uses its own definition)",
+    kind="proportion", needs=Needs("lstar_definitions"))
 def lstar_definitions(data: Dataset, settings) -> Outcome:
     """Hypothesis: the notebooks' definitions of L* agree on each model (L* is one layer).
 

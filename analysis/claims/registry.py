@@ -2,7 +2,8 @@
 
 A claim is one ``@claim(...)``-decorated function ``f(data, settings) -> Outcome`` in a module of
 this package; the decorator records the claim's id, section, the printed value and p-value (as
-strings, with the paper's precision), the test the paper names and what data it needs
+strings, with the paper's precision), the test the paper names, what kind of number its statistic is
+(``kind``, a word of ``contract.vocab.KINDS``: a correlation, a ratio, a p-value ...) and what data it needs
 (``analysis.needs.Needs``: a dataset name and structured minima). For each data source
 (published, measured, controls), ``Claim.run`` asks the source for that dataset, checks the
 minima and calls the function with the ``Dataset``; the function holds only the statistics and
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analysis.needs import Dataset, InsufficientData, Needs, left_out_note  # noqa: F401 (InsufficientData re-exported)
-from contract.vocab import HOLDS, UNITS
+from contract.vocab import HOLDS, KINDS, UNITS
 
 DECISION_FIELDS = ("Hypothesis", "Unit", "Test", "Rule")
 _FIELD = re.compile(rf"^({'|'.join(DECISION_FIELDS)}):\s*", re.MULTILINE)
@@ -125,6 +126,7 @@ class Claim:
     paper_test: str
     needs: Needs
     compute: Callable = field(repr=False)
+    kind: str
     hypothesis: str = ""
     unit: str = ""
     test: str = ""
@@ -164,17 +166,20 @@ CLAIMS: dict[str, Claim] = {}
 
 
 def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, needs: Needs):
-    """Register the decorated function as the computation of claim ``id`` (its docstring: see the module)."""
+          paper_test: str, kind: str, needs: Needs):
+    """Register the decorated function as the computation of claim ``id`` (its docstring: see the module);
+    ``kind``: what kind of number the statistic it returns is (a word of ``contract.vocab.KINDS``)."""
     from analysis.sources import DATASETS
 
     def register(compute: Callable) -> Callable:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} registered twice")
+        if kind not in KINDS:
+            raise ValueError(f"claim {id!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if needs.dataset not in DATASETS:
             raise ValueError(f"claim {id!r} needs the unknown dataset {needs.dataset!r}; known: {', '.join(DATASETS)}")
         rule = decision_rule(compute)
-        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute,
+        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute, kind=kind,
                            hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
         return compute
 

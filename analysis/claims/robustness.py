@@ -29,7 +29,7 @@ NEUTRAL_BAND = 0.005
     "A model's gain is a stable property across inputs: the spread over 25 prompts is small next to "
     "the differences between models (Fig. 7)."),
     paper_value=None, paper_test="none (per-prompt gains plotted)",
-    needs=Needs("robustness_gains", models=3, prompts=2))
+    kind="correlation", needs=Needs("robustness_gains", models=3, prompts=2))
 def input_robustness(data: Dataset, settings) -> Outcome:
     """Hypothesis: a model's gain is a stable property across inputs: most of its variance lies between models.
 
@@ -65,7 +65,7 @@ def input_robustness(data: Dataset, settings) -> Outcome:
     "Each model's plotted gain (Figs. 1, 6, 7: mean with the SD over prompts as error bar) is on its side of 1: "
     "the dampen/expand label of every model is established by its prompts."),
     paper_value=None, paper_test="none (means with +-1 SD bars, population SD)",
-    needs=Needs("prompt_summaries"))
+    kind="count", needs=Needs("prompt_summaries"))
 def gain_sign_per_model(data: Dataset, settings) -> Outcome:
     """Hypothesis: every model's mean gain is on its side of 1 beyond the spread of its prompts.
 
@@ -105,7 +105,8 @@ def gain_sign_per_model(data: Dataset, settings) -> Outcome:
 @claim("convention_sensitivity", section="2 Methods (gain conventions)", statement=(
     "'The' gain of a model is one quantity: its dampen/expand label does not depend on how the gain is "
     "computed (R1 penultimate block, R2 last block and last token, R3 last block over all tokens)."),
-    paper_value=None, paper_test="none (the conventions are mixed without comment)", needs=Needs("convention_gains"))
+    paper_value=None, paper_test="none (the conventions are mixed without comment)",
+    kind="proportion", needs=Needs("convention_gains"))
 def convention_sensitivity(data: Dataset, settings) -> Outcome:
     """Hypothesis: a model's dampen/expand label does not depend on the gain convention (R1, R2, R3).
 

@@ -41,7 +41,7 @@ ZERO_GAP = 1e-9
 
 @claim("sheaf_eq4", section="Sheaf Laplacian (eq. 4)", statement=(
     "Eq. 4: Tr(L_F) = (sum_ij A_ij - n) ||W_V||_F^2 gives the trace of the sheaf Laplacian."),
-    paper_value=None, paper_test="none (a formula)", needs=Needs("eq4_traces"))
+    paper_value=None, paper_test="none (a formula)", kind="relative_error", needs=Needs("eq4_traces"))
 def sheaf_eq4(data: Dataset, settings) -> Outcome:
     """Hypothesis: the printed eq. 4, (sum_ij A_ij - T) ||W_V||_F^2, is the trace of the sheaf Laplacian.
 
@@ -94,7 +94,7 @@ def _gains_text(frame: pd.DataFrame) -> str:
     "The full-scale multi-head trace is 26x higher for GPT-2 than for OPT-125m (62,696 vs 2,368), "
     "directly discriminating thermodynamic behaviour."),
     paper_value="26x", paper_test="none (two means)",
-    needs=Needs("trace_pair", models=2, groups={"role": {"gpt2_small": 1, "opt_125m": 1}}))
+    kind="ratio", needs=Needs("trace_pair", models=2, groups={"role": {"gpt2_small": 1, "opt_125m": 1}}))
 def sheaf_trace_gpt2_opt(data: Dataset, settings) -> Outcome:
     """Hypothesis: GPT-2's multi-head trace is 26x OPT-125m's, and the gap discriminates dampening from expansion.
 
@@ -149,7 +149,7 @@ def sheaf_trace_gpt2_opt(data: Dataset, settings) -> Outcome:
 @claim("sheaf_trace_discriminates", section="Sheaf Laplacian (full-scale trace)", statement=(
     "The sheaf-Laplacian trace discriminates expanding from dampening models (higher for expanders)."),
     paper_value=None, paper_test="none (H4V2 compares mean traces of its EXPAND and DAMPEN labels)",
-    needs=Needs("signed_traces", groups={"sign": {"dampen": 1, "expand": 1}}))
+    kind="auc", needs=Needs("signed_traces", groups={"sign": {"dampen": 1, "expand": 1}}))
 def sheaf_trace_discriminates(data: Dataset, settings) -> Outcome:
     """Hypothesis: the multi-head sheaf trace is higher for expanding than for dampening models.
 
@@ -191,7 +191,7 @@ def sheaf_trace_discriminates(data: Dataset, settings) -> Outcome:
 
 @claim("sheaf_multihead_additivity", section="Sheaf Laplacian (Prop. 1, Cor. 1)", statement=(
     "The multi-head sheaf Laplacian is block-diagonal: its trace is the sum of the per-head traces."),
-    paper_value=None, paper_test="none (a proposition)", needs=Needs("multihead_traces"))
+    paper_value=None, paper_test="none (a proposition)", kind="relative_error", needs=Needs("multihead_traces"))
 def sheaf_multihead_additivity(data: Dataset, settings) -> Outcome:
     """Hypothesis: the multi-head trace of a layer is the sum over heads of the per-head traces.
 
@@ -232,7 +232,8 @@ def sheaf_multihead_additivity(data: Dataset, settings) -> Outcome:
 @claim("sheaf_restriction_contraction", section="App. D Restriction maps", statement=(
     "The restriction maps sqrt(A_ij) W_V contract: their mean operator norm relative to ||W_V||_2 is below 1, "
     "and its minimum marks the transition layer."),
-    paper_value=None, paper_test="none (ratios per layer, one model, one prompt)", needs=Needs("contraction"))
+    paper_value=None, paper_test="none (ratios per layer, one model, one prompt)",
+    kind="other", needs=Needs("contraction"))
 def sheaf_restriction_contraction(data: Dataset, settings) -> Outcome:
     """Hypothesis: the restriction maps contract (contraction ratio mean_ij ||sqrt(A_ij) W_V||_2 / ||W_V||_2 < 1).
 
@@ -267,7 +268,7 @@ def sheaf_restriction_contraction(data: Dataset, settings) -> Outcome:
 
 @claim("sheaf_spectral_gap", section="Sheaf Laplacian (spectral gap)", statement=(
     "The spectral gap of the sheaf Laplacian tracks the transition between layers."),
-    paper_value=None, paper_test="none (gaps per layer)", needs=Needs("spectral_gaps"))
+    paper_value=None, paper_test="none (gaps per layer)", kind="relative_error", needs=Needs("spectral_gaps"))
 def sheaf_spectral_gap(data: Dataset, settings) -> Outcome:
     """Hypothesis: the sheaf Laplacian's spectral gap varies across layers, so it can mark a transition.
 

@@ -73,7 +73,7 @@ def _cap(decision: tuple[str, str], why: str) -> tuple[str, str]:
 @claim("spectral_wv_lab_ratio", section="4.3 Spectral signature", statement=(
     "EleutherAI models have about 10x the mean spectral norm of W_V of Meta models (Fig. 3)."),
     paper_value="10x", paper_test="none (ratio of means)",
-    needs=Needs("weight_norms", groups={"lab": {HERITAGE_LAB: 2, CONTRAST_LAB: 2}}))
+    kind="ratio", needs=Needs("weight_norms", groups={"lab": {HERITAGE_LAB: 2, CONTRAST_LAB: 2}}))
 def spectral_wv_lab_ratio(data: Dataset, settings) -> Outcome:
     """Hypothesis: EleutherAI models have about 10x the mean spectral norm of W_V of Meta models.
 
@@ -138,7 +138,7 @@ def auc_sample_size(area: float, settings) -> str:
     "The spectral signature ||W_V|| / ||W_O|| separates dampening from expanding models (the paper's "
     "third law); the OV norm ||W_O W_V|| is its reparameterisation-invariant counterpart."),
     paper_value=None, paper_test="none (the ratio is never used as a predictor)",
-    needs=Needs("signed_weight_norms", groups=BOTH_SIGNS))
+    kind="auc", needs=Needs("signed_weight_norms", groups=BOTH_SIGNS))
 def spectral_ratio_predicts_sign(data: Dataset, settings) -> Outcome:
     """Hypothesis: ||W_V|| / ||W_O|| separates dampening from expanding models (higher for dampeners).
 
@@ -179,7 +179,7 @@ def spectral_ratio_predicts_sign(data: Dataset, settings) -> Outcome:
     "The trace proxy ||W_V||_2^2 per layer is about 300x larger for EleutherAI models than for the other "
     "labs in late layers."),
     paper_value="~300x", paper_test="none (curves plotted; producing code absent)",
-    needs=Needs("late_layer_proxy", groups={"heritage": {HERITAGE_LAB: 2, "other": 2}}))
+    kind="ratio", needs=Needs("late_layer_proxy", groups={"heritage": {HERITAGE_LAB: 2, "other": 2}}))
 def trace_proxy_late_layers(data: Dataset, settings) -> Outcome:
     """Hypothesis: ||W_V||_2^2 in late layers is about 300x larger for EleutherAI models than for other labs'.
 

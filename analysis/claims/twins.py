@@ -33,7 +33,7 @@ def pair_summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
 @claim("twin_gemma", section=SECTION, statement=(
     "Instruction tuning roughly halves Gemma-7B's gain: 2.32 (base) -> 1.15 (instruct)."),
     paper_value="1.15", paper_test="none (means only)",
-    needs=Needs("twin_gains", models=2, named=("gemma-7b", "gemma-7b-it"), prompts=2))
+    kind="ratio", needs=Needs("twin_gains", models=2, named=("gemma-7b", "gemma-7b-it"), prompts=2))
 def twin_gemma(data: Dataset, settings) -> Outcome:
     """Hypothesis: instruction tuning lowers Gemma-7B's gain, 2.32 (base) -> 1.15 (instruct).
 
@@ -70,7 +70,8 @@ def twin_gemma(data: Dataset, settings) -> Outcome:
 
 @claim("twin_sign", section=SECTION, statement=(
     "Fine-tuning changes the gain's magnitude (by up to 50%) but never its sign (dampen vs expand)."),
-    paper_value="50%", paper_test="sign agreement of 3 pairs; no test", needs=Needs("twin_gains", models=2, prompts=2))
+    paper_value="50%", paper_test="sign agreement of 3 pairs; no test",
+    kind="proportion", needs=Needs("twin_gains", models=2, prompts=2))
 def twin_sign(data: Dataset, settings) -> Outcome:
     """Hypothesis: fine-tuning never changes the sign of the gain (dampen vs expand), only its magnitude.
 
