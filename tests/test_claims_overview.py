@@ -128,7 +128,7 @@ def test_claims_about_the_paper_are_inconclusive_on_our_sources(source_name):
     implied = run_claim("heritage_fisher_implied", source)
     assert implied.value > 0.001 and implied.holds == "inconclusive"  # 'fails' at these group sizes
     law_fails = {c: ("fails", 0.9) for c in LAWS.values()}
-    laws = CLAIMS["laws_validated"].compute(Dataset(law_rows(law_fails).frame, "rows", source=source_name), SETTINGS)
+    laws = CLAIMS["laws_validated"].run(source, SETTINGS, claims=law_rows(law_fails).frame)
     assert laws.value == 0 and laws.holds == "inconclusive"
     assert CLAIMS["laws_validated"].compute(law_rows(law_fails), SETTINGS).holds == "fails"  # on the authors' data
     for outcome in (panel, implied, laws):

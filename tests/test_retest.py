@@ -274,6 +274,11 @@ def test_a_planted_model_moves_the_panel_statistics_by_the_expected_amount(publi
     assert depth["combined_n"] == 9 and depth["moved"] and "deep" in depth["joined"]
     for claim_id in ("spectral_wv_lab_ratio", "sheaf_trace_gpt2_opt", "hierarchy"):
         assert not shift.loc[claim_id, "moved"] and shift.loc[claim_id, "note"].startswith("unchanged")
+    # statements about the paper's own panel: a new model does not change them (panel_size would count it)
+    for claim_id in ("panel_size", "laws_validated", "heritage_fisher_implied"):
+        row = shift.loc[claim_id]
+        assert not row["moved"] and row["combined_holds"] == row["published_holds"]
+        assert row["note"] == "unchanged: a statement about the paper's own panel"
 
 
 def test_a_remeasured_published_model_is_left_out_but_its_random_init_control_joins(published):

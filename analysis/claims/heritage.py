@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from analysis.claims.common import about_the_paper, robust_decision, source_note
+from analysis.claims.common import robust_decision, source_note
 from analysis.claims.registry import Outcome, claim
 from analysis.needs import Dataset, InsufficientData, Needs
 from analysis.sources import HERITAGE_LAB
@@ -210,7 +210,7 @@ def heritage_fisher(data: Dataset, settings) -> Outcome:
 @claim("heritage_fisher_implied", section=SECTION, statement=(
     "The printed shares and p agree: '80% vs 100%' on the heritage panel's group sizes gives Fisher p < 0.001."),
     paper_value="p < 0.001", paper_p="p < 0.001", paper_test="Fisher's exact test implied by the printed shares",
-    kind="p_value", needs=Needs("heritage_gains", groups=both_groups(1)))
+    kind="p_value", needs=Needs("heritage_gains", groups=both_groups(1)), about_the_paper=True)
 def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
     """Hypothesis: the printed "80% dampening vs 100% expansion", on this panel's group sizes, gives p < 0.001.
 
@@ -233,7 +233,7 @@ def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
     as_printed = scipy.stats.fisher_exact(table.to_numpy()).pvalue
     largest_other = next((m for m in range(n_other, 200) if scipy.stats.fisher_exact(
         [[dampen, n_eleuther - dampen], [0, m]]).pvalue < 0.001), None)
-    return about_the_paper(Outcome(
+    return Outcome(
         statistic="two-sided Fisher p of the table implied by '80% vs 100%' at this panel's group sizes",
         value=as_printed, n=n_eleuther + n_other, holds=holds, comparable=True, p_paper_method=as_printed,
         test="Fisher's exact test (two-sided) on the implied table (no data tested)",
@@ -244,7 +244,7 @@ def heritage_fisher_implied(data: Dataset, settings) -> Outcome:
                         f"with {dampen}/{n_eleuther} EleutherAI dampeners, p < 0.001 needs at least "
                         f"{largest_other} other-lab models that all expand" if largest_other else
                         "no number of other-lab models reaches p < 0.001 with these EleutherAI counts"]),
-    ), data)
+    )
 
 
 @claim("heritage_lab_means", section=SECTION, statement=(

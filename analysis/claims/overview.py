@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.claims.common import about_the_paper
 from analysis.claims.registry import Outcome, claim
 from analysis.needs import Dataset, Needs
 
@@ -24,7 +23,7 @@ LAWS = {"Kleiber's law (gain falls with depth)": "kleiber_depth_r",
 
 @claim("panel_size", section=SECTION, statement=(
     "The laws are validated across 23+ models from 7 labs."),
-    paper_value="23+ models from 7 labs", paper_test="none (a count)", kind="count", needs=Needs("panel"))
+    paper_value="23+ models from 7 labs", paper_test="none (a count)", kind="count", needs=Needs("panel"), about_the_paper=True)
 def panel_size(data: Dataset, settings) -> Outcome:
     """Hypothesis: one analysis of the study covers at least 23 models from at least 7 labs.
 
@@ -49,21 +48,21 @@ def panel_size(data: Dataset, settings) -> Outcome:
     verdict = ("yes" if len(enough) else "no",
                f"{'some' if len(enough) else 'no'} single metric covers {PANEL_MODELS}+ models from {PANEL_LABS} labs; "
                f"{per_metric}; {union}")
-    return about_the_paper(Outcome(
+    return Outcome(
         statistic="largest number of models one metric covers", n=int(every["models"]) if every is not None else None,
         value=float(metrics["models"].max()) if len(metrics) else np.nan, holds=holds, comparable=False,
         reproduced=verdict, test="count of distinct models and labs per metric",
         note="; ".join(filter(None, [f"{'at least one' if len(enough) else 'no'} metric reaches {PANEL_MODELS} models "
                                      f"from {PANEL_LABS} labs (largest: {largest})" if largest else "no metric",
                                      per_metric, union])),
-    ), data)
+    )
 
 
 @claim("laws_validated", section=SECTION, statement=(
     "Three empirical laws are validated (all p < 0.05): Kleiber's law, heritage dominance and the spectral "
     "signature."),
     paper_value="all p < 0.05", paper_test="none (a summary of the laws' tests)",
-    kind="count", needs=Needs("claims", models=0))
+    kind="count", needs=Needs("claims", models=0), about_the_paper=True)
 def laws_validated(data: Dataset, settings) -> Outcome:
     """Hypothesis: each of the three laws holds, every one with p < 0.05 under its proper test.
 
@@ -93,11 +92,11 @@ def laws_validated(data: Dataset, settings) -> Outcome:
     below_holm = int((tested["p_holm"] < settings.alpha).sum()) if "p_holm" in tested else None
     summary = (f"of the {len(tested)} claims with a p-value on this source, {below} have p < {settings.alpha}"
                + (f", {below_holm} after Holm's adjustment" if below_holm is not None else ""))
-    return about_the_paper(Outcome(
+    return Outcome(
         statistic="number of the three laws significant at alpha under their proper tests", value=float(significant),
         p_value=float(np.max(p)) if np.isfinite(p).all() else np.nan, n=len(LAWS), holds=holds, comparable=False,
         reproduced=("yes" if significant == len(LAWS) else "no",
                     f"{significant} of the 3 laws have p < {settings.alpha} under their proper tests"),
         test="the three laws' rows; intersection-union p = the largest of their p-values",
         note="; ".join([detail, summary]),
-    ), data)
+    )

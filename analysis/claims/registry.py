@@ -127,6 +127,7 @@ class Claim:
     needs: Needs
     compute: Callable = field(repr=False)
     kind: str
+    about_the_paper: bool = False
     hypothesis: str = ""
     unit: str = ""
     test: str = ""
@@ -153,6 +154,10 @@ class Claim:
         note what the source left out (incomplete or non-finite data) and the data column if empty."""
         data = self.data(src, claims)
         outcome = self.compute(data, settings)
+        if self.about_the_paper:
+            from analysis.claims.common import about_the_paper
+
+            outcome = about_the_paper(outcome, data)
         extra = [f"left out: {left_out_note(data.left_out)}"] if data.left_out else []
         extra += data.notes
         if extra:
@@ -166,9 +171,11 @@ CLAIMS: dict[str, Claim] = {}
 
 
 def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, kind: str, needs: Needs):
+          paper_test: str, kind: str, needs: Needs, about_the_paper: bool = False):
     """Register the decorated function as the computation of claim ``id`` (its docstring: see the module);
-    ``kind``: what kind of number the statistic it returns is (a word of ``contract.vocab.KINDS``)."""
+    ``kind``: what kind of number the statistic it returns is (a word of ``contract.vocab.KINDS``);
+    ``about_the_paper``: a statement about the paper's own panel or printed numbers, decided on the authors'
+    data only (``analysis.claims.common.about_the_paper``)."""
     from analysis.sources import DATASETS
 
     def register(compute: Callable) -> Callable:
@@ -180,7 +187,7 @@ def claim(id: str, *, section: str, statement: str, paper_value: str | None, pap
             raise ValueError(f"claim {id!r} needs the unknown dataset {needs.dataset!r}; known: {', '.join(DATASETS)}")
         rule = decision_rule(compute)
         CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute, kind=kind,
-                           hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
+                           about_the_paper=about_the_paper, hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
         return compute
 
     return register

@@ -241,6 +241,11 @@ def shift_and_joined(sources: Mapping[str, Source], models: Iterable[str], setti
     rows = []
     for claim_id in before.index:
         old, new = before.loc[claim_id], after.loc[claim_id]
+        if CLAIMS[claim_id].about_the_paper:  # the paper's panel is what it is, whoever joins ours
+            rows.append({"claim_id": claim_id, "statistic": old["statistic"],
+                         **{f"{side}_{k}": old[f] for side in ("published", "combined") for k, f in zip(keys, fields)},
+                         "moved": False, "joined": "", "note": "unchanged: a statement about the paper's own panel"})
+            continue
         moved = any(_changed(old[f], new[f]) for f in fields)
         reads, described = CLAIM_INPUTS.get(claim_id, (None, ""))
         took = [m for m, nbs in notebooks.items() if reads is not None and nbs & set(reads)]
