@@ -65,8 +65,11 @@ class Needs:
 
     def describe(self) -> str:
         """The needs column of claims.csv."""
-        parts = [f"{self.dataset}: at least {self.models} model{'s' if self.models != 1 else ''}"
-                 if self.models else self.dataset]
+        parts = [
+            f"{self.dataset}: at least {self.models} model{'s' if self.models != 1 else ''}"
+            if self.models
+            else self.dataset
+        ]
         for column, levels in self.groups.items():
             parts.append(" and ".join(f"{k} with {column} = {level}" for level, k in levels.items()))
         if self.named:
@@ -92,15 +95,18 @@ class Needs:
             if any(counts.get(level, 0) < k for level, k in levels.items()):
                 wanted = " and ".join(f"{k} with {column} = {level}" for level, k in levels.items())
                 found = " and ".join(f"{int(counts.get(level, 0))} {level}" for level in levels)
-                members = "; ".join(f"{level}: {', '.join(sorted(group['model'].unique()))}"
-                                    for level, group in frame.groupby(column))
+                members = "; ".join(
+                    f"{level}: {', '.join(sorted(group['model'].unique()))}" for level, group in frame.groupby(column)
+                )
                 raise InsufficientData(f"needs at least {wanted}; has {found} ({members or 'no models'}){left}")
         if self.prompts and "prompt_id" in frame:
             per_model = frame.groupby("model")["prompt_id"].nunique()
             short = per_model[per_model < self.prompts]
             if len(short):
-                raise InsufficientData(f"needs at least {self.prompts} prompts per model; "
-                                       + ", ".join(f"{m} has {n}" for m, n in short.items()))
+                raise InsufficientData(
+                    f"needs at least {self.prompts} prompts per model; "
+                    + ", ".join(f"{m} has {n}" for m, n in short.items())
+                )
 
 
 def left_out_note(left_out: dict[str, str]) -> str:

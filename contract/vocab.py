@@ -42,8 +42,20 @@ UNITS = ("model", "family", "lab", "prompt", "layer", "head", "pair", "file")
 #   p_value                the value is itself a p-value
 #   relative_error         a numerical discrepancy |a - b| / |b|, zero when an identity holds
 #   other                  none of these (a threshold, a contraction factor)
-KINDS = ("correlation", "slope", "ratio", "proportion", "proportion_difference", "difference", "accuracy", "auc",
-         "count", "p_value", "relative_error", "other")
+KINDS = (
+    "correlation",
+    "slope",
+    "ratio",
+    "proportion",
+    "proportion_difference",
+    "difference",
+    "accuracy",
+    "auc",
+    "count",
+    "p_value",
+    "relative_error",
+    "other",
+)
 
 # The verdict of a law on one model in a claim card (claim_card.consistent): the measured value
 # lies in the law's interval or has the predicted sign, or not; "not applicable": the law makes no

@@ -14,7 +14,6 @@ from the re-test tables); report.published gets the authors' data for `make repo
 writes the claim card of `thermo-audit retest`.
 """
 
-
 from contract.errors import ThermoAuditError
 
 

@@ -62,7 +62,7 @@ def number(value, digits: int = 3) -> str:
         return _sign("-∞" if value < 0 else "∞")
     if value == 0:
         return "0"
-    if value != 0 and abs(value) >= 10 ** digits:
+    if value != 0 and abs(value) >= 10**digits:
         return _sign(f"{round(value):,}")
     if value != 0 and abs(value) < P_FLOOR:
         mantissa, exponent = f"{_round_significant(value, digits):.{digits - 1}E}".split("E")
@@ -76,7 +76,7 @@ def integer(value) -> str:
 
 
 def p_value(p, prefix: str = "p") -> str:
-    """"p = 0.014", "p = 0.20", "p < 0.001" (two significant digits); "–" when missing."""
+    """ "p = 0.014", "p = 0.20", "p < 0.001" (two significant digits); "–" when missing."""
     if is_missing(p):
         return MISSING
     p = float(p)
@@ -90,7 +90,7 @@ def percent(share, digits: int = 3) -> str:
     if is_missing(share):
         return MISSING
     value = 100 * float(share)
-    if value in (0, 100) or abs(value) >= 10 ** digits:
+    if value in (0, 100) or abs(value) >= 10**digits:
         return _sign(f"{round(value):,}%")
     return f"{number(value, digits)}%"
 
@@ -107,7 +107,7 @@ def points(difference, digits: int = 3) -> str:
 
 
 def interval(low, high, digits: int = 3, scale=number) -> str:
-    """"[low, high]" written with ``scale`` (``number`` or ``percent``); "" when either end is missing."""
+    """ "[low, high]" written with ``scale`` (``number`` or ``percent``); "" when either end is missing."""
     if is_missing(low) or is_missing(high):
         return ""
     return f"[{scale(low, digits)}, {scale(high, digits)}]"
@@ -138,8 +138,10 @@ def by_kind(value, kind: str) -> str:
 
 # A number standing alone in a sentence: not part of a name (pythia-6.9b, Q4_K_M, v0.1), a version (4.57.1), a
 # range (0.15-0.20), an index (x_{L-1}) or a path; an optional leading hyphen-minus is its sign.
-_NUMBER = re.compile(r"(?<![\w.\-/^])(?P<sign>-)?(?P<digits>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-                     r"(?![A-Za-wyz_\d]|x\w|\.\d|-\d)")  # "26.5x" is a ratio, "6.9b" a name
+_NUMBER = re.compile(
+    r"(?<![\w.\-/^])(?P<sign>-)?(?P<digits>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"(?![A-Za-wyz_\d]|x\w|\.\d|-\d)"
+)  # "26.5x" is a ratio, "6.9b" a name
 _P_EQUALS = re.compile(r"(?:^|[^\w-])p = $")
 
 
@@ -155,10 +157,16 @@ def _number_in_text(match: re.Match, p_value_follows: bool, rounding: bool) -> s
         return p_value(value, prefix="p").removeprefix("p ")  # "= 0.036" or "< 0.001"
     if re.search("[eE]", digits):
         return number(value, min(3, _significant_digits(digits)))
-    before, after = match.string[max(0, match.start() - 2):match.start()], match.string[match.end():match.end() + 1]
+    before, after = match.string[max(0, match.start() - 2) : match.start()], match.string[match.end() : match.end() + 1]
     # a threshold (> 1.005), a percentage (the paper's 43.75%) or a short number is written as it stands
-    if (not rounding or "." not in digits or _significant_digits(digits) <= 3 or after == "%"
-            or re.search(r"[<>=]\s?$", before) and not before.endswith("= ")):
+    if (
+        not rounding
+        or "." not in digits
+        or _significant_digits(digits) <= 3
+        or after == "%"
+        or re.search(r"[<>=]\s?$", before)
+        and not before.endswith("= ")
+    ):
         return _sign(sign) + digits
     rounded = number(value, 3)
     # never round onto a whole number the value is not (a gain of 0.9995 is not 1.00)
@@ -178,7 +186,7 @@ def numbers_in_text(text: str, rounding: bool = True) -> str:
     text = str(text).replace(" +- ", " ± ")
     out, end = [], 0
     for match in _NUMBER.finditer(text):
-        is_p = bool(_P_EQUALS.search(text[max(0, match.start() - 5):match.start()]))  # "p < 0.05": a threshold
+        is_p = bool(_P_EQUALS.search(text[max(0, match.start() - 5) : match.start()]))  # "p < 0.05": a threshold
         start = match.start() - 2 if is_p else match.start()  # the "= " is written with the p-value
         out += [text[end:start], _number_in_text(match, p_value_follows=is_p, rounding=rounding)]
         end = match.end()

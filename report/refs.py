@@ -34,20 +34,38 @@ from report.numbers import (
 
 # Relative to the document's directory (report/), where Quarto and the fallback renderer run cells.
 DERIVED = Path("..") / "data" / "derived"
-SOURCE_NAMES = {"published": "the authors' data", "measured": "our pretrained models",
-                "controls": "the random-init controls"}
-SOURCE_TITLES = {"published": "Authors' data", "measured": "Our pretrained models",
-                 "controls": "Random-init controls"}
+SOURCE_NAMES = {
+    "published": "the authors' data",
+    "measured": "our pretrained models",
+    "controls": "the random-init controls",
+}
+SOURCE_TITLES = {"published": "Authors' data", "measured": "Our pretrained models", "controls": "Random-init controls"}
 # Verdict words; on random weights a law about trained models is present or absent before training.
-VERDICTS = {"holds": "holds", "fails": "fails", "inconclusive": "is inconclusive",
-            "error": "could not be computed (error)"}
-CONTROL_VERDICTS = {"holds": "present before training", "fails": "absent before training",
-                    "inconclusive": "undecided before training", "error": "could not be computed (error)"}
+VERDICTS = {
+    "holds": "holds",
+    "fails": "fails",
+    "inconclusive": "is inconclusive",
+    "error": "could not be computed (error)",
+}
+CONTROL_VERDICTS = {
+    "holds": "present before training",
+    "fails": "absent before training",
+    "inconclusive": "undecided before training",
+    "error": "could not be computed (error)",
+}
 # The verdict of a claim about the paper's own panel or printed numbers on our sources.
 NOT_APPLICABLE = "not applicable"
 REPRODUCES = {"yes": "reproduces", "no": "does not reproduce", "not recomputable": "cannot be recomputed"}
-UNIT_PLURALS = {"model": "models", "family": "families", "lab": "labs", "prompt": "prompts", "layer": "layers",
-                "head": "heads", "pair": "pairs", "file": "files"}
+UNIT_PLURALS = {
+    "model": "models",
+    "family": "families",
+    "lab": "labs",
+    "prompt": "prompts",
+    "layer": "layers",
+    "head": "heads",
+    "pair": "pairs",
+    "file": "files",
+}
 # Units below the model: the test compares prompts (or layers, heads) of the same few models.
 WITHIN_MODEL_UNITS = ("prompt", "layer", "head")
 
@@ -76,7 +94,7 @@ def paper_number(printed) -> tuple[float, float] | None:
 
 
 def n_with_unit(row: pd.Series) -> str:
-    """"8 models", "25 prompts"; "–" when n is missing."""
+    """ "8 models", "25 prompts"; "–" when n is missing."""
     if is_missing(row["n"]):
         return MISSING
     unit = row["unit"]
@@ -132,7 +150,7 @@ class Claims:
         return Markdown(f"[{text}](#{self.anchor(claim_id, source)})")
 
     def names(self, claim_ids: list[str], source: str | None = None, empty: str = "none") -> Markdown:
-        """"a, b and c", each linked to its appendix entry (or to its row of ``source``)."""
+        """ "a, b and c", each linked to its appendix entry (or to its row of ``source``)."""
         links = [f"[{claim_id}](#{self.anchor(claim_id, source)})" for claim_id in claim_ids]
         if not links:
             return Markdown(empty)
@@ -142,8 +160,11 @@ class Claims:
         """True for a claim about the paper's own panel or printed numbers on a source other than the authors'
         data, where the analysis leaves it undecided (see analysis.claims.common.about_the_paper)."""
         row = self.row(claim_id, source)
-        return source != "published" and row["holds"] == "inconclusive" and str(row["note"]).startswith(
-            ABOUT_THE_PAPER_NOTE)
+        return (
+            source != "published"
+            and row["holds"] == "inconclusive"
+            and str(row["note"]).startswith(ABOUT_THE_PAPER_NOTE)
+        )
 
     def verdict_word(self, claim_id: str, source: str = "published") -> str:
         if self.about_the_paper(claim_id, source):
@@ -152,7 +173,7 @@ class Claims:
         return words[self.row(claim_id, source)["holds"]]
 
     def verdict(self, claim_id: str, source: str = "published") -> Markdown:
-        """"holds" / "fails" / "is inconclusive" (controls: "present/absent before training"), linked."""
+        """ "holds" / "fails" / "is inconclusive" (controls: "present/absent before training"), linked."""
         return self.link(claim_id, self.verdict_word(claim_id, source), source)
 
     def reproduces(self, claim_id: str) -> Markdown:
@@ -163,14 +184,17 @@ class Claims:
         row = self.row(claim_id)
         text = paper_text(row["paper_value"])
         if not is_missing(row["paper_p"]) and str(row["paper_p"]) != str(row["paper_value"]):
-            text += f" ({paper_text(row['paper_p'])})" if str(row["paper_p"]).startswith("p") \
+            text += (
+                f" ({paper_text(row['paper_p'])})"
+                if str(row["paper_p"]).startswith("p")
                 else f" (p = {paper_text(row['paper_p'])})"
+            )
         return text
 
     # --- numbers --------------------------------------------------------------------------------
 
     def estimate(self, claim_id: str, source: str = "published", ci: bool = True) -> str:
-        """"−0.878 (95% CI −0.978 to −0.456)", written by the row's kind; "–" when not computed."""
+        """ "−0.878 (95% CI −0.978 to −0.456)", written by the row's kind; "–" when not computed."""
         row = self.row(claim_id, source)
         if is_missing(row["value"]):
             return MISSING
@@ -183,7 +207,7 @@ class Claims:
         return text
 
     def p(self, claim_id: str, source: str = "published") -> str:
-        """"p = 0.0088, Holm-adjusted p = 0.10"; "" when the row has no p. A row whose value is itself the
+        """ "p = 0.0088, Holm-adjusted p = 0.10"; "" when the row has no p. A row whose value is itself the
         p-value (kind p_value) gives only the adjusted p here."""
         row = self.row(claim_id, source)
         if is_missing(row["p_value"]):
@@ -195,7 +219,7 @@ class Claims:
         return ", ".join(parts)
 
     def n(self, claim_id: str, source: str = "published") -> str:
-        """"n = 8 models"; "n = 25 prompts, within the named models" for a within-model comparison; "" without n."""
+        """ "n = 8 models"; "n = 25 prompts, within the named models" for a within-model comparison; "" without n."""
         row = self.row(claim_id, source)
         if is_missing(row["n"]):
             return ""
@@ -230,15 +254,16 @@ class Claims:
             return next(iter(texts.values()), None)
         values = list(texts.values())
         prefix = os.path.commonprefix(values)
-        prefix = prefix[:len(prefix) - len(re.search(r"\w*$", prefix)[0])]
+        prefix = prefix[: len(prefix) - len(re.search(r"\w*$", prefix)[0])]
         suffix = os.path.commonprefix([value[::-1] for value in values])[::-1]
-        suffix = suffix[len(re.match(r"^\w*", suffix)[0]):]
-        middles = {source: text[len(prefix):len(text) - len(suffix)].strip() for source, text in texts.items()}
+        suffix = suffix[len(re.match(r"^\w*", suffix)[0]) :]
+        middles = {source: text[len(prefix) : len(text) - len(suffix)].strip() for source, text in texts.items()}
         if not all(middles.values()) or len(prefix) + len(suffix) < 0.6 * min(map(len, values)):
             return None
         if all(re.fullmatch(r"[\d.]+", middle) for middle in middles.values()):  # "6 (authors' data) / 4 (...)"
-            variants = " / ".join(f"{middle} ({SOURCE_NAMES[source].removeprefix('the ')})"
-                                  for source, middle in middles.items())
+            variants = " / ".join(
+                f"{middle} ({SOURCE_NAMES[source].removeprefix('the ')})" for source, middle in middles.items()
+            )
         else:
             variants = ", ".join(f"{middle} on {SOURCE_NAMES[source]}" for source, middle in middles.items())
         return f"{prefix}{variants}{suffix}"
@@ -258,8 +283,10 @@ class Claims:
             words = " or ".join(f"{unit} (n counts {UNIT_PLURALS.get(unit, unit)})" for unit in units)
             within = [UNIT_PLURALS[unit] for unit in units if unit in WITHIN_MODEL_UNITS]
             if within:
-                words += (f": a within-model comparison, the {within[0]} of the named models are the units, so the "
-                          "verdict says nothing about other models")
+                words += (
+                    f": a within-model comparison, the {within[0]} of the named models are the units, so the "
+                    "verdict says nothing about other models"
+                )
             parts.append(f"*Unit of analysis*: {words}.")
         rule = rows["rule"].dropna()
         if len(rule):
@@ -297,8 +324,9 @@ class Claims:
         head = f"**[{claim_id}](#{self.anchor(claim_id)})**. {note_text(first['claim'], rounding=False)}"
         if printed != MISSING:
             head += f" The paper prints {_escape(printed)}."
-        lines = [f"- {self.source_line(claim_id, source)}" for source in sources
-                 if (claim_id, source) in self.table.index]
+        lines = [
+            f"- {self.source_line(claim_id, source)}" for source in sources if (claim_id, source) in self.table.index
+        ]
         # the method in a smaller grey type: report.css in HTML, a set rule inside the div's block in Typst
         smaller = "`#set text(size: 0.9em, fill: luma(70));`{=typst}"
         method = f"::: {{.claim-method}}\n{smaller}{self.method(claim_id)}\n:::"
@@ -308,8 +336,11 @@ class Claims:
         """Claims not stated yet whose id starts with one of ``prefixes`` or whose paper section is one of
         ``paper_sections``, in the registry's order (so claims added later land in their section)."""
         sections = dict(zip(self.table["claim_id"], self.table["section"]))
-        return [claim_id for claim_id in self.remaining()
-                if claim_id.startswith(prefixes) or sections[claim_id] in paper_sections]
+        return [
+            claim_id
+            for claim_id in self.remaining()
+            if claim_id.startswith(prefixes) or sections[claim_id] in paper_sections
+        ]
 
     def remaining(self) -> list[str]:
         """Claims whose verdicts the prose has not given yet (claims added to the registry later)."""

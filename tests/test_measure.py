@@ -11,16 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoConfig
-
 from conformance_configs import build_tiny_model
 from measure_fixtures import char_tokenizer
+from transformers import AutoConfig
+
 from contract.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
+from contract.store import commit_run, read_measured_tables
 from measure.loading import load_model
 from measure.prompts import load_prompt_set, read_prompt_file
-from contract.store import commit_run, read_measured_tables
 from measure.runner import RunOptions, measure_model
-from contract.tables import MEASURED_TABLES
 from measure.weights import head_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +40,17 @@ def model_dirs(tmp_path_factory):
 @pytest.fixture
 def prompts(tmp_path):
     path = tmp_path / "prompts.csv"
-    pd.DataFrame({"text": ["abc def", "x", "hello world, again", "the cat sat"],
-                  "category": ["a", "b", "a", "b"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"text": ["abc def", "x", "hello world, again", "the cat sat"], "category": ["a", "b", "a", "b"]}
+    ).to_csv(path, index=False)
     return read_prompt_file(path)
 
 
 def measure(folder, prompts, attention=True, name=None, batch_size=3):
     loaded = load_model(str(folder), attention=attention, device="cpu", name=name)
-    return loaded, measure_model(loaded, prompts, RunOptions(batch_size=batch_size, attention=attention, progress=False))
+    return loaded, measure_model(
+        loaded, prompts, RunOptions(batch_size=batch_size, attention=attention, progress=False)
+    )
 
 
 def test_tables_follow_the_contract(model_dirs, prompts, tmp_path):
@@ -102,8 +104,7 @@ def test_every_gain_view_is_the_ratio_of_its_own_stored_norms(model_dirs, prompt
         norms = residual.pivot(index="prompt_id", columns="layer", values=f"norm_{view}").to_numpy()
         gains = residual.pivot(index="prompt_id", columns="layer", values=f"gain_{view}").to_numpy()
         assert np.isnan(gains[:, 0]).all(), view
-        np.testing.assert_allclose(gains[:, 1:], norms[:, 1:] / norms[:, :-1], rtol=1e-12, equal_nan=True,
-                                   err_msg=view)
+        np.testing.assert_allclose(gains[:, 1:], norms[:, 1:] / norms[:, :-1], rtol=1e-12, equal_nan=True, err_msg=view)
         assert np.isfinite(gains[:, 1:]).sum() >= (len(prompts) - 1) * 4, view  # only "x" has no mean view
     views = residual.loc[residual["layer"] >= 0, ["gain_last", "gain_mean", "gain_frobenius"]].dropna()
     assert (views["gain_last"] != views["gain_mean"]).all() and (views["gain_mean"] != views["gain_frobenius"]).all()
@@ -152,8 +153,10 @@ def test_remeasuring_replaces_exactly_that_models_run(model_dirs, prompts, tmp_p
     after = read_measured_tables(tmp_path)
     for name, table in after.items():
         if "model" in table:
-            pd.testing.assert_frame_equal(table[table["model"] == "b"].reset_index(drop=True),
-                                          before[name][before[name]["model"] == "b"].reset_index(drop=True))
+            pd.testing.assert_frame_equal(
+                table[table["model"] == "b"].reset_index(drop=True),
+                before[name][before[name]["model"] == "b"].reset_index(drop=True),
+            )
     assert after["attention"].query("model == 'a'").empty  # the new run has no attention metrics
     assert after["runs"].set_index("model").loc["a", "batch_size"] == 1
     assert len(list((tmp_path / "runs").iterdir())) == 2  # the superseded version is gone
@@ -210,8 +213,12 @@ def test_default_prompt_set_has_five_prompts_per_category():
     prompts = load_prompt_set()
     assert len(prompts) == 25
     assert prompts.groupby("category")["complexity"].agg(["size", "first"]).to_dict("index") == {
-        "Factual": {"size": 5, "first": 1}, "Syntactic": {"size": 5, "first": 5}, "Cliche": {"size": 5, "first": 2},
-        "Novel": {"size": 5, "first": 4}, "Nonsense": {"size": 5, "first": 3}}
+        "Factual": {"size": 5, "first": 1},
+        "Syntactic": {"size": 5, "first": 5},
+        "Cliche": {"size": 5, "first": 2},
+        "Novel": {"size": 5, "first": 4},
+        "Nonsense": {"size": 5, "first": 3},
+    }
 
 
 def test_unsupported_architecture_fails_before_loading_weights(tmp_path):
@@ -226,15 +233,30 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "measure", *args], capture_output=True, text=True, cwd=cwd,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "measure", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_cli_help_explains_every_run_option():
     result = run_cli("run", "--help")
     assert result.returncode == 0
-    for option in ("--model", "--gguf-file", "--prompt-set", "--prompts", "--dtype", "--device", "--batch-size",
-                   "--attention", "--random-init", "--out"):
+    for option in (
+        "--model",
+        "--gguf-file",
+        "--prompt-set",
+        "--prompts",
+        "--dtype",
+        "--device",
+        "--batch-size",
+        "--attention",
+        "--random-init",
+        "--out",
+    ):
         assert option in result.stdout
     assert "default: float32" in result.stdout
 
@@ -243,8 +265,18 @@ def test_cli_run_writes_tables_and_reports_errors(model_dirs, prompts, tmp_path)
     prompt_file = tmp_path / "p.csv"
     prompts.to_csv(prompt_file, index=False)
     out = tmp_path / "out"
-    result = run_cli("run", "--model", str(model_dirs["gpt2"]), "--prompts", str(prompt_file), "--out", str(out),
-                     "--no-progress", "--device", "cpu")
+    result = run_cli(
+        "run",
+        "--model",
+        str(model_dirs["gpt2"]),
+        "--prompts",
+        str(prompt_file),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     assert result.returncode == 0, result.stderr
     assert len(read_measured_tables(out)["outputs"]) == len(prompts)
     assert "python -m measure run" in read_measured_tables(out)["runs"]["command"].iloc[0]

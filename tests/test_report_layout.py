@@ -14,8 +14,10 @@ from report.convert import to_html, to_pdf
 REPORT_TYPST = Path(__file__).resolve().parents[1] / "report" / "assets" / "report.typ"
 FILLER = " ".join(["A sentence of filler text that takes up some room on the page."] * 12)
 # A 1 x 1 inch grey square: a figure too tall for the room left on a page.
-SQUARE = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">'
-          '<rect width="400" height="400" fill="#999"/></svg>')
+SQUARE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">'
+    '<rect width="400" height="400" fill="#999"/></svg>'
+)
 
 
 def convert(tmp_path: Path, body: str, to, toc: bool = False) -> Path:
@@ -61,8 +63,10 @@ def test_a_figure_never_floats_past_the_next_heading(tmp_path):
 def test_a_figure_never_floats_above_its_own_heading(tmp_path):
     # the heading falls on the second page, where the figure would otherwise rise to the top, above it
     (tmp_path / "square.svg").write_text(SQUARE)
-    body = ("# First\n\n" + "\n\n".join([FILLER] * 5) + "\n\n# Second section\n\nShort.\n\n"
-            "![A tallfigure](square.svg){width=40%}\n\n" + "\n\n".join([FILLER] * 6) + "\n")
+    body = (
+        "# First\n\n" + "\n\n".join([FILLER] * 5) + "\n\n# Second section\n\nShort.\n\n"
+        "![A tallfigure](square.svg){width=40%}\n\n" + "\n\n".join([FILLER] * 6) + "\n"
+    )
     pages = pdf_pages(convert(tmp_path, body, to_pdf))
     assert where(pages, "Second") < where(pages, "tallfigure")
 

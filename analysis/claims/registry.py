@@ -104,12 +104,14 @@ def decision_rule(function: Callable) -> dict[str, str]:
     fields = {}
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(doc)
-        text = doc[match.end():end].split("\n\n")[0]
+        text = doc[match.end() : end].split("\n\n")[0]
         fields[match.group(1)] = " ".join(text.split())
     absent = [name for name in DECISION_FIELDS if not fields.get(name)]
     if absent:
-        raise ValueError(f"claim {where}: the docstring lacks its decision rule paragraph(s) "
-                         f"{', '.join(f'{name}:' for name in absent)}")
+        raise ValueError(
+            f"claim {where}: the docstring lacks its decision rule paragraph(s) "
+            f"{', '.join(f'{name}:' for name in absent)}"
+        )
     unit = fields["Unit"].split()[0].strip(",.;:()")
     if unit not in UNITS + ("none",):
         raise ValueError(f"claim {where}: 'Unit:' must start with one of {', '.join(UNITS)} or none, got {unit!r}")
@@ -170,8 +172,18 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, kind: str, needs: Needs, about_the_paper: bool = False):
+def claim(
+    id: str,
+    *,
+    section: str,
+    statement: str,
+    paper_value: str | None,
+    paper_p: str | None = None,
+    paper_test: str,
+    kind: str,
+    needs: Needs,
+    about_the_paper: bool = False,
+):
     """Register the decorated function as the computation of claim ``id`` (its docstring: see the module);
     ``kind``: what kind of number the statistic it returns is (a word of ``contract.vocab.KINDS``);
     ``about_the_paper``: a statement about the paper's own panel or printed numbers, decided on the authors'
@@ -186,8 +198,22 @@ def claim(id: str, *, section: str, statement: str, paper_value: str | None, pap
         if needs.dataset not in DATASETS:
             raise ValueError(f"claim {id!r} needs the unknown dataset {needs.dataset!r}; known: {', '.join(DATASETS)}")
         rule = decision_rule(compute)
-        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute, kind=kind,
-                           about_the_paper=about_the_paper, hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
+        CLAIMS[id] = Claim(
+            id,
+            section,
+            statement,
+            paper_value,
+            paper_p,
+            paper_test,
+            needs,
+            compute,
+            kind=kind,
+            about_the_paper=about_the_paper,
+            hypothesis=rule["Hypothesis"],
+            unit=rule["unit"],
+            test=rule["Test"],
+            rule=rule["Rule"],
+        )
         return compute
 
     return register
