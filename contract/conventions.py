@@ -34,8 +34,8 @@ KEYS = ["model", "prompt_set", "prompt_id"]
 
 
 def _wide(residual: pd.DataFrame, column: str) -> pd.DataFrame:
-    """One row per prompt, one column per layer (-1..L) of ``column``."""
-    return residual.pivot_table(index=KEYS, columns="layer", values=column, aggfunc="first", dropna=False)
+    """One row per measured prompt, one column per layer (-1..L) of ``column`` (NaN where a model has no such layer)."""
+    return residual.set_index([*KEYS, "layer"])[column].unstack("layer")
 
 
 def _n_layers(residual: pd.DataFrame) -> pd.Series:

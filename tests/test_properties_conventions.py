@@ -82,16 +82,14 @@ def _as_dict(frame: pd.DataFrame) -> dict[tuple[str, str, tuple[str, str]], floa
 
 
 def _measured(frame: pd.DataFrame, convention: str, norms: dict) -> dict:
-    """The values of the measured prompts; the frame's layout is checked on the way. The pivot by (model,
-    prompt_set, prompt_id) also yields the pairs a model was not measured on (all NaN, which
-    analysis.sources drops): those are allowed, and must be NaN."""
+    """The values of the measured prompts; the frame's layout is checked on the way, and it holds no row for
+    a (model, prompt) pair that was not measured."""
     assert list(frame.columns) == LONG_COLUMNS
     assert frame.index.equals(pd.RangeIndex(len(frame)))
     assert (frame["convention"] == convention).all()
     values = _as_dict(frame)
-    phantom = {k: v for k, v in values.items() if k[2] not in norms}
-    assert all(np.isnan(v) for v in phantom.values()), phantom
-    return {k: v for k, v in values.items() if k[2] in norms}
+    assert {k[2] for k in values} <= set(norms)
+    return values
 
 
 @given(residual_tables())
