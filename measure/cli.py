@@ -237,6 +237,18 @@ def add_measure_commands(parser: argparse.ArgumentParser) -> None:
     ls.set_defaults(func=lambda args: list_known(args.what))
 
 
+def require_torch() -> None:
+    """Measuring needs torch and transformers (the ``measure`` extra); without them, say so in one line."""
+    import importlib.util
+
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(
+            f"measuring models needs {' and '.join(missing)}: pip install 'thermo-audit[measure]' "
+            "(the analysis and the report run without them)"
+        )
+
+
 def _measured_dir(args) -> Path:
     return args.out if args.out is not None else data_paths().measured
 
@@ -258,6 +270,7 @@ def _command_line() -> str:
 
 
 def _cmd_run(args) -> int:
+    require_torch()
     from contract.store import check_new_run, commit_run
     from measure.loading import load_model, resolve_device
     from measure.prompts import prompt_set_sha256
@@ -297,6 +310,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_panel(args) -> int:
+    require_torch()
     from measure.loading import resolve_device
     from measure.panels import load_panel, plan, run_panel
 
@@ -383,6 +397,7 @@ def _cmd_export(args) -> int:
 def list_known(what: str) -> int:
     """Print the supported architectures, panels, prompt sets, registry models or committed runs."""
     if what == "architectures":
+        require_torch()
         from measure.adapters import supported_model_types
 
         print("\n".join(supported_model_types()))

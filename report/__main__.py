@@ -7,10 +7,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from report import RenderError
-from report.project import find_root
-from report.render import render, render_with_quarto
+from contract.errors import UsageError
 from thermo_audit.cli import add_common, common_options, guarded, parse, verbose
+
+# What the project's own renderer and the report's cells need (the `report` extra).
+REPORT_MODULES = ("yaml", "nbclient", "nbformat", "ipykernel", "jupyter_client", "pypandoc", "typst", "adjustText")
 
 DESCRIPTION = """\
 Render the Quarto project (the nearest _quarto.yml at or above the current directory, or
@@ -52,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _render(args) -> int:
+    import importlib.util
+
+    missing = [name for name in REPORT_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"rendering the report needs {', '.join(missing)}: pip install 'thermo-audit[report]'")
+    from report import RenderError
+    from report.project import find_root
+    from report.render import render, render_with_quarto
+
     project_dir = args.project or find_root(Path.cwd())
     quarto = shutil.which("quarto")
     if args.use_quarto and not quarto:

@@ -44,6 +44,9 @@ def guarded(command: Callable[[], int], verbose: bool = False) -> int:
     except KeyboardInterrupt:
         print("interrupted: committed runs and tables are kept; the one in progress was not written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of the output went away (`thermo-audit ls claims | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

@@ -119,6 +119,9 @@ def _prompts(args):
 
 
 def _retest(args) -> int:
+    from measure.cli import require_torch
+
+    require_torch()
     import pandas as pd
 
     from analysis.claims import Settings
