@@ -183,3 +183,15 @@ def test_a_panel_file_names_training_checkpoints_by_revision(capsys, tmp_path):
     names = [line.split()[0] for line in output.out.splitlines()]
     assert names == ["pythia-70m@step1000", "pythia-70m@step2000", "my-160m"]
     assert all("GiB  measure" in line for line in output.out.splitlines())
+
+
+def test_without_the_measure_or_report_extra_the_command_says_what_to_install(world, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    absent = {"torch", "transformers", "nbclient", "typst"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    status, output = run(capsys, "--data-dir", world / "data", "measure", "run", "--model", "gpt2")
+    assert status == 2 and "pip install 'thermo-audit[measure]'" in output.err and "Traceback" not in output.err
+    status, output = run(capsys, "report", "--to", "html")
+    assert status == 2 and "needs nbclient, typst: pip install 'thermo-audit[report]'" in output.err
