@@ -18,6 +18,11 @@ from typing import Any
 import pandas as pd
 
 
+def count(n: int, noun: str) -> str:
+    """'1 model', '3 models'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class InsufficientData(Exception):
     """A source lacks the data a claim needs (the message says what is missing and what there is)."""
 
@@ -40,7 +45,7 @@ class Dataset:
     def describe(self) -> str:
         """'<label>; 8 models (pythia-70m, ...)' for the data column of claims.csv."""
         models = self.models
-        return f"{self.label}; {len(models)} models ({', '.join(models)})" if models else self.label
+        return f"{self.label}; {count(len(models), 'model')} ({', '.join(models)})" if models else self.label
 
 
 def _counts(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -82,7 +87,7 @@ class Needs:
         """Raise InsufficientData saying what is missing and what the dataset has."""
         frame = data.frame
         have = data.models
-        listing = f"{len(have)} models ({', '.join(have)})" if have else "no models"
+        listing = f"{count(len(have), 'model')} ({', '.join(have)})" if have else "no models"
         left = f"; left out: {left_out_note(data.left_out)}" if data.left_out else ""
         if len(have) < self.models:
             raise InsufficientData(f"needs at least {self.models} models, has {listing}{left}")
