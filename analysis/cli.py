@@ -27,15 +27,37 @@ from contract.registry import suggest
 from contract.vocab import DATA_SOURCES
 
 # Columns of a claim's data that --claim does not print (model facts repeated on every row).
-QUIET_COLUMNS = {"registry_model", "variant", "twin_of", "n_kv_heads", "d_model", "d_head", "n_params",
-                 "parallel_residual", "inv_depth", "norm_placement", "family", "lab"}
+QUIET_COLUMNS = {
+    "registry_model",
+    "variant",
+    "twin_of",
+    "n_kv_heads",
+    "d_model",
+    "d_head",
+    "n_params",
+    "parallel_residual",
+    "inv_depth",
+    "norm_placement",
+    "family",
+    "lab",
+}
 MAX_ROWS = 60
 
 
 def list_claims() -> pd.DataFrame:
     """Every registered claim in paper order: id, section, unit of analysis, dataset and statement."""
-    return pd.DataFrame([{"claim_id": c.id, "section": c.section, "unit": c.unit or "-", "dataset": c.needs.dataset,
-                          "statement": c.statement} for c in CLAIMS.values()])
+    return pd.DataFrame(
+        [
+            {
+                "claim_id": c.id,
+                "section": c.section,
+                "unit": c.unit or "-",
+                "dataset": c.needs.dataset,
+                "statement": c.statement,
+            }
+            for c in CLAIMS.values()
+        ]
+    )
 
 
 def format_claims(table: pd.DataFrame | None = None) -> str:
@@ -52,8 +74,9 @@ def format_claims(table: pd.DataFrame | None = None) -> str:
 def find_claim(claim_id: str):
     """The registered claim ``claim_id``; UnknownNameError suggesting the closest ids otherwise."""
     if claim_id not in CLAIMS:
-        raise UnknownNameError(f"Unknown claim '{claim_id}'.{suggest(claim_id, list(CLAIMS))} "
-                               "(thermo-audit ls claims shows them all)")
+        raise UnknownNameError(
+            f"Unknown claim '{claim_id}'.{suggest(claim_id, list(CLAIMS))} (thermo-audit ls claims shows them all)"
+        )
     return CLAIMS[claim_id]
 
 
@@ -67,15 +90,25 @@ def print_claims() -> int:
     return 0
 
 
-def explain(claim_id: str, measured: Path, published: Path, settings: Settings, out=print,
-            required: tuple[str, ...] = ()) -> None:
+def explain(
+    claim_id: str, measured: Path, published: Path, settings: Settings, out=print, required: tuple[str, ...] = ()
+) -> None:
     """Run one claim on every source and print, per source, its data, test, fitted model and verdict."""
     claim = find_claim(claim_id)
     out(f"{claim.id} ({claim.section}): {claim.statement}")
-    out(f"paper: {claim.paper_value or 'no number printed'}"
-        + (f", p {claim.paper_p}" if claim.paper_p else "") + f"; paper's test: {claim.paper_test}")
-    for label, text in (("hypothesis", claim.hypothesis), ("unit", claim.unit or "none"), ("test", claim.test),
-                        ("rule", claim.rule), ("needs", claim.needs.describe()), ("function", claim.function)):
+    out(
+        f"paper: {claim.paper_value or 'no number printed'}"
+        + (f", p {claim.paper_p}" if claim.paper_p else "")
+        + f"; paper's test: {claim.paper_test}"
+    )
+    for label, text in (
+        ("hypothesis", claim.hypothesis),
+        ("unit", claim.unit or "none"),
+        ("test", claim.test),
+        ("rule", claim.rule),
+        ("needs", claim.needs.describe()),
+        ("function", claim.function),
+    ):
         out(f"{label}: {text}")
     sources = load_sources(measured, published, required=required)
     others = _other_rows(claim, sources, settings)
@@ -87,8 +120,7 @@ def explain(claim_id: str, measured: Path, published: Path, settings: Settings, 
                 data = claim.data(src)
                 out(f"data: {data.describe()}")
                 shown = data.frame[[c for c in data.frame.columns if c not in QUIET_COLUMNS]]
-                with pd.option_context("display.width", 160, "display.max_columns", 20,
-                                       "display.max_colwidth", 60):
+                with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 60):
                     out(shown.head(MAX_ROWS).to_string(index=False))
                 if len(shown) > MAX_ROWS:
                     out(f"... {len(shown) - MAX_ROWS} more rows")
@@ -100,8 +132,10 @@ def explain(claim_id: str, measured: Path, published: Path, settings: Settings, 
             out("model summary:")
             out(outcome.summary)
         ci = f" [{_number(outcome.ci_low)}, {_number(outcome.ci_high)}]" if not math.isnan(outcome.ci_low) else ""
-        out(f"result: {outcome.statistic} = {_number(outcome.value)}{ci}, p = {_number(outcome.p_value)}, "
-            f"n = {outcome.n if outcome.n is not None else 'n/a'} ({outcome.unit or claim.unit or 'no unit'})")
+        out(
+            f"result: {outcome.statistic} = {_number(outcome.value)}{ci}, p = {_number(outcome.p_value)}, "
+            f"n = {outcome.n if outcome.n is not None else 'n/a'} ({outcome.unit or claim.unit or 'no unit'})"
+        )
         if outcome.formula:
             out(f"formula: {outcome.formula}")
         if name == "published" and outcome.reproduced:
@@ -134,21 +168,37 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="thermo-audit analyse",
         description="Re-test every claim of D'Elia (2026) on the published data (if imported) and on our "
-                    "measurements; write claims.csv and the tables the report's figures need into the derived "
-                    "folder, replacing it whole. Never loads a model.")
+        "measurements; write claims.csv and the tables the report's figures need into the derived "
+        "folder, replacing it whole. Never loads a model.",
+    )
     add_common(parser)
-    parser.add_argument("--measured", type=Path, default=None,
-                        help=f"measured runs (default: {paths.measured}); a folder named here must hold runs")
-    parser.add_argument("--published", type=Path, default=None,
-                        help=f"imported published data (default: {paths.published}); a folder named here must "
-                             "hold an import")
+    parser.add_argument(
+        "--measured",
+        type=Path,
+        default=None,
+        help=f"measured runs (default: {paths.measured}); a folder named here must hold runs",
+    )
+    parser.add_argument(
+        "--published",
+        type=Path,
+        default=None,
+        help=f"imported published data (default: {paths.published}); a folder named here must hold an import",
+    )
     parser.add_argument("--out", type=Path, default=None, help=f"default: {paths.derived}")
-    parser.add_argument("--resamples", type=int, default=defaults.n_resamples,
-                        help=f"permutations / bootstrap resamples per test, >= 1 (default: {defaults.n_resamples})")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help=f"seed of every resampling, >= 0 (default: {defaults.seed})")
-    parser.add_argument("--claim", metavar="ID", help="run one claim and print its data, test, fitted model and "
-                                                       "verdict on every source (writes nothing)")
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=defaults.n_resamples,
+        help=f"permutations / bootstrap resamples per test, >= 1 (default: {defaults.n_resamples})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help=f"seed of every resampling, >= 0 (default: {defaults.seed})"
+    )
+    parser.add_argument(
+        "--claim",
+        metavar="ID",
+        help="run one claim and print its data, test, fitted model and verdict on every source (writes nothing)",
+    )
     parser.add_argument("--list", action="store_true", help="list the claims with their sections and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-claim log")
     return parser
@@ -173,11 +223,12 @@ def _analyse(args) -> int:
     out = args.out if args.out is not None else paths.derived
     writable_folder(out.parent, "--out's parent folder")
     started = time.perf_counter()
-    written = run(measured, published, out, settings, log=(lambda *_: None) if args.quiet else print,
-                  required=required)
+    written = run(measured, published, out, settings, log=(lambda *_: None) if args.quiet else print, required=required)
     if not published.exists():
-        print(f"note: no published data in {published}; claims use our measurements only "
-              "(import them with: thermo-audit measure import-published FOLDER | download)")
+        print(
+            f"note: no published data in {published}; claims use our measurements only "
+            "(import them with: thermo-audit measure import-published FOLDER | download)"
+        )
     print(f"wrote {', '.join(str(p) for p in written.values())} in {time.perf_counter() - started:.1f} s")
     return 0
 

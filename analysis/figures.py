@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from contract.tables import FIGURE_TABLES, validate
 from analysis.sources import CANONICAL_GAIN, PUBLISHED_GAINS, MeasuredSource, PublishedSource, Source
+from contract.tables import FIGURE_TABLES, validate
 
 FACTS = ["lab", "heritage", "family", "n_layers", "n_heads", "d_head", "rho", "n_params", "norm_placement", "variant"]
 
@@ -50,8 +50,9 @@ def model_gains(src: Source) -> pd.DataFrame:
                     mean = src.get(quantity, notebook=notebook, aggregate="mean")[["model", "value", "n_prompts"]]
                     sd = src.get(quantity, notebook=notebook, aggregate="sd_population")[["model", "value"]]
                     stats = mean.merge(sd, on="model", suffixes=("", "_sd")).rename(columns={"value": "gain"})
-                    stats["ci_low"], stats["ci_high"] = _t_interval(stats["gain"], stats["value_sd"],
-                                                                    stats["n_prompts"], ddof=0)
+                    stats["ci_low"], stats["ci_high"] = _t_interval(
+                        stats["gain"], stats["value_sd"], stats["n_prompts"], ddof=0
+                    )
                     stats = stats.drop(columns="value_sd")
                 frames.append(stats.assign(convention=convention, dataset=notebook))
         gains = src.with_facts(pd.concat(frames, ignore_index=True))
@@ -59,8 +60,11 @@ def model_gains(src: Source) -> pd.DataFrame:
         frames = []
         for convention, quantity in (("canonical", CANONICAL_GAIN), ("R1", "gain_no_ln")):
             rows = src.prompt_gains(quantity=quantity, convention="canonical" if convention == "canonical" else "R1")
-            frames.append(_summarise(rows, ["model", "prompt_set"]).rename(columns={"prompt_set": "dataset"})
-                          .assign(convention=convention))
+            frames.append(
+                _summarise(rows, ["model", "prompt_set"])
+                .rename(columns={"prompt_set": "dataset"})
+                .assign(convention=convention)
+            )
         gains = pd.concat(frames, ignore_index=True).merge(src.models, on="model")
     return gains[["model", "convention", "dataset", "gain", "ci_low", "ci_high", "n_prompts"] + FACTS]
 
@@ -74,34 +78,49 @@ def layer_gains(src: Source) -> pd.DataFrame:
         prompt_set = src.prompt_set_for(src.models["model"])
         residual = src.tables["residual"]
         blocks = residual[(residual["site"] == "block") & (residual["prompt_set"] == prompt_set)]
-        rows = blocks.groupby(["model", "layer"], as_index=False)["gain_last"].mean().rename(columns={"gain_last": "gain"})
+        rows = (
+            blocks.groupby(["model", "layer"], as_index=False)["gain_last"].mean().rename(columns={"gain_last": "gain"})
+        )
         rows = rows.merge(src.models, on="model").assign(dataset=prompt_set, convention="canonical")
     return rows[["model", "layer", "gain", "dataset", "convention"] + FACTS]
 
 
 def head_norms(src: Source) -> pd.DataFrame:
     if isinstance(src, PublishedSource):
-        wide = {q: src.get(q, aggregate="value").drop_duplicates("model").set_index("model")["value"]
-                for q in ("wv_spectral_mean", "wo_mean")}
+        wide = {
+            q: src.get(q, aggregate="value").drop_duplicates("model").set_index("model")["value"]
+            for q in ("wv_spectral_mean", "wo_mean")
+        }
         rows = pd.DataFrame({"wv_spectral": wide["wv_spectral_mean"], "wo_spectral": wide["wo_mean"]}).reset_index()
         rows = src.with_facts(rows.rename(columns={"index": "model"})).assign(
-            layer=np.nan, ov_spectral=np.nan, wv_spectral_sq=lambda d: d["wv_spectral"] ** 2,
-            extraction="full W_V as the notebooks sliced it (mis-sliced for fused-QKV Pythia/BLOOM); W_O norm type unknown")
+            layer=np.nan,
+            ov_spectral=np.nan,
+            wv_spectral_sq=lambda d: d["wv_spectral"] ** 2,
+            extraction=(
+                "full W_V as the notebooks sliced it (mis-sliced for fused-QKV Pythia/BLOOM); W_O norm type unknown"
+            ),
+        )
     else:
         heads = src.tables["heads"].assign(wv_spectral_sq=lambda d: d["wv_spectral"] ** 2)
         rows = heads.groupby(["model", "layer"], as_index=False)[
-            ["wv_spectral", "wo_spectral", "ov_spectral", "wv_spectral_sq"]].mean()
+            ["wv_spectral", "wo_spectral", "ov_spectral", "wv_spectral_sq"]
+        ].mean()
         rows = rows.merge(src.models, on="model").assign(extraction="per head, mean over heads")
     return rows[["model", "layer", "wv_spectral", "wo_spectral", "ov_spectral", "wv_spectral_sq", "extraction"] + FACTS]
 
 
 def trace_layers(src: Source) -> pd.DataFrame:
     if isinstance(src, PublishedSource):
-        rows = src.get("trace_multihead", notebook="H4V2", aggregate="mean").rename(columns={"value": "trace_multihead"})
+        rows = src.get("trace_multihead", notebook="H4V2", aggregate="mean").rename(
+            columns={"value": "trace_multihead"}
+        )
         rows = src.with_facts(rows[["model", "layer", "trace_multihead"]]).assign(offdiag_mean=np.nan, dataset="H4V2")
     else:
-        per_prompt = src.tables["attention"].groupby(["model", "prompt_set", "prompt_id", "layer"], as_index=False).agg(
-            trace_multihead=("sheaf_trace", "sum"), offdiag_mean=("offdiag_mean", "mean"))
+        per_prompt = (
+            src.tables["attention"]
+            .groupby(["model", "prompt_set", "prompt_id", "layer"], as_index=False)
+            .agg(trace_multihead=("sheaf_trace", "sum"), offdiag_mean=("offdiag_mean", "mean"))
+        )
         prompt_set = src.prompt_set_for(per_prompt["model"].unique()) if len(per_prompt) else None
         per_prompt = per_prompt[per_prompt["prompt_set"] == prompt_set]
         rows = per_prompt.groupby(["model", "layer"], as_index=False)[["trace_multihead", "offdiag_mean"]].mean()
@@ -112,7 +131,10 @@ def trace_layers(src: Source) -> pd.DataFrame:
 def prompt_gains(src: Source) -> pd.DataFrame:
     if isinstance(src, PublishedSource):
         frames = []
-        for notebook, quantity, convention in (("PFS", "gain_penultimate_block", "R1"), ("GUB", "gain_last_block", "R2")):
+        for notebook, quantity, convention in (
+            ("PFS", "gain_penultimate_block", "R1"),
+            ("GUB", "gain_last_block", "R2"),
+        ):
             rows = src.get(quantity, notebook=notebook, aggregate="value").rename(columns={"value": "gain"})
             frames.append(rows[["model", "prompt_set", "prompt_id", "gain"]].assign(convention=convention))
         rows = src.with_facts(pd.concat(frames, ignore_index=True))
@@ -140,12 +162,20 @@ def lab_means(gains: pd.DataFrame, settings) -> pd.DataFrame:
     """
     from analysis.stats import bootstrap_ci
 
-    chosen = gains[((gains["source"] == "published") & (gains["dataset"] == "HRH"))
-                   | ((gains["source"] != "published") & (gains["convention"] == "canonical"))]
+    chosen = gains[
+        ((gains["source"] == "published") & (gains["dataset"] == "HRH"))
+        | ((gains["source"] != "published") & (gains["convention"] == "canonical"))
+    ]
     rows = []
     for (source, lab), group in chosen.groupby(["source", "lab"]):
-        row = {"source": source, "lab": lab, "n_models": len(group), "gain": group["gain"].mean(),
-               "ci_low": np.nan, "ci_high": np.nan}
+        row = {
+            "source": source,
+            "lab": lab,
+            "n_models": len(group),
+            "gain": group["gain"].mean(),
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+        }
         if len(group) >= 2:
             ci = bootstrap_ci(group, "gain", n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
             row.update(ci_low=ci["ci_low"], ci_high=ci["ci_high"])
@@ -154,8 +184,12 @@ def lab_means(gains: pd.DataFrame, settings) -> pd.DataFrame:
 
 
 BUILDERS = {
-    "model_gains": model_gains, "layer_gains": layer_gains, "head_norms": head_norms,
-    "trace_layers": trace_layers, "prompt_gains": prompt_gains, "conventions": convention_gains,
+    "model_gains": model_gains,
+    "layer_gains": layer_gains,
+    "head_norms": head_norms,
+    "trace_layers": trace_layers,
+    "prompt_gains": prompt_gains,
+    "conventions": convention_gains,
 }
 
 

@@ -18,6 +18,11 @@ from typing import Any
 import pandas as pd
 
 
+def count(n: int, noun: str) -> str:
+    """'1 model', '3 models'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class InsufficientData(Exception):
     """A source lacks the data a claim needs (the message says what is missing and what there is)."""
 
@@ -40,7 +45,7 @@ class Dataset:
     def describe(self) -> str:
         """'<label>; 8 models (pythia-70m, ...)' for the data column of claims.csv."""
         models = self.models
-        return f"{self.label}; {len(models)} models ({', '.join(models)})" if models else self.label
+        return f"{self.label}; {count(len(models), 'model')} ({', '.join(models)})" if models else self.label
 
 
 def _counts(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -65,8 +70,11 @@ class Needs:
 
     def describe(self) -> str:
         """The needs column of claims.csv."""
-        parts = [f"{self.dataset}: at least {self.models} model{'s' if self.models != 1 else ''}"
-                 if self.models else self.dataset]
+        parts = [
+            f"{self.dataset}: at least {self.models} model{'s' if self.models != 1 else ''}"
+            if self.models
+            else self.dataset
+        ]
         for column, levels in self.groups.items():
             parts.append(" and ".join(f"{k} with {column} = {level}" for level, k in levels.items()))
         if self.named:
@@ -79,7 +87,7 @@ class Needs:
         """Raise InsufficientData saying what is missing and what the dataset has."""
         frame = data.frame
         have = data.models
-        listing = f"{len(have)} models ({', '.join(have)})" if have else "no models"
+        listing = f"{count(len(have), 'model')} ({', '.join(have)})" if have else "no models"
         left = f"; left out: {left_out_note(data.left_out)}" if data.left_out else ""
         if len(have) < self.models:
             raise InsufficientData(f"needs at least {self.models} models, has {listing}{left}")
@@ -92,15 +100,18 @@ class Needs:
             if any(counts.get(level, 0) < k for level, k in levels.items()):
                 wanted = " and ".join(f"{k} with {column} = {level}" for level, k in levels.items())
                 found = " and ".join(f"{int(counts.get(level, 0))} {level}" for level in levels)
-                members = "; ".join(f"{level}: {', '.join(sorted(group['model'].unique()))}"
-                                    for level, group in frame.groupby(column))
+                members = "; ".join(
+                    f"{level}: {', '.join(sorted(group['model'].unique()))}" for level, group in frame.groupby(column)
+                )
                 raise InsufficientData(f"needs at least {wanted}; has {found} ({members or 'no models'}){left}")
         if self.prompts and "prompt_id" in frame:
             per_model = frame.groupby("model")["prompt_id"].nunique()
             short = per_model[per_model < self.prompts]
             if len(short):
-                raise InsufficientData(f"needs at least {self.prompts} prompts per model; "
-                                       + ", ".join(f"{m} has {n}" for m, n in short.items()))
+                raise InsufficientData(
+                    f"needs at least {self.prompts} prompts per model; "
+                    + ", ".join(f"{m} has {n}" for m, n in short.items())
+                )
 
 
 def left_out_note(left_out: dict[str, str]) -> str:

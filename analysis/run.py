@@ -1,10 +1,10 @@
 """Run every registered claim on every source and write data/derived/claims.csv.
 
 One row per (claim, source), in the columns of the contract's ``CLAIMS_TABLE`` (validated before
-writing): the recomputed statistic with its CI (``ci_level``), p and Holm-adjusted p, n and its
-``unit``, the test, the stated decision ``rule`` and the verdict ``holds``; the paper's printed
-value, p and test and the statcheck verdict ``reproduces``; the data subset, the formula of the
-fitted model and the function that computed the row.
+writing): the recomputed statistic and the ``kind`` of number it is, its CI (``ci_level``), p and
+Holm-adjusted p, n and its ``unit``, the test, the stated decision ``rule`` and the verdict
+``holds``; the paper's printed value, p and test and the statcheck verdict ``reproduces``; the data
+subset, the formula of the fitted model and the function that computed the row.
 
 A claim that raises an unexpected exception on one source gets the verdict ``error`` with the
 exception in its note, and the run goes on. Deterministic: fixed seeds, stable order, fixed float
@@ -77,8 +77,9 @@ def compute(claim, src: Source, settings: Settings, claims: pd.DataFrame | None 
     except InsufficientData as why:
         return missing(claim.id, str(why))
     except Exception as error:  # noqa: BLE001 - one claim's failure is its row's verdict, never the run's end
-        return Outcome(statistic=claim.id, holds="error", comparable=False,
-                       note=f"error: {type(error).__name__}: {error}")
+        return Outcome(
+            statistic=claim.id, holds="error", comparable=False, note=f"error: {type(error).__name__}: {error}"
+        )
 
 
 def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
@@ -87,14 +88,34 @@ def claim_row(claim, src: Source, outcome: Outcome, settings: Settings) -> dict:
     has_ci = not (math.isnan(outcome.ci_low) and math.isnan(outcome.ci_high))
     ci_level = (outcome.ci_level or settings.confidence) if has_ci else math.nan
     return {
-        "claim_id": claim.id, "source": src.name, "section": claim.section, "claim": claim.statement,
-        "statistic": outcome.statistic, "value": outcome.value, "ci_low": outcome.ci_low, "ci_high": outcome.ci_high,
-        "ci_level": ci_level, "p_value": outcome.p_value, "p_holm": math.nan, "n": outcome.n,
-        "unit": outcome.unit or claim.unit or None, "test": outcome.test, "rule": claim.rule,
-        "paper_value": claim.paper_value, "paper_p": claim.paper_p, "paper_test": claim.paper_test,
-        "p_paper_method": outcome.p_paper_method, "reproduces": verdict, "reproduces_reason": reason,
-        "holds": outcome.holds, "note": outcome.note, "data": outcome.data, "needs": claim.needs.describe(),
-        "formula": outcome.formula, "function": claim.function,
+        "claim_id": claim.id,
+        "source": src.name,
+        "section": claim.section,
+        "claim": claim.statement,
+        "statistic": outcome.statistic,
+        "kind": claim.kind,
+        "value": outcome.value,
+        "ci_low": outcome.ci_low,
+        "ci_high": outcome.ci_high,
+        "ci_level": ci_level,
+        "p_value": outcome.p_value,
+        "p_holm": math.nan,
+        "n": outcome.n,
+        "unit": outcome.unit or claim.unit or None,
+        "test": outcome.test,
+        "rule": claim.rule,
+        "paper_value": claim.paper_value,
+        "paper_p": claim.paper_p,
+        "paper_test": claim.paper_test,
+        "p_paper_method": outcome.p_paper_method,
+        "reproduces": verdict,
+        "reproduces_reason": reason,
+        "holds": outcome.holds,
+        "note": outcome.note,
+        "data": outcome.data,
+        "needs": claim.needs.describe(),
+        "formula": outcome.formula,
+        "function": claim.function,
     }
 
 
@@ -131,12 +152,22 @@ def claim_rows(sources: dict[str, Source], settings: Settings, log=print, claims
 def inputs(measured_dir: Path, published_dir: Path) -> dict[str, Path]:
     """What the derived tables are computed from: a change in any of these makes them stale."""
     code = Path(__file__).resolve().parent.parent
-    return {"measured": Path(measured_dir), "published": Path(published_dir), "analysis": code / "analysis",
-            "contract": code / "contract"}
+    return {
+        "measured": Path(measured_dir),
+        "published": Path(published_dir),
+        "analysis": code / "analysis",
+        "contract": code / "contract",
+    }
 
 
-def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settings, log=print,
-        required: tuple[str, ...] = ()) -> dict[str, Path]:
+def run(
+    measured_dir: Path,
+    published_dir: Path,
+    out_dir: Path,
+    settings: Settings,
+    log=print,
+    required: tuple[str, ...] = (),
+) -> dict[str, Path]:
     """Compute every claim, the figure tables and the re-test tables of our pretrained models
     (``analysis.retest.derived``); replace ``out_dir`` with them, whole.
 
@@ -151,11 +182,19 @@ def run(measured_dir: Path, published_dir: Path, out_dir: Path, settings: Settin
 
     sources = load_sources(measured_dir, published_dir, required=required)
     claims = validate(claim_rows(sources, settings, log), CLAIMS_TABLE, Path(out_dir) / CLAIMS_TABLE.filename)
-    tables = {"claims": (claims, CLAIMS_TABLE.float_format),
-              **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()},
-              **retest_tables(sources, settings, claims)}
+    tables = {
+        "claims": (claims, CLAIMS_TABLE.float_format),
+        **{name: (frame, FLOAT_FORMAT) for name, frame in figure_tables(sources, settings).items()},
+        **retest_tables(sources, settings, claims),
+    }
     with staged_directory(out_dir) as staging:
-        write_folder(staging, tables, inputs_sha256=fingerprint(inputs(measured_dir, published_dir)),
-                     measured=str(Path(measured_dir).resolve()), published=str(Path(published_dir).resolve()),
-                     n_resamples=settings.n_resamples, seed=settings.seed)
+        write_folder(
+            staging,
+            tables,
+            inputs_sha256=fingerprint(inputs(measured_dir, published_dir)),
+            measured=str(Path(measured_dir).resolve()),
+            published=str(Path(published_dir).resolve()),
+            n_resamples=settings.n_resamples,
+            seed=settings.seed,
+        )
     return {name: Path(out_dir) / f"{name}.csv" for name in tables}

@@ -29,9 +29,9 @@ import pandas as pd
 from analysis import transition
 from analysis.needs import Dataset, InsufficientData
 from contract.conventions import all_conventions
-from contract.registry import load_registry
 from contract.errors import TableError
 from contract.folders import REIMPORT, read_folder_table, read_manifest
+from contract.registry import load_registry
 from contract.store import read_measured_tables
 from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES
 
@@ -41,8 +41,23 @@ HERITAGE_LAB = "EleutherAI"
 PROMPT_SET_PREFERENCE = ("GU25", "core25")
 # The gain this project reports: the true last block's gain x_{L-1}/x_{L-2}, last token.
 CANONICAL_GAIN = "gain_last_block_last"
-MODEL_FACTS = ["model", "registry_model", "lab", "family", "variant", "twin_of", "n_layers", "n_heads", "n_kv_heads",
-               "d_model", "d_head", "rho", "n_params", "norm_placement", "parallel_residual"]
+MODEL_FACTS = [
+    "model",
+    "registry_model",
+    "lab",
+    "family",
+    "variant",
+    "twin_of",
+    "n_layers",
+    "n_heads",
+    "n_kv_heads",
+    "d_model",
+    "d_head",
+    "rho",
+    "n_params",
+    "norm_placement",
+    "parallel_residual",
+]
 
 # Which published notebooks give a model's mean gain, by convention, in order of preference:
 # R1 (the penultimate block's gain): the 16-model heritage hunt, the Pythia sweep, the clean check;
@@ -64,8 +79,10 @@ NORMS = ["wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius", "ov_spect
 CROWDING_PAIR = ("pythia-6.9b", "gpt-j-6b")
 HIERARCHY = ("pythia-6.9b", "mistral-7b-v0.1", "llama-3.1-8b", "gemma-7b")
 # The paper's GPT-2 vs OPT-125m trace pair, found by architecture facts (family, depth, width), not by name.
-TRACE_PAIR = {"gpt2_small": {"family": "gpt2", "n_layers": 12, "d_model": 768},
-              "opt_125m": {"family": "opt", "n_layers": 12, "d_model": 768}}
+TRACE_PAIR = {
+    "gpt2_small": {"family": "gpt2", "n_layers": 12, "d_model": 768},
+    "opt_125m": {"family": "opt", "n_layers": 12, "d_model": 768},
+}
 # Published quantities counted for the panel, per metric.
 PANEL_METRICS = {
     "R1 gain (penultimate block)": ("gain_penultimate_block",),
@@ -74,17 +91,45 @@ PANEL_METRICS = {
     "R4 sublayer gain": ("sublayer_attention_gain", "sublayer_mlp_gain"),
     "W_V norms": ("wv_spectral_mean", "wv_spectral", "wv_frobenius_mean"),
     "sheaf traces": ("trace_multihead", "trace_full", "dense_laplacian_trace"),
-    "L*": ("l_star_trace", "l_star_trace_multihead", "l_star_sign_change", "l_star_min_contraction",
-           "l_star_attention_min", "l_star_gap_max"),
+    "L*": (
+        "l_star_trace",
+        "l_star_trace_multihead",
+        "l_star_sign_change",
+        "l_star_min_contraction",
+        "l_star_attention_min",
+        "l_star_gap_max",
+    ),
     "W_U norms": ("wu_spectral",),
 }
 # Every dataset a claim can ask a source for (one method of that name on each source class).
 DATASETS = (
-    "panel", "claims", "pythia_gains", "pythia_prompt_gains", "block_gains", "total_gains", "heritage_gains",
-    "heritage_prompt_gains", "weight_norms", "signed_weight_norms", "late_layer_proxy", "eq4_traces",
-    "trace_pair", "signed_traces", "multihead_traces", "contraction", "spectral_gaps", "lstar", "lstar_definitions",
-    "pair_summaries", "rule_models", "final_norm", "twin_gains", "hierarchy_gains", "robustness_gains",
-    "convention_gains", "prompt_summaries",
+    "panel",
+    "claims",
+    "pythia_gains",
+    "pythia_prompt_gains",
+    "block_gains",
+    "total_gains",
+    "heritage_gains",
+    "heritage_prompt_gains",
+    "weight_norms",
+    "signed_weight_norms",
+    "late_layer_proxy",
+    "eq4_traces",
+    "trace_pair",
+    "signed_traces",
+    "multihead_traces",
+    "contraction",
+    "spectral_gaps",
+    "lstar",
+    "lstar_definitions",
+    "pair_summaries",
+    "rule_models",
+    "final_norm",
+    "twin_gains",
+    "hierarchy_gains",
+    "robustness_gains",
+    "convention_gains",
+    "prompt_summaries",
 )
 
 
@@ -187,8 +232,7 @@ class PublishedSource(Source):
     labels: pd.DataFrame = field(default=None, repr=False)
     prompts: pd.DataFrame = field(default=None, repr=False)
 
-    def get(self, quantity: str, notebook: str | None = None, aggregate: str | None = None,
-            **where) -> pd.DataFrame:
+    def get(self, quantity: str, notebook: str | None = None, aggregate: str | None = None, **where) -> pd.DataFrame:
         """Rows of ``values`` with this quantity (and notebook / aggregate / column filters)."""
         rows = self.values[self.values["quantity"] == quantity]
         if notebook is not None:
@@ -226,16 +270,19 @@ class PublishedSource(Source):
 
     def r2_prompt_gains(self) -> pd.DataFrame:
         """Per (model, prompt): the R2 gain of GUB/TWN/G2L/GJP (a model in two notebooks counts once)."""
-        rows = pd.concat([self.get("gain_last_block", notebook=nb, aggregate="value") for nb in R2_PROMPT_NOTEBOOKS],
-                         ignore_index=True)
+        rows = pd.concat(
+            [self.get("gain_last_block", notebook=nb, aggregate="value") for nb in R2_PROMPT_NOTEBOOKS],
+            ignore_index=True,
+        )
         rows = rows[rows["notebook"] == rows.groupby("model")["notebook"].transform("first")]
         return self.with_facts(rows.rename(columns={"value": "gain"})[["model", "prompt_id", "notebook", "gain"]])
 
     def convention_table(self) -> pd.DataFrame:
         """Per model and convention (R1, R2, R3): the mean gain over the prompts that convention used."""
         frames = [self.model_gains(c)[["model", "gain", "notebook"]].assign(convention=c) for c in ("R1", "R2")]
-        r3 = self.with_facts(pd.concat([self.get("frobenius_gain", notebook=nb, aggregate="value")
-                                        for nb in R3_NOTEBOOKS]))
+        r3 = self.with_facts(
+            pd.concat([self.get("frobenius_gain", notebook=nb, aggregate="value") for nb in R3_NOTEBOOKS])
+        )
         last = r3[r3["layer"] == r3["n_layers"] - 1]
         last = last.groupby(["model", "notebook"], as_index=False)["value"].mean().rename(columns={"value": "gain"})
         frames.append(last.drop_duplicates("model").assign(convention="R3"))
@@ -260,50 +307,68 @@ class PublishedSource(Source):
 
     def pythia_prompt_gains(self) -> Dataset:
         rows = self.get("gain_penultimate_block", notebook="PFS", aggregate="value").rename(columns={"value": "gain"})
-        return Dataset(self.with_facts(rows[["model", "prompt_id", "gain"]]),
-                       "R1 penultimate-block gain per prompt (PFS, fp16, 25 prompts)")
+        return Dataset(
+            self.with_facts(rows[["model", "prompt_id", "gain"]]),
+            "R1 penultimate-block gain per prompt (PFS, fp16, 25 prompts)",
+        )
 
     def block_gains(self) -> Dataset:
         rows = self.get("layer_gain", notebook="PFS", aggregate="mean")
         rows = rows[rows["layer"] >= 1].rename(columns={"value": "gain"})
-        return Dataset(self.with_facts(rows[["model", "layer", "gain"]]),
-                       "PFS R1 per-block gains, mean over 25 prompts (blocks 1..L-2; the last element mixes the "
-                       "final norm in)")
+        return Dataset(
+            self.with_facts(rows[["model", "layer", "gain"]]),
+            "PFS R1 per-block gains, mean over 25 prompts (blocks 1..L-2; the last element mixes the final norm in)",
+        )
 
     def total_gains(self) -> Dataset:
         rows = pd.concat([self.get("total_amplification", notebook=nb, aggregate="value") for nb in R2_TOTAL_NOTEBOOKS])
         rows = rows[rows["notebook"] == rows.groupby("model")["notebook"].transform("first")]
-        rows = self.with_facts(rows.rename(columns={"value": "total_gain"})[["model", "prompt_id", "notebook",
-                                                                             "total_gain"]])
+        rows = self.with_facts(
+            rows.rename(columns={"value": "total_gain"})[["model", "prompt_id", "notebook", "total_gain"]]
+        )
         kept = drop_twins(rows)
-        return Dataset(kept, "R2 total amplification x_{L-1} / x_0 per prompt (GUB, G2L, GJP, TWN; GU25)",
-                       left_out=twins_left_out(rows, kept))
+        return Dataset(
+            kept,
+            "R2 total amplification x_{L-1} / x_0 per prompt (GUB, G2L, GJP, TWN; GU25)",
+            left_out=twins_left_out(rows, kept),
+        )
 
     def heritage_gains(self) -> Dataset:
         gains = self.model_gains("R1")
         gains = gains[gains["notebook"] == "HRH"]
         kept = drop_twins(gains)
-        return Dataset(kept, "HRH (the paper's heritage data): R1 penultimate-block gain, fp16, 5 prompts",
-                       left_out=twins_left_out(gains, kept),
-                       extras={"r1_all": drop_twins(self.model_gains("R1")), "r2": drop_twins(self.model_gains("R2"))})
+        return Dataset(
+            kept,
+            "HRH (the paper's heritage data): R1 penultimate-block gain, fp16, 5 prompts",
+            left_out=twins_left_out(gains, kept),
+            extras={"r1_all": drop_twins(self.model_gains("R1")), "r2": drop_twins(self.model_gains("R2"))},
+        )
 
     def heritage_prompt_gains(self) -> Dataset:
         rows = self.r2_prompt_gains()
         kept = drop_twins(rows)
-        return Dataset(kept, "R2 true last-block gain, last token, GU25 prompts (GUB/TWN/G2L/GJP; HRH stores no "
-                             "per-prompt gains)", left_out=twins_left_out(rows, kept),
-                       extras={"hrh": self.heritage_gains().frame})
+        return Dataset(
+            kept,
+            "R2 true last-block gain, last token, GU25 prompts (GUB/TWN/G2L/GJP; HRH stores no per-prompt gains)",
+            left_out=twins_left_out(rows, kept),
+            extras={"hrh": self.heritage_gains().frame},
+        )
 
     def weight_norms(self) -> Dataset:
         wv = self.get("wv_spectral_mean", notebook="CSV", aggregate="value")[["model", "value"]]
         wo = self.get("wo_mean", notebook="CSV", aggregate="value")[["model", "value"]]
-        rows = wv.merge(wo, on="model", suffixes=("_wv", "_wo")).rename(columns={"value_wv": "wv_spectral",
-                                                                                  "value_wo": "wo_spectral"})
+        rows = wv.merge(wo, on="model", suffixes=("_wv", "_wo")).rename(
+            columns={"value_wv": "wv_spectral", "value_wo": "wo_spectral"}
+        )
         rows = self.with_facts(rows)
         rows["valid_wv"] = ~rows["family"].isin(MIS_SLICED_FAMILIES)
         opa = self.with_facts(self.get("wv_spectral_mean", notebook="OPA", aggregate="value"))
-        return Dataset(rows, "restriction-map CSV 'W_V Mean' (mean over layers of the full-matrix ||W_V||_2) and "
-                             "'W_O Mean' (norm of unknown kind)", extras={"opa": opa, "valid_extraction": False})
+        return Dataset(
+            rows,
+            "restriction-map CSV 'W_V Mean' (mean over layers of the full-matrix ||W_V||_2) and "
+            "'W_O Mean' (norm of unknown kind)",
+            extras={"opa": opa, "valid_extraction": False},
+        )
 
     def signed_weight_norms(self) -> Dataset:
         norms = self.weight_norms()
@@ -315,18 +380,24 @@ class PublishedSource(Source):
         rme = self.get("wv_spectral", notebook="RME", aggregate="value")
         n_layers = rme["layer"].max() + 1
         squared = rme["value"] ** 2
-        late_over_early = (squared[rme["layer"] >= np.floor(0.75 * n_layers)].mean()
-                           / squared[rme["layer"] < n_layers / 4].mean())
-        return Dataset(frame, "restriction-map CSV 'W_V Mean' squared (all layers: the per-layer curves are not "
-                              "stored)", extras={"per_layer": False, "rme_late_over_early": late_over_early})
+        late_over_early = (
+            squared[rme["layer"] >= np.floor(0.75 * n_layers)].mean() / squared[rme["layer"] < n_layers / 4].mean()
+        )
+        return Dataset(
+            frame,
+            "restriction-map CSV 'W_V Mean' squared (all layers: the per-layer curves are not stored)",
+            extras={"per_layer": False, "rme_late_over_early": late_over_early},
+        )
 
     def eq4_traces(self) -> Dataset:
         lsc = self.get("l_star_sign_change", notebook="LSC", aggregate="mean")[["model", "value"]]
         h4 = self.get("l_star_trace", notebook="H4V2", aggregate="value")[["model", "value"]]
         frame = lsc.merge(h4, on="model", suffixes=("_printed", "_corrected"))
         frame = frame.rename(columns={"value_printed": "l_star_printed", "value_corrected": "l_star_corrected"})
-        return Dataset(self.with_facts(frame), "LSC l_star_sign_change (the printed eq. 4) and H4V2 l_star_trace "
-                                               "(the corrected trace)")
+        return Dataset(
+            self.with_facts(frame),
+            "LSC l_star_sign_change (the printed eq. 4) and H4V2 l_star_trace (the corrected trace)",
+        )
 
     def trace_pair(self) -> Dataset:
         means = self.get("trace_multihead", notebook="H4V2", aggregate="layer_mean").rename(columns={"value": "trace"})
@@ -337,9 +408,12 @@ class PublishedSource(Source):
 
     def signed_traces(self) -> Dataset:
         rows = self.get("trace_multihead", notebook="H4V2", aggregate="layer_mean").rename(columns={"value": "trace"})
-        traces = Dataset(self.with_facts(rows[["model", "trace"]]),
-                         "H4V2 layer-mean multi-head trace (fp32, 4 prompts); H4X (4-bit) excluded: its traces are of "
-                         "packed uint8 bytes", extras={"normalised": False})
+        traces = Dataset(
+            self.with_facts(rows[["model", "trace"]]),
+            "H4V2 layer-mean multi-head trace (fp32, 4 prompts); H4X (4-bit) excluded: its traces are of "
+            "packed uint8 bytes",
+            extras={"normalised": False},
+        )
         return _signed(traces, self.model_signs())
 
     def multihead_traces(self) -> Dataset:
@@ -347,28 +421,48 @@ class PublishedSource(Source):
         full = self.get("trace_full", notebook="H4V2", aggregate="mean")[["model", "layer", "value"]]
         frame = multi.merge(full, on=["model", "layer"], suffixes=("_multihead", "_full"))
         frame = frame.rename(columns={"value_multihead": "trace_multihead", "value_full": "trace_full"})
-        return Dataset(self.with_facts(frame), "H4V2 per-layer traces, mean over 4 prompts: multi-head (sum over "
-                                               "heads) and 'full' (head-averaged A with head 0's W_V)")
+        return Dataset(
+            self.with_facts(frame),
+            "H4V2 per-layer traces, mean over 4 prompts: multi-head (sum over "
+            "heads) and 'full' (head-averaged A with head 0's W_V)",
+        )
 
     def contraction(self) -> Dataset:
         rows = self.get("contraction_ratio", notebook="RME", aggregate="value").rename(columns={"value": "ratio"})
-        stored = {q: self.get(q, notebook="RME", aggregate="value")["value"].iloc[0]
-                  for q in ("l_star_min_contraction", "l_star_contraction_inflection")}
-        return Dataset(self.with_facts(rows[["model", "layer", "ratio"]]),
-                       "RME restriction-map contraction ratio per layer (pythia-1.4b, fp16, head 0, 1 prompt)",
-                       extras={"stored": stored})
+        stored = {
+            q: self.get(q, notebook="RME", aggregate="value")["value"].iloc[0]
+            for q in ("l_star_min_contraction", "l_star_contraction_inflection")
+        }
+        return Dataset(
+            self.with_facts(rows[["model", "layer", "ratio"]]),
+            "RME restriction-map contraction ratio per layer (pythia-1.4b, fp16, head 0, 1 prompt)",
+            extras={"stored": stored},
+        )
 
     def spectral_gaps(self) -> Dataset:
-        frames = [self.get("dense_laplacian_spectral_gap", notebook=nb)[["notebook", "model", "layer", "value"]]
-                  .assign(construction="dense") for nb in ("H4L", "RME")]
-        frames.append(self.get("nystrom_spectral_gap", notebook="H4V2")[["notebook", "model", "layer", "value"]]
-                      .assign(construction="Nystrom"))
+        frames = [
+            self.get("dense_laplacian_spectral_gap", notebook=nb)[["notebook", "model", "layer", "value"]].assign(
+                construction="dense"
+            )
+            for nb in ("H4L", "RME")
+        ]
+        frames.append(
+            self.get("nystrom_spectral_gap", notebook="H4V2")[["notebook", "model", "layer", "value"]].assign(
+                construction="Nystrom"
+            )
+        )
         rows = pd.concat(frames, ignore_index=True).rename(columns={"value": "gap"})
         traces = pd.concat([self.get("dense_laplacian_trace", notebook=nb) for nb in ("H4L", "RME")])
-        rows = rows.merge(traces[["notebook", "model", "layer", "value"]].rename(columns={"value": "trace"}),
-                          on=["notebook", "model", "layer"], how="left")
-        return Dataset(self.with_facts(rows), "sheaf-Laplacian spectral gaps per layer: dense construction (H4L: "
-                                              "4 models, mean over prompts; RME: pythia-1.4b) and Nystrom (H4V2)")
+        rows = rows.merge(
+            traces[["notebook", "model", "layer", "value"]].rename(columns={"value": "trace"}),
+            on=["notebook", "model", "layer"],
+            how="left",
+        )
+        return Dataset(
+            self.with_facts(rows),
+            "sheaf-Laplacian spectral gaps per layer: dense construction (H4L: "
+            "4 models, mean over prompts; RME: pythia-1.4b) and Nystrom (H4V2)",
+        )
 
     def lstar(self) -> Dataset:
         def rows(quantity, notebook, aggregate):
@@ -376,109 +470,171 @@ class PublishedSource(Source):
             return self.with_facts(found[["model", "l_star"]])
 
         stored = self.get("l_star_mape", notebook="LSC", aggregate="value")["value"].iloc[0]
-        return Dataset(rows("l_star_sign_change", "LSC", "mean"),
-                       "LSC v3 sign-change L* of the printed eq. 4 (mean over 5 prompts, fp16)",
-                       extras={"calibration": rows("l_star_trace", "H4V2", "value"), "stored_mape_pct": stored,
-                               "valid_l_star": False})
+        return Dataset(
+            rows("l_star_sign_change", "LSC", "mean"),
+            "LSC v3 sign-change L* of the printed eq. 4 (mean over 5 prompts, fp16)",
+            extras={
+                "calibration": rows("l_star_trace", "H4V2", "value"),
+                "stored_mape_pct": stored,
+                "valid_l_star": False,
+            },
+        )
 
     def lstar_definitions(self) -> Dataset:
-        stored = [("H4V2", "l_star_trace", "argmax |gradient| of the head-averaged trace (H4V2)", False),
-                  ("H4X", "l_star_trace_multihead", "argmax |gradient| of the 4-bit multi-head trace (H4X)", True),
-                  ("H4V2", "l_star_spectral", "argmax Nystrom spectral gap (H4V2)", True),
-                  ("H4L", "l_star_gap_max", "argmax dense spectral gap (H4L)", True),
-                  ("H4L", "l_star_lambda2_max", "argmax dense lambda_2 (H4L)", True),
-                  ("H4L", "l_star_gap_inflection", "argmax |second difference| of the dense gap + 1 (H4L)", True),
-                  ("LSC", "l_star_sign_change", "first interior maximum of the printed eq. 4 (LSC v3)", True),
-                  ("RME", "l_star_min_contraction", "argmin contraction ratio (RME, stored)", True),
-                  ("RME", "l_star_contraction_inflection", "argmax |second difference| of the contraction ratio "
-                                                           "+ 1 (RME)", False),
-                  ("FFN", "l_star_attention_min", "argmin attention sublayer gain (FFN)", False),
-                  ("FFN", "l_star_mlp_max", "argmax MLP sublayer gain (FFN)", False),
-                  ("H4V2", "l_star_apriori", "a-priori (L/2)(1 + tanh(5 (G - 1))) from a hard-coded gain (H4V2)", True)]
+        stored = [
+            ("H4V2", "l_star_trace", "argmax |gradient| of the head-averaged trace (H4V2)", False),
+            ("H4X", "l_star_trace_multihead", "argmax |gradient| of the 4-bit multi-head trace (H4X)", True),
+            ("H4V2", "l_star_spectral", "argmax Nystrom spectral gap (H4V2)", True),
+            ("H4L", "l_star_gap_max", "argmax dense spectral gap (H4L)", True),
+            ("H4L", "l_star_lambda2_max", "argmax dense lambda_2 (H4L)", True),
+            ("H4L", "l_star_gap_inflection", "argmax |second difference| of the dense gap + 1 (H4L)", True),
+            ("LSC", "l_star_sign_change", "first interior maximum of the printed eq. 4 (LSC v3)", True),
+            ("RME", "l_star_min_contraction", "argmin contraction ratio (RME, stored)", True),
+            (
+                "RME",
+                "l_star_contraction_inflection",
+                "argmax |second difference| of the contraction ratio + 1 (RME)",
+                False,
+            ),
+            ("FFN", "l_star_attention_min", "argmin attention sublayer gain (FFN)", False),
+            ("FFN", "l_star_mlp_max", "argmax MLP sublayer gain (FFN)", False),
+            ("H4V2", "l_star_apriori", "a-priori (L/2)(1 + tanh(5 (G - 1))) from a hard-coded gain (H4V2)", True),
+        ]
         frames = []
         for notebook, quantity, definition, artefact in stored:
             aggregate = "mean" if quantity == "l_star_sign_change" else "value"
             rows = self.get(quantity, notebook=notebook, aggregate=aggregate)[["model", "value"]]
             frames.append(rows.assign(definition=definition, origin="stored", artefact=artefact))
         recomputed = []
-        for notebook, quantity, definition in (("H4V2", "trace_full", "argmax |gradient| of the head-averaged trace "
-                                                                      "(H4V2), recomputed"),
-                                               ("H4X", "trace_multihead", "argmax |gradient| of the 4-bit multi-head "
-                                                                          "trace (H4X), recomputed")):
+        for notebook, quantity, definition in (
+            ("H4V2", "trace_full", "argmax |gradient| of the head-averaged trace (H4V2), recomputed"),
+            ("H4X", "trace_multihead", "argmax |gradient| of the 4-bit multi-head trace (H4X), recomputed"),
+        ):
             for model, group in self.get(quantity, notebook=notebook, aggregate="mean").groupby("model"):
                 profile = group.sort_values("layer")["value"].to_numpy()
-                recomputed.append({"model": model, "value": float(transition.steepest(profile)),
-                                   "definition": definition, "origin": "recomputed", "artefact": notebook == "H4X"})
+                recomputed.append(
+                    {
+                        "model": model,
+                        "value": float(transition.steepest(profile)),
+                        "definition": definition,
+                        "origin": "recomputed",
+                        "artefact": notebook == "H4X",
+                    }
+                )
         ratio = self.get("contraction_ratio", notebook="RME", aggregate="value").sort_values("layer")
         profile = ratio["value"].to_numpy()
-        recomputed += [{"model": "pythia-1.4b", "value": float(np.argmin(profile)), "origin": "recomputed",
-                        "definition": "np.argmin of the contraction ratio, as RME ran it (lands on NaN)"
-                        if transition.lands_on_nan(profile, "argmin") else "np.argmin of the contraction ratio",
-                        "artefact": transition.lands_on_nan(profile, "argmin")},
-                       {"model": "pythia-1.4b", "value": float(transition.least(profile)), "origin": "recomputed",
-                        "definition": "argmin of the contraction ratio, NaN layers ignored", "artefact": False}]
+        recomputed += [
+            {
+                "model": "pythia-1.4b",
+                "value": float(np.argmin(profile)),
+                "origin": "recomputed",
+                "definition": "np.argmin of the contraction ratio, as RME ran it (lands on NaN)"
+                if transition.lands_on_nan(profile, "argmin")
+                else "np.argmin of the contraction ratio",
+                "artefact": transition.lands_on_nan(profile, "argmin"),
+            },
+            {
+                "model": "pythia-1.4b",
+                "value": float(transition.least(profile)),
+                "origin": "recomputed",
+                "definition": "argmin of the contraction ratio, NaN layers ignored",
+                "artefact": False,
+            },
+        ]
         frame = pd.concat(frames + [pd.DataFrame(recomputed)], ignore_index=True).rename(columns={"value": "l_star"})
-        return Dataset(self.with_facts(frame), "every stored L* of the notebooks and those recomputed from the stored "
-                                               "per-layer profiles")
+        return Dataset(
+            self.with_facts(frame),
+            "every stored L* of the notebooks and those recomputed from the stored per-layer profiles",
+        )
 
     def pair_summaries(self) -> Dataset:
         rows = []
-        for notebook, dtype, prompts in (("CRG", "fp32", 3), ("HRH", "fp16", 5)):
+        for notebook, dtype, _ in (("CRG", "fp32", 3), ("HRH", "fp16", 5)):
             for model in CROWDING_PAIR:
                 mean = self.get("gain_penultimate_block", notebook, "mean", model=model).iloc[0]
                 sd = self.get("gain_penultimate_block", notebook, "sd_population", model=model)["value"].iloc[0]
                 n = int(mean["n_prompts"])
-                rows.append({"model": model, "convention": "R1", "dataset": f"{notebook} ({dtype}, {n} prompts)",
-                             "mean": mean["value"], "sd": sd * np.sqrt(n / (n - 1)), "n_prompts": n})
-        per_prompt = pd.concat([self.get("gain_penultimate_block", notebook="PFS", aggregate="value")
-                                .assign(convention="R1", dataset="PFS (fp16, 25 prompts)"),
-                                self.get("gain_last_block", notebook="GUB", aggregate="value")
-                                .assign(convention="R2", dataset="GUB (fp16, GU25)"),
-                                self.get("gain_last_block", notebook="GJP", aggregate="value")
-                                .assign(convention="R2", dataset="GJP (bf16, GU25)")])
+                rows.append(
+                    {
+                        "model": model,
+                        "convention": "R1",
+                        "dataset": f"{notebook} ({dtype}, {n} prompts)",
+                        "mean": mean["value"],
+                        "sd": sd * np.sqrt(n / (n - 1)),
+                        "n_prompts": n,
+                    }
+                )
+        per_prompt = pd.concat(
+            [
+                self.get("gain_penultimate_block", notebook="PFS", aggregate="value").assign(
+                    convention="R1", dataset="PFS (fp16, 25 prompts)"
+                ),
+                self.get("gain_last_block", notebook="GUB", aggregate="value").assign(
+                    convention="R2", dataset="GUB (fp16, GU25)"
+                ),
+                self.get("gain_last_block", notebook="GJP", aggregate="value").assign(
+                    convention="R2", dataset="GJP (bf16, GU25)"
+                ),
+            ]
+        )
         per_prompt = per_prompt[per_prompt["model"].isin(CROWDING_PAIR)]
         rows += _summaries(per_prompt.rename(columns={"value": "gain"}), ["model", "convention", "dataset"])
         frame = self.with_facts(pd.DataFrame(rows))
         headline = frame["dataset"].str.startswith("CRG")
-        return Dataset(frame[headline].reset_index(drop=True), "R1 penultimate-block gain of the paper's pair file "
-                                                                "(CRG, fp32, 3 prompts; mean and SD)",
-                       extras={"sensitivity": frame[~headline].reset_index(drop=True)})
+        return Dataset(
+            frame[headline].reset_index(drop=True),
+            "R1 penultimate-block gain of the paper's pair file (CRG, fp32, 3 prompts; mean and SD)",
+            extras={"sensitivity": frame[~headline].reset_index(drop=True)},
+        )
 
     def rule_models(self) -> Dataset:
         gains = self.model_gains("R1")
         kept = drop_twins(gains)
-        return Dataset(kept, "R1 penultimate-block gain (HRH, then PFS, then CRG)",
-                       left_out=twins_left_out(gains, kept), extras={"r2": drop_twins(self.model_gains("R2"))})
+        return Dataset(
+            kept,
+            "R1 penultimate-block gain (HRH, then PFS, then CRG)",
+            left_out=twins_left_out(gains, kept),
+            extras={"r2": drop_twins(self.model_gains("R2"))},
+        )
 
     def final_norm(self) -> Dataset:
         def table(notebook: str) -> pd.DataFrame:
-            frames = [self.get(q, notebook=notebook, aggregate="mean").set_index("model")["value"].rename(name)
-                      for q, name in (("gain_with_final_norm", "with_norm"),
-                                      ("gain_penultimate_block", "without_norm"))]
+            frames = [
+                self.get(q, notebook=notebook, aggregate="mean").set_index("model")["value"].rename(name)
+                for q, name in (("gain_with_final_norm", "with_norm"), ("gain_penultimate_block", "without_norm"))
+            ]
             return drop_twins(self.with_facts(pd.concat(frames, axis=1).reset_index()))
 
-        return Dataset(table("HRH"), "HRH: R1 gain_with_final_norm vs gain_penultimate_block",
-                       extras={"crg": table("CRG")})
+        return Dataset(
+            table("HRH"), "HRH: R1 gain_with_final_norm vs gain_penultimate_block", extras={"crg": table("CRG")}
+        )
 
     def twin_gains(self) -> Dataset:
         rows = self.get("gain_last_block", notebook="TWN", aggregate="value").rename(columns={"value": "gain"})
-        return Dataset(_pairs(self.with_facts(rows[["model", "prompt_id", "gain"]])),
-                       "TWN: R2 true last-block gain, bf16, GU25 prompts")
+        return Dataset(
+            _pairs(self.with_facts(rows[["model", "prompt_id", "gain"]])),
+            "TWN: R2 true last-block gain, bf16, GU25 prompts",
+        )
 
     def hierarchy_gains(self) -> Dataset:
         rows = self.get("gain_last_block", notebook="GUB", aggregate="value").rename(columns={"value": "gain"})
         rows = rows[rows["model"].isin(HIERARCHY)]
-        return Dataset(self.with_facts(rows[["model", "prompt_id", "gain"]]), "GUB: R2 true last-block gain, fp16, "
-                                                                               "GU25 prompts")
+        return Dataset(
+            self.with_facts(rows[["model", "prompt_id", "gain"]]), "GUB: R2 true last-block gain, fp16, GU25 prompts"
+        )
 
     def robustness_gains(self) -> Dataset:
         rows = self.get("gain_penultimate_block", notebook="PFS", aggregate="value").rename(columns={"value": "gain"})
-        return Dataset(self.with_facts(rows[["model", "prompt_id", "gain"]]),
-                       "PFS: R1 penultimate-block gain per prompt (fp16, 25 prompts; Fig. 7)")
+        return Dataset(
+            self.with_facts(rows[["model", "prompt_id", "gain"]]),
+            "PFS: R1 penultimate-block gain per prompt (fp16, 25 prompts; Fig. 7)",
+        )
 
     def convention_gains(self) -> Dataset:
-        return Dataset(self.convention_table(), "published mean gains under R1 (HRH/PFS/CRG), R2 (GUB/TWN/G2L/GJP) "
-                                                "and R3 (4MV/MPI/IDT, last block)")
+        return Dataset(
+            self.convention_table(),
+            "published mean gains under R1 (HRH/PFS/CRG), R2 (GUB/TWN/G2L/GJP) and R3 (4MV/MPI/IDT, last block)",
+        )
 
     def prompt_summaries(self) -> Dataset:
         rows = []
@@ -486,19 +642,31 @@ class PublishedSource(Source):
             for notebook in notebooks:
                 prompts = self.get(quantity, notebook=notebook, aggregate="value")
                 if len(prompts):
-                    rows += _summaries(prompts.rename(columns={"value": "gain"}).assign(convention=convention,
-                                                                                         dataset=notebook),
-                                       ["model", "convention", "dataset"])
+                    rows += _summaries(
+                        prompts.rename(columns={"value": "gain"}).assign(convention=convention, dataset=notebook),
+                        ["model", "convention", "dataset"],
+                    )
                     continue
                 means = self.get(quantity, notebook=notebook, aggregate="mean")
                 sds = self.get(quantity, notebook=notebook, aggregate="sd_population").set_index("model")["value"]
                 for mean in means.itertuples():
                     n = int(mean.n_prompts)
-                    rows.append({"model": mean.model, "convention": convention, "dataset": notebook, "mean": mean.value,
-                                 "sd": sds[mean.model] * np.sqrt(n / (n - 1)), "plotted_sd": sds[mean.model],
-                                 "n_prompts": n})
-        return Dataset(self.with_facts(pd.DataFrame(rows)), "every published per-model gain with its spread over "
-                                                             "prompts: R1 (PFS, HRH, CRG) and R2 (GUB, TWN, G2L, GJP)")
+                    rows.append(
+                        {
+                            "model": mean.model,
+                            "convention": convention,
+                            "dataset": notebook,
+                            "mean": mean.value,
+                            "sd": sds[mean.model] * np.sqrt(n / (n - 1)),
+                            "plotted_sd": sds[mean.model],
+                            "n_prompts": n,
+                        }
+                    )
+        return Dataset(
+            self.with_facts(pd.DataFrame(rows)),
+            "every published per-model gain with its spread over "
+            "prompts: R1 (PFS, HRH, CRG) and R2 (GUB, TWN, G2L, GJP)",
+        )
 
 
 @dataclass
@@ -559,8 +727,12 @@ class MeasuredSource(Source):
             sets = sorted(runs.loc[runs["model"] == model, "prompt_set"])
             left_out[model] = f"not measured on prompt set {prompt_set} (only on {', '.join(sets) or 'no set'})"
         rows = self.conventions
-        rows = rows[(rows["convention"] == convention) & (rows["quantity"] == quantity)
-                    & (rows["prompt_set"] == prompt_set) & rows["model"].isin(on_set & set(models))]
+        rows = rows[
+            (rows["convention"] == convention)
+            & (rows["quantity"] == quantity)
+            & (rows["prompt_set"] == prompt_set)
+            & rows["model"].isin(on_set & set(models))
+        ]
         clean = rows.set_index(["model", "prompt_set", "prompt_id"]).index.map(self._clean_prompts)
         rows = rows[clean.notna()]  # contract.conventions pivots every (prompt set, prompt) pair: keep measured ones
         clean = clean[clean.notna()].astype(bool)
@@ -574,15 +746,20 @@ class MeasuredSource(Source):
         rows = rows[rows["finite"]].rename(columns={"value": "gain"})[["model", "prompt_set", "prompt_id", "gain"]]
         return Dataset(rows.reset_index(drop=True), prompt_set, left_out=left_out, notes=notes)
 
-    def prompt_gains(self, models=None, quantity: str = CANONICAL_GAIN, convention: str = "canonical",
-                     prompt_set: str | None = None) -> pd.DataFrame:
+    def prompt_gains(
+        self, models=None, quantity: str = CANONICAL_GAIN, convention: str = "canonical", prompt_set: str | None = None
+    ) -> pd.DataFrame:
         """Per (model, prompt): ``gain`` under a convention, with model facts; prompts with non-finite
         activations are left out. One prompt set for all models (see prompt_set_for)."""
         models = list(self.models["model"]) if models is None else list(models)
         if prompt_set is not None:
             rows = self.conventions
-            rows = rows[(rows["convention"] == convention) & (rows["quantity"] == quantity)
-                        & (rows["prompt_set"] == prompt_set) & rows["model"].isin(models)]
+            rows = rows[
+                (rows["convention"] == convention)
+                & (rows["quantity"] == quantity)
+                & (rows["prompt_set"] == prompt_set)
+                & rows["model"].isin(models)
+            ]
             clean = rows.set_index(["model", "prompt_set", "prompt_id"]).index.map(self._clean_prompts)
             rows = rows[clean.fillna(False).to_numpy(bool) & np.isfinite(rows["value"].to_numpy(float))]
             rows = rows.rename(columns={"value": "gain"})[["model", "prompt_set", "prompt_id", "gain"]]
@@ -601,8 +778,13 @@ class MeasuredSource(Source):
     def _label(self, what: str) -> str:
         return f"{what}, random weights" if self.name == "controls" else what
 
-    def _gains(self, models=None, convention: str = "canonical", quantity: str = CANONICAL_GAIN,
-               what: str = "canonical true last-block gain, last token") -> Dataset:
+    def _gains(
+        self,
+        models=None,
+        convention: str = "canonical",
+        quantity: str = CANONICAL_GAIN,
+        what: str = "canonical true last-block gain, last token",
+    ) -> Dataset:
         """Per (model, prompt) gains with facts, labelled with what they are and the prompt set."""
         models = list(self.models["model"]) if models is None else list(models)
         data = self._prompt_values(models, convention, quantity)
@@ -638,15 +820,29 @@ class MeasuredSource(Source):
             raise InsufficientData(f"no attention statistics or head norms for {', '.join(sorted(lacking))}")
         prompt_set = _attention_prompt_set(attention[attention["model"].isin(wanted)], wanted)
         rows = attention[(attention["prompt_set"] == prompt_set) & attention["model"].isin(wanted)]
-        rows = rows.merge(heads[["model", "layer", "head", "wv_frobenius"]], on=["model", "layer", "head"],
-                          how="inner", validate="many_to_one")
+        rows = rows.merge(
+            heads[["model", "layer", "head", "wv_frobenius"]],
+            on=["model", "layer", "head"],
+            how="inner",
+            validate="many_to_one",
+        )
         wv_sq = rows["wv_frobenius"] ** 2
-        rows = rows.assign(printed=rows["mass_minus_tokens"].abs() * wv_sq, recomputed=rows["offdiag_mass"] * wv_sq,
-                           wv_sq=wv_sq)
+        rows = rows.assign(
+            printed=rows["mass_minus_tokens"].abs() * wv_sq, recomputed=rows["offdiag_mass"] * wv_sq, wv_sq=wv_sq
+        )
         finite = np.isfinite(rows[["sheaf_trace", "offdiag_mass", "wv_sq"]].to_numpy(float)).all(axis=1)
-        out = rows[finite].groupby(["model", "prompt_id", "layer"], as_index=False).agg(
-            n_tokens=("n_tokens", "first"), trace=("sheaf_trace", "sum"), printed=("printed", "sum"),
-            recomputed=("recomputed", "sum"), offdiag_mean=("offdiag_mean", "mean"), wv_sq=("wv_sq", "sum"))
+        out = (
+            rows[finite]
+            .groupby(["model", "prompt_id", "layer"], as_index=False)
+            .agg(
+                n_tokens=("n_tokens", "first"),
+                trace=("sheaf_trace", "sum"),
+                printed=("printed", "sum"),
+                recomputed=("recomputed", "sum"),
+                offdiag_mean=("offdiag_mean", "mean"),
+                wv_sq=("wv_sq", "sum"),
+            )
+        )
         return out.assign(prompt_set=prompt_set).merge(self.models, on="model")
 
     def _traces(self) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -667,12 +863,17 @@ class MeasuredSource(Source):
 
     def panel(self) -> Dataset:
         rows = []
-        for table, metric in (("residual", "residual-stream gains"), ("heads", "per-head W_V/W_O norms"),
-                              ("attention", "attention statistics and sheaf traces")):
+        for table, metric in (
+            ("residual", "residual-stream gains"),
+            ("heads", "per-head W_V/W_O norms"),
+            ("attention", "attention statistics and sheaf traces"),
+        ):
             rows += [{"metric": metric, "model": m} for m in self.tables[table]["model"].unique()]
         rows += [{"metric": "any quantity", "model": m} for m in self.models["model"]]
-        return Dataset(pd.DataFrame(rows, columns=["metric", "model"]).merge(self.models, on="model"),
-                       self._label("models and labs per measured table"))
+        return Dataset(
+            pd.DataFrame(rows, columns=["metric", "model"]).merge(self.models, on="model"),
+            self._label("models and labs per measured table"),
+        )
 
     def pythia_gains(self) -> Dataset:
         data = self._means(pythia_family(self.models)["model"])
@@ -690,8 +891,9 @@ class MeasuredSource(Source):
         prompt_set = self.prompt_set_for(models)
         if prompt_set is None:
             raise InsufficientData("no residual measurements in this source")
-        rows = residual[(residual["site"] == "block") & (residual["layer"] >= 1)
-                        & (residual["prompt_set"] == prompt_set)]
+        rows = residual[
+            (residual["site"] == "block") & (residual["layer"] >= 1) & (residual["prompt_set"] == prompt_set)
+        ]
         left_out = {m: f"no block gains on prompt set {prompt_set}" for m in sorted(set(models) - set(rows["model"]))}
         finite = (rows["nonfinite_tokens"] == 0).to_numpy() & np.isfinite(rows["gain_last"].to_numpy(float))
         notes = []
@@ -703,8 +905,12 @@ class MeasuredSource(Source):
                 notes.append(f"{model}: {bad} of {len(group)} (block, prompt) gains left out (non-finite activations)")
         means = rows[finite].groupby(["model", "layer"], as_index=False)["gain_last"].mean()
         means = means.rename(columns={"gain_last": "gain"}).merge(self.models, on="model")
-        return Dataset(means, self._label(f"mean block gains over prompts (prompt set {prompt_set}, last token)"),
-                       left_out=left_out, notes=notes)
+        return Dataset(
+            means,
+            self._label(f"mean block gains over prompts (prompt set {prompt_set}, last token)"),
+            left_out=left_out,
+            notes=notes,
+        )
 
     def total_gains(self) -> Dataset:
         data = self._gains(convention="R2", quantity="total_amp", what="R2 total gain x_{L-1} / x_0")
@@ -724,8 +930,12 @@ class MeasuredSource(Source):
         left_out = {m: "non-finite weight norms" for m in sorted(set(heads.loc[~finite, "model"]))}
         means = heads[~heads["model"].isin(left_out)].groupby("model", as_index=False)[NORMS].mean()
         frame = means.merge(self.models, on="model").assign(valid_wv=True)
-        return Dataset(frame, self._label("per-model mean over layers and heads of the per-head norms"),
-                       left_out=left_out, extras={"valid_extraction": True})
+        return Dataset(
+            frame,
+            self._label("per-model mean over layers and heads of the per-head norms"),
+            left_out=left_out,
+            extras={"valid_extraction": True},
+        )
 
     def signed_weight_norms(self) -> Dataset:
         return _signed(self.weight_norms(), self.model_signs())
@@ -735,37 +945,60 @@ class MeasuredSource(Source):
         finite = np.isfinite(heads["wv_spectral"].to_numpy(float))
         left_out = {m: "non-finite weight norms" for m in sorted(set(heads.loc[~finite, "model"]))}
         heads = heads[~heads["model"].isin(left_out)]
-        per_layer = (heads.assign(wv_sq=heads["wv_spectral"] ** 2)
-                     .groupby(["model", "layer"], as_index=False)["wv_sq"].mean().merge(self.models, on="model"))
+        per_layer = (
+            heads.assign(wv_sq=heads["wv_spectral"] ** 2)
+            .groupby(["model", "layer"], as_index=False)["wv_sq"]
+            .mean()
+            .merge(self.models, on="model")
+        )
         late = per_layer[per_layer["layer"] >= np.floor(0.75 * per_layer["n_layers"])]
         frame = late.groupby("model", as_index=False)["wv_sq"].mean().merge(self.models, on="model")
-        return Dataset(frame, self._label("per-layer mean over heads of ||W_V^h||_2^2, mean over the last quarter "
-                                          "of layers (layer >= floor(3L/4))"), left_out=left_out,
-                       extras={"per_layer": True})
+        return Dataset(
+            frame,
+            self._label(
+                "per-layer mean over heads of ||W_V^h||_2^2, mean over the last quarter "
+                "of layers (layer >= floor(3L/4))"
+            ),
+            left_out=left_out,
+            extras={"per_layer": True},
+        )
 
     def eq4_traces(self) -> Dataset:
         traces, left_out = self._traces()
-        return Dataset(traces, self._label(f"prompt set {traces['prompt_set'].iloc[0]}, per (prompt, layer) sums "
-                                           "over heads"), left_out=left_out)
+        return Dataset(
+            traces,
+            self._label(f"prompt set {traces['prompt_set'].iloc[0]}, per (prompt, layer) sums over heads"),
+            left_out=left_out,
+        )
 
     def trace_pair(self) -> Dataset:
         roles = trace_pair_roles(self.models)
         if len(roles) < 2:
-            raise InsufficientData("needs GPT-2 small and OPT-125m (found by family, depth and width); has "
-                                   + (", ".join(roles["model"]) or "neither"))
+            raise InsufficientData(
+                "needs GPT-2 small and OPT-125m (found by family, depth and width); has "
+                + (", ".join(roles["model"]) or "neither")
+            )
         traces = self.layer_traces(list(roles["model"]))
         per_prompt = traces.groupby(["model", "prompt_id"], as_index=False)[
-            ["trace", "offdiag_mean", "wv_sq", "n_tokens"]].mean()
+            ["trace", "offdiag_mean", "wv_sq", "n_tokens"]
+        ].mean()
         frame = per_prompt.merge(roles, on="model").merge(self.models, on="model")
-        return Dataset(_with_signs(frame, self.model_signs()),
-                       self._label(f"prompt set {traces['prompt_set'].iloc[0]}, per-prompt layer means"))
+        return Dataset(
+            _with_signs(frame, self.model_signs()),
+            self._label(f"prompt set {traces['prompt_set'].iloc[0]}, per-prompt layer means"),
+        )
 
     def signed_traces(self) -> Dataset:
         traces, left_out = self._traces()
-        per_model = traces.groupby("model", as_index=False)[["trace", "offdiag_mean"]].mean().merge(self.models,
-                                                                                                    on="model")
-        data = Dataset(per_model, self._label("mean over prompts and layers of the multi-head trace"),
-                       left_out=left_out, extras={"normalised": True})
+        per_model = (
+            traces.groupby("model", as_index=False)[["trace", "offdiag_mean"]].mean().merge(self.models, on="model")
+        )
+        data = Dataset(
+            per_model,
+            self._label("mean over prompts and layers of the multi-head trace"),
+            left_out=left_out,
+            extras={"normalised": True},
+        )
         return _signed(data, self.model_signs())
 
     def multihead_traces(self) -> Dataset:
@@ -776,19 +1009,29 @@ class MeasuredSource(Source):
         rows = rows.assign(recomputed=rows["offdiag_mass"] * rows["wv_frobenius"] ** 2)
         rows = rows.assign(finite=np.isfinite(rows[["sheaf_trace", "recomputed"]].to_numpy(float)).all(axis=1))
         left_out = {m: "non-finite attention statistics" for m, g in rows.groupby("model") if not g["finite"].any()}
-        per_layer = rows[rows["finite"]].groupby(["model", "prompt_set", "prompt_id", "layer"], as_index=False).agg(
-            trace_multihead=("sheaf_trace", "sum"), recomputed=("recomputed", "sum"), n_heads=("head", "nunique"))
-        return Dataset(per_layer.merge(self.models, on="model"),
-                       self._label("per (prompt, layer): the stored per-head traces summed over heads, and the same "
-                                   "sum recomputed from offdiag_mass and ||W_V^h||_F"), left_out=left_out)
+        per_layer = (
+            rows[rows["finite"]]
+            .groupby(["model", "prompt_set", "prompt_id", "layer"], as_index=False)
+            .agg(trace_multihead=("sheaf_trace", "sum"), recomputed=("recomputed", "sum"), n_heads=("head", "nunique"))
+        )
+        return Dataset(
+            per_layer.merge(self.models, on="model"),
+            self._label(
+                "per (prompt, layer): the stored per-head traces summed over heads, and the same "
+                "sum recomputed from offdiag_mass and ||W_V^h||_F"
+            ),
+            left_out=left_out,
+        )
 
     def contraction(self) -> Dataset:
-        raise InsufficientData("the attention table stores no restriction-map contraction (mean sqrt(A_ij) over "
-                               "attended pairs)")
+        raise InsufficientData(
+            "the attention table stores no restriction-map contraction (mean sqrt(A_ij) over attended pairs)"
+        )
 
     def spectral_gaps(self) -> Dataset:
-        raise InsufficientData("spectral gaps need the per-layer attention matrices, which the measurement does not "
-                               "store")
+        raise InsufficientData(
+            "spectral gaps need the per-layer attention matrices, which the measurement does not store"
+        )
 
     def lstar(self) -> Dataset:
         traces, left_out = self._traces()
@@ -802,9 +1045,14 @@ class MeasuredSource(Source):
             agree = float(np.mean(transition.steepest(wide.to_numpy()) == l_star))
             rows.append({"model": model, "l_star": l_star, "prompt_agreement": agree})
         frame = pd.DataFrame(rows, columns=["model", "l_star", "prompt_agreement"]).merge(self.models, on="model")
-        return Dataset(frame, self._label(f"prompt set {traces['prompt_set'].iloc[0]}, argmax |gradient| of the "
-                                          "prompt-mean multi-head trace"), left_out=left_out,
-                       extras={"valid_l_star": True})
+        return Dataset(
+            frame,
+            self._label(
+                f"prompt set {traces['prompt_set'].iloc[0]}, argmax |gradient| of the prompt-mean multi-head trace"
+            ),
+            left_out=left_out,
+            extras={"valid_l_star": True},
+        )
 
     def lstar_definitions(self) -> Dataset:
         traces, left_out = self._traces()
@@ -819,24 +1067,33 @@ class MeasuredSource(Source):
             definitions = {
                 "argmax of the signed gradient of the multi-head trace (paper App. E)": transition.steepest_rise(trace),
                 "argmax |gradient| of the multi-head trace (H4V2/H4X)": int(transition.steepest(trace)),
-                "first interior maximum of the multi-head trace per prompt, mean (LSC v3 rule)":
-                    float(np.mean([transition.sign_change(p) for p in per_prompt.to_numpy()])),
-                "argmax |gradient| of the mean off-diagonal mass (normalised trace)":
-                    int(transition.steepest(normalised)),
+                "first interior maximum of the multi-head trace per prompt, mean (LSC v3 rule)": float(
+                    np.mean([transition.sign_change(p) for p in per_prompt.to_numpy()])
+                ),
+                "argmax |gradient| of the mean off-diagonal mass (normalised trace)": int(
+                    transition.steepest(normalised)
+                ),
             }
-            rows += [{"model": model, "definition": d, "l_star": float(v), "origin": "computed", "artefact": False}
-                     for d, v in definitions.items()]
+            rows += [
+                {"model": model, "definition": d, "l_star": float(v), "origin": "computed", "artefact": False}
+                for d, v in definitions.items()
+            ]
         frame = pd.DataFrame(rows, columns=["model", "definition", "l_star", "origin", "artefact"])
-        return Dataset(frame.merge(self.models, on="model"),
-                       self._label(f"L* definitions computable from the attention table (prompt set "
-                                   f"{traces['prompt_set'].iloc[0]})"), left_out=left_out)
+        return Dataset(
+            frame.merge(self.models, on="model"),
+            self._label(
+                f"L* definitions computable from the attention table (prompt set {traces['prompt_set'].iloc[0]})"
+            ),
+            left_out=left_out,
+        )
 
     def pair_summaries(self) -> Dataset:
         names = self.named(CROWDING_PAIR)
         if len(names) < len(CROWDING_PAIR):
             missing = sorted(set(CROWDING_PAIR) - set(names))
-            raise InsufficientData(f"needs {' and '.join(CROWDING_PAIR)}; missing {', '.join(missing)} (not in this "
-                                   "source's panel)")
+            raise InsufficientData(
+                f"needs {' and '.join(CROWDING_PAIR)}; missing {', '.join(missing)} (not in this source's panel)"
+            )
         frames, left_out, notes, labels = [], {}, [], {}
         for convention, view, quantity in (("R1", "R1", "gain_no_ln"), ("canonical", "canonical", CANONICAL_GAIN)):
             data = self._gains(list(names.values()), convention=view, quantity=quantity, what=f"{convention} gain")
@@ -851,9 +1108,13 @@ class MeasuredSource(Source):
         if summary.empty:
             raise InsufficientData(f"no finite gains of {' and '.join(CROWDING_PAIR)}")
         headline = summary["convention"] == "R1"
-        return Dataset(summary[headline].reset_index(drop=True),
-                       f"{labels['R1']} (the paper's R1 convention: the penultimate block)", left_out=left_out,
-                       notes=notes, extras={"sensitivity": summary[~headline].reset_index(drop=True)})
+        return Dataset(
+            summary[headline].reset_index(drop=True),
+            f"{labels['R1']} (the paper's R1 convention: the penultimate block)",
+            left_out=left_out,
+            notes=notes,
+            extras={"sensitivity": summary[~headline].reset_index(drop=True)},
+        )
 
     def rule_models(self) -> Dataset:
         data = self._means()
@@ -864,9 +1125,12 @@ class MeasuredSource(Source):
         means = with_norm.frame.groupby("model", as_index=False)["gain"].mean().rename(columns={"gain": "with_norm"})
         without = self._means()
         table = means.merge(without.frame[["model", "gain"]].rename(columns={"gain": "without_norm"}), on="model")
-        data = Dataset(table.merge(self.models, on="model"),
-                       self._label("R1 gain with the final norm vs canonical true last-block gain"),
-                       left_out={**with_norm.left_out, **without.left_out}, notes=with_norm.notes)
+        data = Dataset(
+            table.merge(self.models, on="model"),
+            self._label("R1 gain with the final norm vs canonical true last-block gain"),
+            left_out={**with_norm.left_out, **without.left_out},
+            notes=with_norm.notes,
+        )
         return _without_twins(data, data.frame)
 
     def twin_gains(self) -> Dataset:
@@ -891,21 +1155,28 @@ class MeasuredSource(Source):
         frames = []
         for label, (convention, quantity) in MEASURED_CONVENTIONS.items():
             data = self._prompt_values(self.models["model"], convention, quantity)
-            frames.append(data.frame.groupby("model", as_index=False)["gain"].mean()
-                          .assign(convention=label, notebook=data.label))
+            frames.append(
+                data.frame.groupby("model", as_index=False)["gain"].mean().assign(convention=label, notebook=data.label)
+            )
         return pd.concat(frames, ignore_index=True)
 
     def convention_gains(self) -> Dataset:
         data = self._prompt_values(self.models["model"], "R1", "gain_no_ln")
-        return Dataset(self.convention_table().merge(self.models, on="model"),
-                       self._label(f"our R1, R2 and R3 views on prompt set {data.label}"), left_out=data.left_out,
-                       notes=data.notes)
+        return Dataset(
+            self.convention_table().merge(self.models, on="model"),
+            self._label(f"our R1, R2 and R3 views on prompt set {data.label}"),
+            left_out=data.left_out,
+            notes=data.notes,
+        )
 
     def prompt_summaries(self) -> Dataset:
         data = self._gains()
-        summary = pd.DataFrame(_summaries(data.frame.assign(convention="canonical", dataset=data.label),
-                                          ["model", "convention", "dataset"]),
-                               columns=["model", "convention", "dataset", "mean", "sd", "plotted_sd", "n_prompts"])
+        summary = pd.DataFrame(
+            _summaries(
+                data.frame.assign(convention="canonical", dataset=data.label), ["model", "convention", "dataset"]
+            ),
+            columns=["model", "convention", "dataset", "mean", "sd", "plotted_sd", "n_prompts"],
+        )
         data.frame = summary.merge(self.models, on="model")
         return data
 
@@ -930,9 +1201,15 @@ def _summaries(rows: pd.DataFrame, by: list[str]) -> list[dict]:
     out = []
     for key, group in rows.groupby(by, sort=True):
         values = group["gain"].to_numpy(float)
-        out.append({**dict(zip(by, key)), "mean": values.mean(),
-                    "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
-                    "plotted_sd": values.std(ddof=0), "n_prompts": len(values)})
+        out.append(
+            {
+                **dict(zip(by, key)),
+                "mean": values.mean(),
+                "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                "plotted_sd": values.std(ddof=0),
+                "n_prompts": len(values),
+            }
+        )
     return out
 
 
@@ -944,8 +1221,13 @@ def _with_signs(frame: pd.DataFrame, signs: pd.DataFrame) -> pd.DataFrame:
 def _without_twins(data: Dataset, frame: pd.DataFrame) -> Dataset:
     """``data`` with ``frame`` as its rows, instruct twins of models in the data left out (see drop_twins)."""
     kept = drop_twins(frame)
-    return Dataset(kept, data.label, left_out={**data.left_out, **twins_left_out(frame, kept)}, notes=data.notes,
-                   extras=data.extras)
+    return Dataset(
+        kept,
+        data.label,
+        left_out={**data.left_out, **twins_left_out(frame, kept)},
+        notes=data.notes,
+        extras=data.extras,
+    )
 
 
 def _signed(data: Dataset, signs: pd.DataFrame) -> Dataset:
@@ -954,9 +1236,13 @@ def _signed(data: Dataset, signs: pd.DataFrame) -> Dataset:
     unsigned = sorted(set(data.frame["model"]) - set(frame["model"]))
     notebooks = sorted(frame["notebook"].dropna().unique())
     signs_from = f"gain signs from {', '.join(notebooks)}" if notebooks else "canonical last-block gain signs"
-    return Dataset(frame, f"{data.label}; {signs_from}", left_out={**data.left_out,
-                                                                   **{m: "no gain sign" for m in unsigned}},
-                   extras=data.extras, notes=data.notes)
+    return Dataset(
+        frame,
+        f"{data.label}; {signs_from}",
+        left_out={**data.left_out, **{m: "no gain sign" for m in unsigned}},
+        extras=data.extras,
+        notes=data.notes,
+    )
 
 
 def _pairs(rows: pd.DataFrame) -> pd.DataFrame:
@@ -976,16 +1262,19 @@ def read_published(directory: Path) -> dict[str, pd.DataFrame] | None:
     return {name: read_folder_table(directory, name, table, manifest, REIMPORT) for name, table in tables.items()}
 
 
-def read_data(measured_dir: Path, published_dir: Path, required: tuple[str, ...] = ()
-              ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None]:
+def read_data(
+    measured_dir: Path, published_dir: Path, required: tuple[str, ...] = ()
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None]:
     """The one place that reads data from disk: the measured tables (the union of the run partitions,
     ``contract.store``; empty tables when there are none) and the published tables values, labels,
     prompts (None when nothing was imported). Damaged data are an error naming the file; a folder
     whose kind ("measured", "published") is ``required`` (the user named it) must hold data."""
     published = read_published(Path(published_dir))
     if published is None and "published" in required:
-        raise TableError(f"{published_dir}: no imported published data there (import them with: "
-                         "thermo-audit measure import-published FOLDER | download)")
+        raise TableError(
+            f"{published_dir}: no imported published data there (import them with: "
+            "thermo-audit measure import-published FOLDER | download)"
+        )
     measured = read_measured_tables(Path(measured_dir))
     if measured["runs"].empty and "measured" in required:
         raise TableError(f"{measured_dir}: no measured runs there (measure one with: thermo-audit measure run ...)")
@@ -993,8 +1282,10 @@ def read_data(measured_dir: Path, published_dir: Path, required: tuple[str, ...]
 
 
 def _subset(tables: dict[str, pd.DataFrame], models: set[str]) -> dict[str, pd.DataFrame]:
-    return {name: frame[frame["model"].isin(models)].reset_index(drop=True) if "model" in frame else frame
-            for name, frame in tables.items()}
+    return {
+        name: frame[frame["model"].isin(models)].reset_index(drop=True) if "model" in frame else frame
+        for name, frame in tables.items()
+    }
 
 
 def load_sources(measured_dir: Path, published_dir: Path, *, required: tuple[str, ...] = ()) -> dict[str, Source]:
@@ -1006,8 +1297,9 @@ def load_sources(measured_dir: Path, published_dir: Path, *, required: tuple[str
     if published is not None:
         facts = registry_facts()
         facts = facts[facts["model"].isin(published["values"]["model"].dropna())].reset_index(drop=True)
-        sources["published"] = PublishedSource("published", facts, published["values"], published["labels"],
-                                               published["prompts"])
+        sources["published"] = PublishedSource(
+            "published", facts, published["values"], published["labels"], published["prompts"]
+        )
     for name, random_init in (("measured", False), ("controls", True)):
         models = measured["models"][(measured["models"]["source"] == "random-init") == random_init]
         models = models.assign(registry_model=registry_names(models["hf_id"]))

@@ -22,12 +22,19 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=10_000)
     args = parser.parse_args()
     published = Path("data/published")
-    print(f"published data: {'yes' if (published / 'values.csv').is_file() else 'no'}; cores: {os.cpu_count()}; "
-          f"resamples: {args.resamples}")
+    print(
+        f"published data: {'yes' if (published / 'values.csv').is_file() else 'no'}; cores: {os.cpu_count()}; "
+        f"resamples: {args.resamples}"
+    )
     with tempfile.TemporaryDirectory() as scratch:  # run() makes its folder a link to a versioned one: write inside
         started = time.perf_counter()
-        run(Path("data/measured"), published, Path(scratch) / "derived", Settings(n_resamples=args.resamples),
-            log=lambda *_: None)
+        run(
+            Path("data/measured"),
+            published,
+            Path(scratch) / "derived",
+            Settings(n_resamples=args.resamples),
+            log=lambda *_: None,
+        )
         print(f"analysis: {time.perf_counter() - started:.1f} s (claims, figure and re-test tables, reading included)")
 
 

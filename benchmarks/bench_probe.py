@@ -70,6 +70,7 @@ def variants(loaded, prompts, batch_size: int) -> dict:
             with Probe(model, adapter, attention=attention) as p:
                 for _, ids, mask in batched:
                     p.run(ids, mask)
+
         return run
 
     def weights():
@@ -77,9 +78,12 @@ def variants(loaded, prompts, batch_size: int) -> dict:
 
     def notebook_loop():
         norms = []
-        hooks = [block.register_forward_hook(
-            lambda m, a, out: norms.append(torch.norm((out[0] if isinstance(out, tuple) else out)[0, -1]).item()))
-            for block in adapter.blocks(model)]
+        hooks = [
+            block.register_forward_hook(
+                lambda m, a, out: norms.append(torch.norm((out[0] if isinstance(out, tuple) else out)[0, -1]).item())
+            )
+            for block in adapter.blocks(model)
+        ]
         with torch.inference_mode():
             for ids in singles:
                 logits = model(input_ids=ids, use_cache=False).logits[0, -1].float()
@@ -88,8 +92,14 @@ def variants(loaded, prompts, batch_size: int) -> dict:
         for hook in hooks:
             hook.remove()
 
-    return {"bare": bare, "probe": probe(False), "probe+fused": probe(True), "probe+eager": probe(True),
-            "weights": weights, "notebook loop": notebook_loop}
+    return {
+        "bare": bare,
+        "probe": probe(False),
+        "probe+fused": probe(True),
+        "probe+eager": probe(True),
+        "weights": weights,
+        "notebook loop": notebook_loop,
+    }
 
 
 def main() -> None:
@@ -108,9 +118,16 @@ def main() -> None:
     prompts = load_prompt_set(args.prompt_set)
     loaded = load_model(args.model, device=args.device, random_init=args.random_init)
     device = next(loaded.model.parameters()).device
-    info = {"model": loaded.name, "device": str(device), "n_prompts": len(prompts), "batch_size": args.batch_size,
-            "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None}
+    info = {
+        "model": loaded.name,
+        "device": str(device),
+        "n_prompts": len(prompts),
+        "batch_size": args.batch_size,
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+    }
     print(json.dumps(info))
     results = {}
     for dtype in args.dtypes:
@@ -126,9 +143,11 @@ def main() -> None:
         print(f"\n{dtype}: {'variant':<18}{'median s':>10}{'x bare':>9}")
         for name, value in seconds.items():
             print(f"{'':<{len(dtype) + 2}}{name:<18}{value:>10.4f}{value / seconds['bare']:>9.2f}")
-        print(f"probe + weights once = {(seconds['probe'] + seconds['weights']) / seconds['bare']:.2f}x bare; "
-              f"the probe is {seconds['notebook loop'] / seconds['probe']:.1f}x faster than the notebooks' loop "
-              f"({(seconds['notebook loop']) / (seconds['probe'] + seconds['weights']):.1f}x with the weights)")
+        print(
+            f"probe + weights once = {(seconds['probe'] + seconds['weights']) / seconds['bare']:.2f}x bare; "
+            f"the probe is {seconds['notebook loop'] / seconds['probe']:.1f}x faster than the notebooks' loop "
+            f"({(seconds['notebook loop']) / (seconds['probe'] + seconds['weights']):.1f}x with the weights)"
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"info": info, "median_seconds": results}, handle, indent=2)

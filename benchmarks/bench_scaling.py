@@ -149,8 +149,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eager-max-gb", type=float, default=4.0)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); on a shared "
-                        "machine 1 avoids waits for descheduled threads in every small operator")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice); on a shared "
+        "machine 1 avoids waits for descheduled threads in every small operator",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
     if args.device == "cpu" and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
@@ -167,10 +171,16 @@ def main() -> None:
         entry["n_layers"] = args.layers
     model = build_random_model(entry, dtype=dtype, attn_implementation="sdpa").to(device)
     adapter = get_adapter(model.config.model_type)
-    info = {"model": f"{args.model} architecture, {entry['n_layers']} blocks, random init", "dtype": args.dtype,
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-            or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "n_params": sum(p.numel() for p in model.parameters())}
+    info = {
+        "model": f"{args.model} architecture, {entry['n_layers']} blocks, random init",
+        "dtype": args.dtype,
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "n_params": sum(p.numel() for p in model.parameters()),
+    }
     print(json.dumps(info), flush=True)
 
     vocab = model.config.vocab_size
@@ -186,16 +196,22 @@ def main() -> None:
 
     results: dict[tuple, dict[str, list]] = {key: {} for key in prepared}
     for repeat in range(args.repeats):
-        order = args.variants[repeat % len(args.variants):] + args.variants[:repeat % len(args.variants)]
+        order = args.variants[repeat % len(args.variants) :] + args.variants[: repeat % len(args.variants)]
         for key, prompt_batches in prepared.items():
             for variant in order:
-                if variant == "eager" and eager_extra_gb(prompt_batches, int(entry["n_heads"]),
-                                                         dtype.itemsize) > args.eager_max_gb:
+                if (
+                    variant == "eager"
+                    and eager_extra_gb(prompt_batches, int(entry["n_heads"]), dtype.itemsize) > args.eager_max_gb
+                ):
                     continue
                 seconds, cpu, peak = measure_once(variant, model, adapter, prompt_batches, memory, device)
                 results[key].setdefault(variant, []).append((seconds, cpu, peak))
-                print(f"  repeat {repeat} {key[0]}={key[1]} {variant}: {seconds:.3f} s, {cpu:.3f} CPU s, "
-                      f"{peak / 2**20:.0f} MiB", file=sys.stderr, flush=True)
+                print(
+                    f"  repeat {repeat} {key[0]}={key[1]} {variant}: {seconds:.3f} s, {cpu:.3f} CPU s, "
+                    f"{peak / 2**20:.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     rows = []
     for (sweep, size), by_variant in results.items():
@@ -207,27 +223,44 @@ def main() -> None:
                 rows.append(row | {"skipped": True})
                 continue
             seconds, cpu, peak = (statistics.median(run[i] for run in by_variant[variant]) for i in range(3))
-            rows.append(row | {"seconds": seconds, "time_x_bare": seconds / bare[0], "cpu_seconds": cpu,
-                               "cpu_x_bare": cpu / bare[1], "peak_mib": peak / 2**20, "memory_x_bare": peak / bare[2]})
-    print(f"\n{'sweep':<7}{'size':>6}{'tokens':>8}  {'variant':<7}{'wall s':>9}{'x bare':>8}{'CPU s':>9}{'x bare':>8}"
-          f"{'peak MiB':>10}{'x bare':>8}")
+            rows.append(
+                row
+                | {
+                    "seconds": seconds,
+                    "time_x_bare": seconds / bare[0],
+                    "cpu_seconds": cpu,
+                    "cpu_x_bare": cpu / bare[1],
+                    "peak_mib": peak / 2**20,
+                    "memory_x_bare": peak / bare[2],
+                }
+            )
+    print(
+        f"\n{'sweep':<7}{'size':>6}{'tokens':>8}  {'variant':<7}{'wall s':>9}{'x bare':>8}{'CPU s':>9}{'x bare':>8}"
+        f"{'peak MiB':>10}{'x bare':>8}"
+    )
     for row in rows:
         head = f"{row['sweep']:<7}{row['size']:>6}{row['tokens']:>8}  {row['variant']:<7}"
         if row.get("skipped"):
             print(head + "  (eager skipped: needs more than --eager-max-gb)")
         else:
-            print(head + f"{row['seconds']:>9.3f}{row['time_x_bare']:>8.2f}{row['cpu_seconds']:>9.3f}"
-                         f"{row['cpu_x_bare']:>8.2f}{row['peak_mib']:>10.0f}{row['memory_x_bare']:>8.2f}")
+            print(
+                head + f"{row['seconds']:>9.3f}{row['time_x_bare']:>8.2f}{row['cpu_seconds']:>9.3f}"
+                f"{row['cpu_x_bare']:>8.2f}{row['peak_mib']:>10.0f}{row['memory_x_bare']:>8.2f}"
+            )
     checked = [r for r in rows if r["sweep"] == "length" and r["size"] >= 512 and r["variant"] == "fused"]
+
     def verdict(ratio: float, target: float) -> str:
         return f"{ratio:.2f}x ({'met' if ratio <= target else 'MISSED'})"
 
     for row in checked:
-        print(f"target T={row['size']}, fused vs bare: CPU time {verdict(row['cpu_x_bare'], 1.25)}, wall time "
-              f"{verdict(row['time_x_bare'], 1.25)}, peak memory {verdict(row['memory_x_bare'], 1.10)}")
+        print(
+            f"target T={row['size']}, fused vs bare: CPU time {verdict(row['cpu_x_bare'], 1.25)}, wall time "
+            f"{verdict(row['time_x_bare'], 1.25)}, peak memory {verdict(row['memory_x_bare'], 1.10)}"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"info": info, "args": vars(args) | {"json": str(args.json)}, "rows": rows},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"info": info, "args": vars(args) | {"json": str(args.json)}, "rows": rows}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
+import bench_scaling  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 
-import bench_scaling  # noqa: E402
 from contract.registry import get_entry, load_registry  # noqa: E402
 from measure.adapters import get_adapter  # noqa: E402
 from measure.attention import FUSED_STATISTICS  # noqa: E402
@@ -49,7 +49,15 @@ def shrunk(entry, window: int = 8):
     n_kv = 1 if entry["n_kv_heads"] == 1 else (2 if entry["n_kv_heads"] < entry["n_heads"] else 4)
     d_head = 32 if entry["d_head"] * entry["n_heads"] != entry["d_model"] else 16
     small[["n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_ff", "vocab_size", "max_positions"]] = [
-        2, 4, n_kv, 64, d_head, 128, 512, 4096]
+        2,
+        4,
+        n_kv,
+        64,
+        d_head,
+        128,
+        512,
+        4096,
+    ]
     for column, value in (("d_embed", 32), ("window_size", window)):
         if pd.notna(entry.get(column)):
             small[column] = value
@@ -75,8 +83,11 @@ def statistics_of(model, adapter, ids, mask, implementation: str, kernel: str = 
     model.set_attn_implementation(implementation)
     with Probe(model, adapter, attention=True, fused_kernel=kernel) as probe:
         capture = probe.run(ids, mask)
-    return {"offdiag_mass": capture.offdiag_mass, "entropy": capture.attention_entropy,
-            "mass_minus_tokens": capture.mass_minus_tokens}
+    return {
+        "offdiag_mass": capture.offdiag_mass,
+        "entropy": capture.attention_entropy,
+        "mass_minus_tokens": capture.mass_minus_tokens,
+    }
 
 
 def max_difference(a: dict, b: dict) -> dict:
@@ -85,8 +96,7 @@ def max_difference(a: dict, b: dict) -> dict:
 
 def fused_vs_eager(device: torch.device, length: int) -> list[dict]:
     registry = load_registry()
-    rows = [row for _, row in registry.drop_duplicates("family").iterrows()
-            if statistics_path(row) == FUSED_STATISTICS]
+    rows = [row for _, row in registry.drop_duplicates("family").iterrows() if statistics_path(row) == FUSED_STATISTICS]
     results = []
     for entry in rows:
         model = random_model(shrunk(entry), device, torch.float32, "eager")
@@ -103,8 +113,12 @@ def fused_vs_eager(device: torch.device, length: int) -> list[dict]:
                 reference = statistics_of(model.float(), adapter, ids, mask, "eager")
                 model.to(dtype)
             eager = statistics_of(model, adapter, ids, mask, "eager")
-            row = {"model": entry.name, "family": entry["family"], "dtype": str(dtype).removeprefix("torch."),
-                   "eager_vs_fp32": max_difference(eager, reference) if dtype != torch.float32 else None}
+            row = {
+                "model": entry.name,
+                "family": entry["family"],
+                "dtype": str(dtype).removeprefix("torch."),
+                "eager_vs_fp32": max_difference(eager, reference) if dtype != torch.float32 else None,
+            }
             for kernel in ("auto", "chunked"):
                 fused = statistics_of(model, adapter, ids, mask, FUSED_STATISTICS, kernel)
                 row[f"fused_{kernel}_vs_eager"] = max_difference(fused, eager)
@@ -115,8 +129,16 @@ def fused_vs_eager(device: torch.device, length: int) -> list[dict]:
     return results
 
 
-def ratios(name: str, entry, device: torch.device, dtype: torch.dtype, lengths, batch_size: int, repeats: int,
-           eager_max_gb: float) -> list[dict]:
+def ratios(
+    name: str,
+    entry,
+    device: torch.device,
+    dtype: torch.dtype,
+    lengths,
+    batch_size: int,
+    repeats: int,
+    eager_max_gb: float,
+) -> list[dict]:
     """bench_scaling's variants for one model, interleaved; medians over ``repeats``."""
     memory = bench_scaling.PeakMemory(device)
     started = time.perf_counter()
@@ -129,25 +151,40 @@ def ratios(name: str, entry, device: torch.device, dtype: torch.dtype, lengths, 
     warm = list(batches(bench_scaling.length_point(32, 2, seed=0, vocab=vocab), 2, 0, device))
     for variant in bench_scaling.VARIANTS:
         bench_scaling.run_variant(variant, model, adapter, warm)
-    points = {t: list(batches(bench_scaling.length_point(t, batch_size, seed=t, vocab=vocab), batch_size, 0, device))
-              for t in lengths}
+    points = {
+        t: list(batches(bench_scaling.length_point(t, batch_size, seed=t, vocab=vocab), batch_size, 0, device))
+        for t in lengths
+    }
     runs: dict[tuple, list] = {}
-    for repeat in range(repeats):
+    for _ in range(repeats):
         for t, prompt_batches in points.items():
             for variant in bench_scaling.VARIANTS:
-                if variant == "eager" and bench_scaling.eager_extra_gb(
-                        prompt_batches, int(entry["n_heads"]), dtype.itemsize) > eager_max_gb:
+                if (
+                    variant == "eager"
+                    and bench_scaling.eager_extra_gb(prompt_batches, int(entry["n_heads"]), dtype.itemsize)
+                    > eager_max_gb
+                ):
                     continue
                 runs.setdefault((t, variant), []).append(
-                    bench_scaling.measure_once(variant, model, adapter, prompt_batches, memory, device))
+                    bench_scaling.measure_once(variant, model, adapter, prompt_batches, memory, device)
+                )
     rows = []
     for (t, variant), measured in runs.items():
         seconds = statistics.median(m[0] for m in measured)
         peak = statistics.median(m[2] for m in measured)
         bare_seconds, bare_peak = (statistics.median(m[i] for m in runs[(t, "bare")]) for i in (0, 2))
-        rows.append(info | {"length": t, "batch_size": batch_size, "variant": variant, "seconds": seconds,
-                            "time_x_bare": seconds / bare_seconds, "peak_gib": peak / 2**30,
-                            "memory_x_bare": peak / bare_peak if bare_peak > 0 else float("nan")})
+        rows.append(
+            info
+            | {
+                "length": t,
+                "batch_size": batch_size,
+                "variant": variant,
+                "seconds": seconds,
+                "time_x_bare": seconds / bare_seconds,
+                "peak_gib": peak / 2**30,
+                "memory_x_bare": peak / bare_peak if bare_peak > 0 else float("nan"),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     del model
     if device.type == "cuda":
@@ -172,18 +209,31 @@ def main() -> None:
         args.device, args.lengths, args.batch_size, args.repeats, args.eager_max_gb = "cpu", [64], 2, 1, 1.0
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
-    info = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "torch": torch.__version__, "smoke": args.smoke, "command": " ".join(sys.argv)}
+    info = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "smoke": args.smoke,
+        "command": " ".join(sys.argv),
+    }
     print(json.dumps(info), flush=True)
 
     results = {"info": info, "fused_vs_eager": fused_vs_eager(device, 24 if args.smoke else 256)}
     small, large = get_entry(args.model), get_entry(args.large_model)
     if args.smoke:
         small, large = shrunk(small), shrunk(large)
-    results["ratios"] = ratios(args.model, small, device, dtype, args.lengths, args.batch_size, args.repeats,
-                               args.eager_max_gb)
-    results["large"] = ratios(args.large_model, large, device, dtype, [64 if args.smoke else 2048],
-                              args.batch_size, args.repeats, args.eager_max_gb)
+    results["ratios"] = ratios(
+        args.model, small, device, dtype, args.lengths, args.batch_size, args.repeats, args.eager_max_gb
+    )
+    results["large"] = ratios(
+        args.large_model,
+        large,
+        device,
+        dtype,
+        [64 if args.smoke else 2048],
+        args.batch_size,
+        args.repeats,
+        args.eager_max_gb,
+    )
     args.out.write_text(json.dumps(results, indent=2))
 
     worst = {}
@@ -192,14 +242,18 @@ def main() -> None:
             key = (row["dtype"], kernel)
             reference = "vs_eager" if row["dtype"] == "float32" else "vs_fp32"
             worst[key] = max(worst.get(key, 0.0), *row[f"fused_{kernel}_{reference}"].values())
-    print("\nmax |fused - reference| over families (reference: eager in fp32; for bf16, eager fp32 on the "
-          "rounded weights):")
+    print(
+        "\nmax |fused - reference| over families (reference: eager in fp32; for bf16, eager fp32 on the "
+        "rounded weights):"
+    )
     for (dtype_name, kernel), value in sorted(worst.items()):
         print(f"  {dtype_name:<9} kernel {kernel:<8} {value:.2e}")
     print(f"\n{'model':<16}{'T':>6}  {'variant':<7}{'seconds':>9}{'x bare':>8}{'peak GiB':>10}{'x bare':>8}")
     for row in results["ratios"] + results["large"]:
-        print(f"{row['model']:<16}{row['length']:>6}  {row['variant']:<7}{row['seconds']:>9.3f}"
-              f"{row['time_x_bare']:>8.2f}{row['peak_gib']:>10.2f}{row['memory_x_bare']:>8.2f}")
+        print(
+            f"{row['model']:<16}{row['length']:>6}  {row['variant']:<7}{row['seconds']:>9.3f}"
+            f"{row['time_x_bare']:>8.2f}{row['peak_gib']:>10.2f}{row['memory_x_bare']:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def main() -> None:
     args = parser.parse_args()
 
     prompts = load_prompt_set(args.prompt_set)
-    options = RunOptions(batch_size=args.batch_size, attention=True, progress=False,
-                         command="python benchmarks/device_check.py")
+    options = RunOptions(
+        batch_size=args.batch_size, attention=True, progress=False, command="python benchmarks/device_check.py"
+    )
     timings = {}
     for name in args.models:
         started = time.perf_counter()
@@ -55,8 +56,10 @@ def main() -> None:
             timings[f"{name} peak GiB"] = torch.cuda.max_memory_allocated() / 2**30
             torch.cuda.reset_peak_memory_stats()
             torch.cuda.empty_cache()
-    info = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-            "torch": torch.__version__}
+    info = {
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        "torch": torch.__version__,
+    }
     (args.out / "timings.json").write_text(json.dumps({"info": info, "seconds": timings}, indent=2))
     print(json.dumps(timings, indent=2))
 

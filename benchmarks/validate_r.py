@@ -79,21 +79,29 @@ write.csv(do.call(rbind, out), args[4], row.names = FALSE)
 
 def ensure_r() -> None:
     """Install Debian's R and the packages where missing (apt-get, as root)."""
-    have = shutil.which("Rscript") and subprocess.run(
-        ["Rscript", "-e", f"suppressMessages({{{'; '.join(f'library({p})' for p in R_PACKAGES)}}})"],
-        capture_output=True).returncode == 0
+    have = (
+        shutil.which("Rscript")
+        and subprocess.run(
+            ["Rscript", "-e", f"suppressMessages({{{'; '.join(f'library({p})' for p in R_PACKAGES)}}})"],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     if have:
         return
     print("installing R from Debian: r-base-core " + " ".join(R_PACKAGES.values()), flush=True)
     subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "r-base-core",
-                    *R_PACKAGES.values()], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "r-base-core", *R_PACKAGES.values()], check=True
+    )
 
 
 def r_version() -> str:
     names = ", ".join(f"'{p}'" for p in R_PACKAGES)
-    code = (f"p <- c({names}); cat(R.version.string, paste0(p, ' ', sapply(p, function(x) "
-            "as.character(packageVersion(x))), collapse = ', '), sep = '; ')")
+    code = (
+        f"p <- c({names}); cat(R.version.string, paste0(p, ' ', sapply(p, function(x) "
+        "as.character(packageVersion(x))), collapse = ', '), sep = '; ')"
+    )
     return subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -131,11 +139,21 @@ def main() -> None:
         try:
             data = heritage.data(src)
             models = model_means(data.frame)
-            lineages = models.groupby("lineage", as_index=False).agg(gain=("gain", "mean"),
-                                                                    heritage=("heritage", "first"))
+            lineages = models.groupby("lineage", as_index=False).agg(
+                gain=("gain", "mean"), heritage=("heritage", "first")
+            )
             job = f"heritage_mixed/{name}"
-            perm_rows += [{"job": job, "kind": "groups", "value": r.gain, "group": int(r.heritage == "EleutherAI"),
-                           "x": np.nan, "y": np.nan} for r in lineages.itertuples()]
+            perm_rows += [
+                {
+                    "job": job,
+                    "kind": "groups",
+                    "value": r.gain,
+                    "group": int(r.heritage == "EleutherAI"),
+                    "x": np.nan,
+                    "y": np.nan,
+                }
+                for r in lineages.itertuples()
+            ]
             perm_ours[job] = heritage.run(src, settings)
         except Exception as why:  # noqa: BLE001
             print(f"skip heritage_mixed on {name}: {why}")
@@ -144,16 +162,27 @@ def main() -> None:
             data = depth.data(src)
             if len(data.frame) <= 8:  # exact enumeration in R: n! orderings
                 job = f"kleiber_depth_r/{name}"
-                perm_rows += [{"job": job, "kind": "correlation", "value": np.nan, "group": np.nan, "x": r.n_layers,
-                               "y": r.gain} for r in data.frame.itertuples()]
+                perm_rows += [
+                    {"job": job, "kind": "correlation", "value": np.nan, "group": np.nan, "x": r.n_layers, "y": r.gain}
+                    for r in data.frame.itertuples()
+                ]
                 perm_ours[job] = depth.run(src, settings)
         except Exception as why:  # noqa: BLE001
             print(f"skip kleiber_depth_r on {name}: {why}")
     pd.DataFrame(jobs).to_csv(work / "jobs.csv", index=False)
     pd.DataFrame(perm_rows).to_csv(work / "perm.csv", index=False)
     (work / "check.R").write_text(R_SCRIPT)
-    subprocess.run(["Rscript", str(work / "check.R"), str(work / "jobs.csv"), str(work / "mixed.csv"),
-                    str(work / "perm.csv"), str(work / "perm_out.csv")], check=True)
+    subprocess.run(
+        [
+            "Rscript",
+            str(work / "check.R"),
+            str(work / "jobs.csv"),
+            str(work / "mixed.csv"),
+            str(work / "perm.csv"),
+            str(work / "perm_out.csv"),
+        ],
+        check=True,
+    )
     mixed = pd.read_csv(work / "mixed.csv").set_index("job")
     perms = pd.read_csv(work / "perm_out.csv").set_index("job")
     print(f"R: {r_version()}")
@@ -161,18 +190,22 @@ def main() -> None:
     rows = []
     for job, outcome in ours.items():
         r = mixed.loc[job]
-        rows += [(job, "estimate", outcome.value, r["estimate"]),
-                 (job, "df: ours = nlme between-within", _df(outcome), r["nlme_df"]),
-                 (job, "p: ours (t, between-within df) vs nlme::lme", outcome.p_value, r["nlme_p"]),
-                 (job, "p: lmerTest Satterthwaite (df)", np.nan, r["satterthwaite_p"]),
-                 (job, "Satterthwaite df", np.nan, r["satterthwaite_df"]),
-                 (job, "estimate: nlme::lme", outcome.value, r["nlme_estimate"]),
-                 (job, "random-intercept variance", _variance(outcome, "random-intercept variance"), r["group_var"]),
-                 (job, "residual variance", _variance(outcome, "residual"), r["residual_var"])]
+        rows += [
+            (job, "estimate", outcome.value, r["estimate"]),
+            (job, "df: ours = nlme between-within", _df(outcome), r["nlme_df"]),
+            (job, "p: ours (t, between-within df) vs nlme::lme", outcome.p_value, r["nlme_p"]),
+            (job, "p: lmerTest Satterthwaite (df)", np.nan, r["satterthwaite_p"]),
+            (job, "Satterthwaite df", np.nan, r["satterthwaite_df"]),
+            (job, "estimate: nlme::lme", outcome.value, r["nlme_estimate"]),
+            (job, "random-intercept variance", _variance(outcome, "random-intercept variance"), r["group_var"]),
+            (job, "residual variance", _variance(outcome, "residual"), r["residual_var"]),
+        ]
     for job, outcome in perm_ours.items():
         r = perms.loc[job]
-        rows += [(job, "statistic", outcome.value, r["statistic"]),
-                 (job, f"p (R exact over {int(r['n'])} relabellings)", outcome.p_value, r["p"])]
+        rows += [
+            (job, "statistic", outcome.value, r["statistic"]),
+            (job, f"p (R exact over {int(r['n'])} relabellings)", outcome.p_value, r["p"]),
+        ]
     table = pd.DataFrame(rows, columns=["claim/source", "quantity", "python", "R"])
     table["abs diff"] = (table["python"] - table["R"]).abs()
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.float_format", "{:.6g}".format):

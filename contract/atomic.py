@@ -76,7 +76,7 @@ def remove_orphans(parent: Path, prefix: str, keep: set[Path]) -> None:
     """Remove hidden entries ``<prefix><time_ns>-<pid>[-<host or tag>]`` left by writers that were
     killed (their process is gone); entries of live writers, of other hosts and in ``keep`` stay."""
     for entry in parent.glob(f"{prefix}*"):
-        parts = entry.name[len(prefix):].split(".")[0].split("-")
+        parts = entry.name[len(prefix) :].split(".")[0].split("-")
         if entry.resolve() in keep or len(parts) < 2 or not parts[1].isdigit():
             continue
         host = "-".join(parts[2:])

@@ -34,8 +34,8 @@ KEYS = ["model", "prompt_set", "prompt_id"]
 
 
 def _wide(residual: pd.DataFrame, column: str) -> pd.DataFrame:
-    """One row per prompt, one column per layer (-1..L) of ``column``."""
-    return residual.pivot_table(index=KEYS, columns="layer", values=column, aggfunc="first", dropna=False)
+    """One row per measured prompt, one column per layer (-1..L) of ``column`` (NaN where a model has no such layer)."""
+    return residual.set_index([*KEYS, "layer"])[column].unstack("layer")
 
 
 def _n_layers(residual: pd.DataFrame) -> pd.Series:
@@ -79,20 +79,26 @@ def legacy_hs_penultimate(residual: pd.DataFrame) -> pd.DataFrame:
     """R1: ``gain_no_ln`` = x_{L-2}/x_{L-3} (penultimate block), ``gain_with_ln`` = F(x_{L-1})/x_{L-2}."""
     n_layers = _n_layers(residual)
     norms = _wide(residual, "norm_last")
-    return _long("R1", {
-        "gain_no_ln": _at(norms, -2, n_layers) / _at(norms, -3, n_layers),
-        "gain_with_ln": _at(norms, 0, n_layers) / _at(norms, -2, n_layers),
-    })
+    return _long(
+        "R1",
+        {
+            "gain_no_ln": _at(norms, -2, n_layers) / _at(norms, -3, n_layers),
+            "gain_with_ln": _at(norms, 0, n_layers) / _at(norms, -2, n_layers),
+        },
+    )
 
 
 def hook_last_token(residual: pd.DataFrame) -> pd.DataFrame:
     """R2: ``last_gain`` = x_{L-1}/x_{L-2} (true last block); ``total_amp`` = x_{L-1}/x_0."""
     n_layers = _n_layers(residual)
     norms = _wide(residual, "norm_last")
-    return _long("R2", {
-        "last_gain": _at(norms, -1, n_layers) / _at(norms, -2, n_layers),
-        "total_amp": _at(norms, -1, n_layers) / norms[0],
-    })
+    return _long(
+        "R2",
+        {
+            "last_gain": _at(norms, -1, n_layers) / _at(norms, -2, n_layers),
+            "total_amp": _at(norms, -1, n_layers) / norms[0],
+        },
+    )
 
 
 def hook_frobenius_all_tokens(residual: pd.DataFrame) -> pd.DataFrame:
@@ -106,13 +112,16 @@ def hook_frobenius_all_tokens(residual: pd.DataFrame) -> pd.DataFrame:
     gains = _wide(blocks, "gain_frobenius").drop(columns=-1)
     norms = _wide(blocks, "norm_frobenius")
     n_layers = _n_layers(residual)
-    return _long("R3", {
-        "initial_gain": gains[0],
-        "last_gain": _at(gains, -1, n_layers),
-        "max_gain": gains.max(axis=1),
-        "contracting_pct": 100 * (gains < 1).sum(axis=1) / gains.notna().sum(axis=1),
-        "final_cumulative": _at(norms, -1, n_layers) / norms[-1],
-    })
+    return _long(
+        "R3",
+        {
+            "initial_gain": gains[0],
+            "last_gain": _at(gains, -1, n_layers),
+            "max_gain": gains.max(axis=1),
+            "contracting_pct": 100 * (gains < 1).sum(axis=1) / gains.notna().sum(axis=1),
+            "final_cumulative": _at(norms, -1, n_layers) / norms[-1],
+        },
+    )
 
 
 def sublayer_vs_normed_input(sublayers: pd.DataFrame) -> pd.DataFrame:

@@ -53,14 +53,18 @@ def read_manifest(folder: Path) -> dict:
         raise TableError(f"{where}: missing: the folder is incomplete or damaged") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise TableError(f"{where}: damaged ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(
-            manifest.get("files"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("files"), dict)
+    ):
         raise TableError(f"{where}: not a manifest of format {FORMAT}")
     return manifest
 
 
-def read_file(folder: Path, manifest: dict, name: str, table: Table,
-              remedy: str = "rebuild it, or restore the file") -> pd.DataFrame:
+def read_file(
+    folder: Path, manifest: dict, name: str, table: Table, remedy: str = "rebuild it, or restore the file"
+) -> pd.DataFrame:
     """One table of ``folder`` parsed (not yet schema-checked), checked against the manifest; a
     damaged file is a TableError naming it, the first bad line and ``remedy``."""
     path = Path(folder) / f"{name}.csv"
@@ -73,11 +77,15 @@ def read_file(folder: Path, manifest: dict, name: str, table: Table,
         raise TableError(f"{path}: missing (listed in {MANIFEST})") from None
     frame = parse_csv(data, table, path)
     if len(frame) != expected["rows"]:
-        raise TableError(f"{path}: {len(frame)} rows where {expected['rows']} were written (the file is "
-                         f"truncated or damaged after line {min(len(frame), expected['rows']) + 1}); {remedy}")
+        raise TableError(
+            f"{path}: {len(frame)} rows where {expected['rows']} were written (the file is "
+            f"truncated or damaged after line {min(len(frame), expected['rows']) + 1}); {remedy}"
+        )
     if hashlib.sha256(data).hexdigest() != expected["sha256"]:
-        raise TableError(f"{path}{_first_problem(frame, table)}: the file differs from what was written "
-                         f"(SHA-256 mismatch: edited or damaged); {remedy}")
+        raise TableError(
+            f"{path}{_first_problem(frame, table)}: the file differs from what was written "
+            f"(SHA-256 mismatch: edited or damaged); {remedy}"
+        )
     return frame
 
 
@@ -90,8 +98,9 @@ def _first_problem(frame: pd.DataFrame, table: Table) -> str:
     return ""
 
 
-def checked(frame: pd.DataFrame, table: Table, files: list[Path], file_of_row: np.ndarray | None = None
-            ) -> pd.DataFrame:
+def checked(
+    frame: pd.DataFrame, table: Table, files: list[Path], file_of_row: np.ndarray | None = None
+) -> pd.DataFrame:
     """Schema-check a table read from ``files`` (concatenated in that order, ``file_of_row`` saying
     which file each row came from; one file when None); an error names the file and its line."""
     file_of_row = np.zeros(len(frame), dtype=int) if file_of_row is None else file_of_row
@@ -100,12 +109,13 @@ def checked(frame: pd.DataFrame, table: Table, files: list[Path], file_of_row: n
     except SchemaProblem as problem:
         if problem.row is None:
             raise TableError(f"{files[0] if len(files) == 1 else table.name + ' tables'}: {problem}") from None
-        line = int(np.sum(file_of_row[:problem.row] == file_of_row[problem.row])) + 2
+        line = int(np.sum(file_of_row[: problem.row] == file_of_row[problem.row])) + 2
         raise TableError(f"{files[file_of_row[problem.row]]}, line {line}: {problem}") from None
 
 
-def read_folder_table(folder: Path, name: str, table: Table, manifest: dict | None = None,
-                      remedy: str = "rebuild it, or restore the file") -> pd.DataFrame:
+def read_folder_table(
+    folder: Path, name: str, table: Table, manifest: dict | None = None, remedy: str = "rebuild it, or restore the file"
+) -> pd.DataFrame:
     """One table of a manifest folder, fully checked."""
     manifest = read_manifest(folder) if manifest is None else manifest
     return checked(read_file(folder, manifest, name, table, remedy), table, [Path(folder) / f"{name}.csv"])

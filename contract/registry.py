@@ -53,7 +53,8 @@ def get_entry(name: str, registry: pd.DataFrame | None = None) -> pd.Series:
 def panel_members(panel: str, registry: pd.DataFrame | None = None) -> pd.DataFrame:
     """The registry rows whose ``panels`` cell (';'-separated) names ``panel``, in registry order."""
     if panel not in PANELS:
-        raise UnknownNameError(f"Unknown panel '{panel}'. Known panels: {', '.join(PANELS)}."
-                               f"{suggest(panel, list(PANELS))}")
+        raise UnknownNameError(
+            f"Unknown panel '{panel}'. Known panels: {', '.join(PANELS)}.{suggest(panel, list(PANELS))}"
+        )
     registry = load_registry() if registry is None else registry
     return registry[registry["panels"].fillna("").str.split(";").apply(lambda names: panel in names)]

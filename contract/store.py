@@ -104,12 +104,15 @@ def check_run(tables: dict[str, pd.DataFrame], where: str) -> None:
     for name, frame in tables.items():
         if "model" in frame and not (frame["model"] == model).all():
             bad = frame.index[frame["model"] != model][0]
-            raise TableError(f"{where}/{name}.csv, row {bad + 1}: model '{frame['model'].iloc[bad]}' "
-                             f"in a run of '{model}'")
+            raise TableError(
+                f"{where}/{name}.csv, row {bad + 1}: model '{frame['model'].iloc[bad]}' in a run of '{model}'"
+            )
         if "prompt_set" in frame and not (frame["prompt_set"] == prompt_set).all():
             bad = frame.index[frame["prompt_set"] != prompt_set][0]
-            raise TableError(f"{where}/{name}.csv, row {bad + 1}: prompt set '{frame['prompt_set'].iloc[bad]}' "
-                             f"in a run on '{prompt_set}'")
+            raise TableError(
+                f"{where}/{name}.csv, row {bad + 1}: prompt set '{frame['prompt_set'].iloc[bad]}' "
+                f"in a run on '{prompt_set}'"
+            )
     if len(tables["models"]) != 1:
         raise TableError(f"{where}/models.csv: a run has exactly one models row, found {len(tables['models'])}")
     arch = tables["models"].iloc[0]
@@ -131,13 +134,15 @@ def check_run(tables: dict[str, pd.DataFrame], where: str) -> None:
             raise TableError(f"{where}/{name}.csv: prompt(s) {sorted(unknown)[:3]} not in the run's prompts")
     if bool(run["attention_metrics"]) != ("attention" in tables):
         state = "has" if "attention" in tables else "lacks"
-        raise TableError(f"{where}: the run {state} an attention table but attention_metrics is "
-                         f"{bool(run['attention_metrics'])}")
+        raise TableError(
+            f"{where}: the run {state} an attention table but attention_metrics is {bool(run['attention_metrics'])}"
+        )
     if "attention" in tables:
         expect("attention", n_prompts * n_layers * n_heads, "every head of every block for every prompt")
     if int(run["nonfinite_prompts"]) > n_prompts:
-        raise TableError(f"{where}/runs.csv: nonfinite_prompts {run['nonfinite_prompts']} exceeds "
-                         f"n_prompts {n_prompts}")
+        raise TableError(
+            f"{where}/runs.csv: nonfinite_prompts {run['nonfinite_prompts']} exceeds n_prompts {n_prompts}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,8 +156,10 @@ def validated(tables: dict[str, pd.DataFrame], where: str) -> dict[str, pd.DataF
     unknown = set(tables) - set(RUN_TABLES)
     if unknown:
         raise TableError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
-    frames = {name: validate(frame.reset_index(drop=True), RUN_TABLES[name], f"{where}/{name}.csv")
-              for name, frame in tables.items()}
+    frames = {
+        name: validate(frame.reset_index(drop=True), RUN_TABLES[name], f"{where}/{name}.csv")
+        for name, frame in tables.items()
+    }
     check_run(frames, where)
     return frames
 
@@ -174,16 +181,23 @@ def commit_run(measured_dir: Path, tables: dict[str, pd.DataFrame]) -> Partition
         runs_dir.mkdir(parents=True, exist_ok=True)
         remove_orphans(runs_dir, STAGING_PREFIX, keep=set())
         staging.mkdir()
-        manifest = write_folder(staging, {name: (frame, RUN_TABLES[name].float_format) for name, frame in tables.items()},
-                                model=model, prompt_set=prompt_set, version=version)
+        manifest = write_folder(
+            staging,
+            {name: (frame, RUN_TABLES[name].float_format) for name, frame in tables.items()},
+            model=model,
+            prompt_set=prompt_set,
+            version=version,
+        )
         read_partition(_partition(staging, manifest))  # what is committed is what readers accept
         final = runs_dir / f"{run_dirname(model, prompt_set)}@{version}"
         os.rename(staging, final)
         fsync_directory(runs_dir)
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"could not write the run of {model} on {prompt_set} into {runs_dir} "
-                           f"({err.strerror or err}); nothing of this run was written") from None
+        raise StorageError(
+            f"could not write the run of {model} on {prompt_set} into {runs_dir} "
+            f"({err.strerror or err}); nothing of this run was written"
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -196,8 +210,15 @@ def check_new_run(measured_dir: Path, model_row: dict | None, prompt_set: str, p
     """Refuse, before any work, a run that would make the measured data inconsistent: its model
     name already stands for another model (``model_row``'s identity columns; skipped when None),
     or its prompt-set name for other prompts, in committed runs other than its own."""
-    runs = pd.DataFrame([{"model": None if model_row is None else model_row["model"], "prompt_set": prompt_set,
-                          "prompt_set_sha256": prompt_set_sha256}])
+    runs = pd.DataFrame(
+        [
+            {
+                "model": None if model_row is None else model_row["model"],
+                "prompt_set": prompt_set,
+                "prompt_set_sha256": prompt_set_sha256,
+            }
+        ]
+    )
     models = pd.DataFrame([model_row]) if model_row is not None else pd.DataFrame(columns=["model", *IDENTITY])
     _check_against_committed(measured_dir, models, runs)
 
@@ -207,15 +228,23 @@ def _check_against_committed(measured_dir: Path, models: pd.DataFrame, runs: pd.
     others = _related_runs(measured_dir, model, prompt_set)
     if not others:
         return
-    models = pd.concat([models.assign(_partition=-1)] + [
-        _checked_file(part, "models").assign(_partition=i) for i, part in enumerate(others)], ignore_index=True)
-    runs = pd.concat([runs.assign(_partition=-1)] + [
-        _checked_file(part, "runs").assign(_partition=i) for i, part in enumerate(others)], ignore_index=True)
+    models = pd.concat(
+        [models.assign(_partition=-1)]
+        + [_checked_file(part, "models").assign(_partition=i) for i, part in enumerate(others)],
+        ignore_index=True,
+    )
+    runs = pd.concat(
+        [runs.assign(_partition=-1)]
+        + [_checked_file(part, "runs").assign(_partition=i) for i, part in enumerate(others)],
+        ignore_index=True,
+    )
     conflict = conflicts(models, runs)
     if conflict:
         other = others[max(conflict[:2])]
-        raise TableError(f"a run of {model or 'this model'} on {prompt_set} would conflict with the committed run "
-                         f"{other.path}: {conflict[2]}")
+        raise TableError(
+            f"a run of {model or 'this model'} on {prompt_set} would conflict with the committed run "
+            f"{other.path}: {conflict[2]}"
+        )
 
 
 def _related_runs(measured_dir: Path, model: str | None, prompt_set: str) -> list[Partition]:
@@ -287,8 +316,10 @@ def partitions(measured_dir: Path) -> list[Partition]:
 
 
 def _read_file(partition: Partition, name: str) -> pd.DataFrame:
-    remedy = (f"re-measure the run, remove it (thermo-audit measure rm --model {partition.model} --prompt-set "
-              f"{partition.prompt_set}), or restore the file")
+    remedy = (
+        f"re-measure the run, remove it (thermo-audit measure rm --model {partition.model} --prompt-set "
+        f"{partition.prompt_set}), or restore the file"
+    )
     return read_file(partition.path, partition.manifest, name, RUN_TABLES[name], remedy)
 
 
@@ -332,8 +363,10 @@ def read_measured_tables(measured_dir: Path, names: tuple[str, ...] = tuple(RUN_
 
 def _refuse_flat_layout(measured_dir: Path) -> None:
     if (measured_dir / "models.csv").is_file() and not (measured_dir / RUNS_DIR).is_dir():
-        raise TableError(f"{measured_dir} holds tables of the older single-file layout; convert them once with: "
-                         f"thermo-audit measure migrate {measured_dir}")
+        raise TableError(
+            f"{measured_dir} holds tables of the older single-file layout; convert them once with: "
+            f"thermo-audit measure migrate {measured_dir}"
+        )
 
 
 def _check_partitions(tables: dict[str, pd.DataFrame], parts: list[Partition]) -> None:
@@ -343,13 +376,18 @@ def _check_partitions(tables: dict[str, pd.DataFrame], parts: list[Partition]) -
         return
     by_part = {name: dict(tuple(frame.groupby("_partition"))) for name, frame in tables.items()}
     for number, partition in enumerate(parts):
-        subset = {name: groups[number].drop(columns="_partition").reset_index(drop=True)
-                  for name, groups in by_part.items() if number in groups}
+        subset = {
+            name: groups[number].drop(columns="_partition").reset_index(drop=True)
+            for name, groups in by_part.items()
+            if number in groups
+        }
         check_run(subset, str(partition.path))
         run = subset["runs"].iloc[0]
         if (run["model"], run["prompt_set"]) != (partition.model, partition.prompt_set):
-            raise TableError(f"{partition.path}/runs.csv: the run is of {run['model']} / {run['prompt_set']}, "
-                             f"its manifest says {partition.model} / {partition.prompt_set}")
+            raise TableError(
+                f"{partition.path}/runs.csv: the run is of {run['model']} / {run['prompt_set']}, "
+                f"its manifest says {partition.model} / {partition.prompt_set}"
+            )
     conflict = conflicts(tables["models"], tables["runs"])
     if conflict:
         first, second, what = conflict
@@ -357,8 +395,19 @@ def _check_partitions(tables: dict[str, pd.DataFrame], parts: list[Partition]) -
 
 
 # Columns that identify the model a name stands for: runs of one name must agree on them.
-IDENTITY = ("hf_id", "source", "revision", "quantization", "seed", "family", "n_layers", "n_heads", "n_kv_heads",
-            "d_model", "d_head")
+IDENTITY = (
+    "hf_id",
+    "source",
+    "revision",
+    "quantization",
+    "seed",
+    "family",
+    "n_layers",
+    "n_heads",
+    "n_kv_heads",
+    "d_model",
+    "d_head",
+)
 
 
 def conflicts(models: pd.DataFrame, runs: pd.DataFrame) -> tuple[int, int, str] | None:
@@ -370,16 +419,23 @@ def conflicts(models: pd.DataFrame, runs: pd.DataFrame) -> tuple[int, int, str] 
         if len(distinct) > 1:
             a, b = distinct.iloc[0], distinct.iloc[1]
             differ = [c for c in IDENTITY if a[c] != b[c]]
-            return (int(a["_partition"]), int(b["_partition"]),
-                    f"the model name '{model}' stands for two different models ({', '.join(f'{c} {a[c]} vs {b[c]}' for c in differ)}); "
-                    "measure one under another --name, or remove one run (thermo-audit measure rm)")
+            return (
+                int(a["_partition"]),
+                int(b["_partition"]),
+                f"the model name '{model}' stands for two different models "
+                f"({', '.join(f'{c} {a[c]} vs {b[c]}' for c in differ)}); "
+                "measure one under another --name, or remove one run (thermo-audit measure rm)",
+            )
     for prompt_set, group in runs.groupby("prompt_set"):
         distinct = group.drop_duplicates("prompt_set_sha256")
         if len(distinct) > 1:
             a, b = distinct.iloc[0], distinct.iloc[1]
-            return (int(a["_partition"]), int(b["_partition"]),
-                    f"the prompt set '{prompt_set}' was measured with two different sets of prompts (models "
-                    f"{a['model']} and {b['model']}); give one another name (--prompt-set NAME) or re-measure")
+            return (
+                int(a["_partition"]),
+                int(b["_partition"]),
+                f"the prompt set '{prompt_set}' was measured with two different sets of prompts (models "
+                f"{a['model']} and {b['model']}); give one another name (--prompt-set NAME) or re-measure",
+            )
     return None
 
 

@@ -28,6 +28,7 @@ from contract.vocab import (
     DATA_SOURCES,
     DTYPES,
     HOLDS,
+    KINDS,
     MODEL_SOURCES,
     REPRODUCES,
     SITES,
@@ -76,7 +77,6 @@ class Table:
     @property
     def schema(self) -> pa.DataFrameSchema:
         return pa.DataFrameSchema(self.columns, strict=False, ordered=False)
-
 
 
 MEASURED_TABLES: dict[str, Table] = {
@@ -340,8 +340,13 @@ def _coerce(df: pd.DataFrame, table: Table) -> pd.DataFrame:
         if kind not in ("float64", "Int64", "boolean") or pd.api.types.is_bool_dtype(series):
             continue
         if kind == "boolean":
-            words = series.map(lambda v: {"true": True, "false": False, "1": True, "0": False}.get(str(v).lower(), v)
-                               if isinstance(v, str) else v)
+            words = series.map(
+                lambda v: (
+                    {"true": True, "false": False, "1": True, "0": False}.get(str(v).lower(), v)
+                    if isinstance(v, str)
+                    else v
+                )
+            )
             bad = words.notna() & ~words.isin([True, False])
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -368,8 +373,9 @@ def check_table(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     """
     missing = [c for c in table.columns if c not in df.columns]
     if missing:
-        raise SchemaProblem(f"missing column(s) {', '.join(missing)} (table '{table.name}' needs: "
-                            f"{', '.join(table.columns)})")
+        raise SchemaProblem(
+            f"missing column(s) {', '.join(missing)} (table '{table.name}' needs: {', '.join(table.columns)})"
+        )
     df = _coerce(df.reset_index(drop=True), table)
     try:
         df = table.schema.validate(df)
@@ -406,8 +412,9 @@ def text_columns(table: Table) -> dict[str, type]:
 def parse_csv(data: bytes, table: Table, source: str | os.PathLike) -> pd.DataFrame:
     """CSV bytes as a DataFrame: UTF-8, text columns as written, only empty cells missing."""
     try:
-        return pd.read_csv(io.BytesIO(data), dtype=text_columns(table), keep_default_na=False, na_values=[""],
-                           encoding="utf-8")
+        return pd.read_csv(
+            io.BytesIO(data), dtype=text_columns(table), keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
         raise TableError(f"{source}: not a readable CSV table ({str(err).splitlines()[0]})") from None
 
@@ -449,8 +456,14 @@ PUBLISHED_TABLES: dict[str, Table] = {
                 "note": _str(nullable=True),
             },
             key=(
-                "source_file", "model", "prompt_set", "prompt_id", "layer", "head",
-                "quantity", "aggregate",
+                "source_file",
+                "model",
+                "prompt_set",
+                "prompt_id",
+                "layer",
+                "head",
+                "quantity",
+                "aggregate",
             ),
             description=(
                 "Every number of the authors' result files in long form: which notebook and "
@@ -488,6 +501,7 @@ CLAIMS_TABLE = Table(
         "section": _str(),
         "claim": _str(),
         "statistic": _str(),
+        "kind": _str(isin=list(KINDS)),
         "value": _float(),
         "ci_low": _float(),
         "ci_high": _float(),
@@ -514,11 +528,12 @@ CLAIMS_TABLE = Table(
     key=("claim_id", "source"),
     description=(
         "One row per (claim, data source): the recomputed statistic (``value``, in the paper's own "
-        "definition), the CI (level ``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` "
-        "the unit of analysis that ``n`` counts), ``p_holm`` the Holm-adjusted p across the claims of "
-        "the same source, ``rule`` the stated decision rule that gives ``holds``; the paper's printed "
-        "value, p and test; ``reproduces`` (statcheck style, published source only); the fitted "
-        "model's formula and the function that computed the row."
+        "definition; ``kind``: what kind of number it is, a word of contract.vocab.KINDS), the CI (level "
+        "``ci_level``) and p of ONE proper analysis (``test``, with ``unit`` the unit of analysis that "
+        "``n`` counts), ``p_holm`` the Holm-adjusted p across the claims of the same source, ``rule`` "
+        "the stated decision rule that gives ``holds``; the paper's printed value, p and test; "
+        "``reproduces`` (statcheck style, published source only); the fitted model's formula and the "
+        "function that computed the row."
     ),
     float_format="%.10g",
 )
@@ -592,66 +607,174 @@ PANEL_SHIFT_TABLE = Table(
 
 def _facts() -> dict[str, pa.Column]:
     """The model facts every figure table carries (analysis.figures.FACTS)."""
-    return {"lab": _str(nullable=True), "heritage": _str(nullable=True), "family": _str(nullable=True),
-            "n_layers": _int(nullable=True, ge=1), "n_heads": _int(nullable=True, ge=1),
-            "d_head": _int(nullable=True, ge=1), "rho": _float(ge=0), "n_params": _int(nullable=True, ge=1),
-            "norm_placement": _str(nullable=True), "variant": _str(nullable=True)}
+    return {
+        "lab": _str(nullable=True),
+        "heritage": _str(nullable=True),
+        "family": _str(nullable=True),
+        "n_layers": _int(nullable=True, ge=1),
+        "n_heads": _int(nullable=True, ge=1),
+        "d_head": _int(nullable=True, ge=1),
+        "rho": _float(ge=0),
+        "n_params": _int(nullable=True, ge=1),
+        "norm_placement": _str(nullable=True),
+        "variant": _str(nullable=True),
+    }
 
 
 _SOURCE = {"source": _str(isin=list(DATA_SOURCES))}
 # The tables behind the report's figures (data/derived/), one row per what each plots.
-FIGURE_TABLES: dict[str, Table] = {t.name: t for t in [
-    Table("model_gains", {**_SOURCE, "model": _str(), "convention": _str(nullable=True), "dataset": _str(nullable=True),
-                          "gain": _float(), "ci_low": _float(), "ci_high": _float(),
-                          "n_prompts": _int(nullable=True, ge=0), **_facts()},
-          key=("source", "model", "convention", "dataset"),
-          description="Per model and source: the mean gain (with its CI over prompts) in a convention, from a dataset."),
-    Table("layer_gains", {**_SOURCE, "model": _str(), "layer": _int(ge=-1), "gain": _float(),
-                          "dataset": _str(nullable=True), "convention": _str(nullable=True), **_facts()},
-          key=("source", "model", "layer", "dataset", "convention"),
-          description="Per model and block: the mean gain over prompts."),
-    Table("head_norms", {**_SOURCE, "model": _str(), "layer": _int(nullable=True, ge=0), "wv_spectral": _float(ge=0),
-                         "wo_spectral": _float(ge=0), "ov_spectral": _float(ge=0), "wv_spectral_sq": _float(ge=0),
-                         "extraction": _str(nullable=True), **_facts()},
-          key=("source", "model", "layer", "extraction"),
-          description="Per model and layer: the mean over heads of the W_V, W_O and OV spectral norms."),
-    Table("trace_layers", {**_SOURCE, "model": _str(), "layer": _int(ge=0), "trace_multihead": _float(),
-                           "offdiag_mean": _float(), "dataset": _str(nullable=True), **_facts()},
-          key=("source", "model", "layer", "dataset"),
-          description="Per model and layer: the multi-head sheaf trace and the mean off-diagonal attention mass."),
-    Table("prompt_gains", {**_SOURCE, "model": _str(), "prompt_set": _str(nullable=True), "prompt_id": _str(),
-                           "category": _str(nullable=True), "gain": _float(), "convention": _str(nullable=True),
-                           **_facts()},
-          key=("source", "model", "prompt_set", "prompt_id", "convention"),
-          description="Per model and prompt: the gain (input robustness)."),
-    Table("conventions", {**_SOURCE, "model": _str(), "convention": _str(), "gain": _float(),
-                          "dataset": _str(nullable=True), **_facts()},
-          key=("source", "model", "convention", "dataset"),
-          description="Per model: the gain under each convention R1-R4 and the canonical one."),
-    Table("lab_means", {**_SOURCE, "lab": _str(), "n_models": _int(ge=1), "gain": _float(), "ci_low": _float(),
-                        "ci_high": _float()},
-          key=("source", "lab"),
-          description="Per source and lab: the mean of the model means with a bootstrap CI over models."),
-    Table("retest_joined", {"model": _str(), "joined": _str(nullable=True), "note": _str(nullable=True)},
-          key=("model",),
-          description="Per re-tested model: the published notebooks its gains joined in the panel shift."),
-]}
+FIGURE_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "model_gains",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "convention": _str(nullable=True),
+                "dataset": _str(nullable=True),
+                "gain": _float(),
+                "ci_low": _float(),
+                "ci_high": _float(),
+                "n_prompts": _int(nullable=True, ge=0),
+                **_facts(),
+            },
+            key=("source", "model", "convention", "dataset"),
+            description="Per model and source: the mean gain (its CI over prompts) in a convention, from a dataset.",
+        ),
+        Table(
+            "layer_gains",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "layer": _int(ge=-1),
+                "gain": _float(),
+                "dataset": _str(nullable=True),
+                "convention": _str(nullable=True),
+                **_facts(),
+            },
+            key=("source", "model", "layer", "dataset", "convention"),
+            description="Per model and block: the mean gain over prompts.",
+        ),
+        Table(
+            "head_norms",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "layer": _int(nullable=True, ge=0),
+                "wv_spectral": _float(ge=0),
+                "wo_spectral": _float(ge=0),
+                "ov_spectral": _float(ge=0),
+                "wv_spectral_sq": _float(ge=0),
+                "extraction": _str(nullable=True),
+                **_facts(),
+            },
+            key=("source", "model", "layer", "extraction"),
+            description="Per model and layer: the mean over heads of the W_V, W_O and OV spectral norms.",
+        ),
+        Table(
+            "trace_layers",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "layer": _int(ge=0),
+                "trace_multihead": _float(),
+                "offdiag_mean": _float(),
+                "dataset": _str(nullable=True),
+                **_facts(),
+            },
+            key=("source", "model", "layer", "dataset"),
+            description="Per model and layer: the multi-head sheaf trace and the mean off-diagonal attention mass.",
+        ),
+        Table(
+            "prompt_gains",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "prompt_set": _str(nullable=True),
+                "prompt_id": _str(),
+                "category": _str(nullable=True),
+                "gain": _float(),
+                "convention": _str(nullable=True),
+                **_facts(),
+            },
+            key=("source", "model", "prompt_set", "prompt_id", "convention"),
+            description="Per model and prompt: the gain (input robustness).",
+        ),
+        Table(
+            "conventions",
+            {
+                **_SOURCE,
+                "model": _str(),
+                "convention": _str(),
+                "gain": _float(),
+                "dataset": _str(nullable=True),
+                **_facts(),
+            },
+            key=("source", "model", "convention", "dataset"),
+            description="Per model: the gain under each convention R1-R4 and the canonical one.",
+        ),
+        Table(
+            "lab_means",
+            {
+                **_SOURCE,
+                "lab": _str(),
+                "n_models": _int(ge=1),
+                "gain": _float(),
+                "ci_low": _float(),
+                "ci_high": _float(),
+            },
+            key=("source", "lab"),
+            description="Per source and lab: the mean of the model means with a bootstrap CI over models.",
+        ),
+        Table(
+            "retest_joined",
+            {"model": _str(), "joined": _str(nullable=True), "note": _str(nullable=True)},
+            key=("model",),
+            description="Per re-tested model: the published notebooks its gains joined in the panel shift.",
+        ),
+    ]
+}
 
 
 REGISTRY_TABLE = Table(
     "registry",
     {
-        "model": _str(), "hf_id": _str(), "alt_hf_ids": _str(nullable=True), "lab": _str(), "family": _str(),
-        "variant": _str(isin=["base", "instruct"]), "twin_of": _str(nullable=True), "panels": _str(nullable=True),
-        "n_layers": _int(ge=1), "n_heads": _int(ge=1), "n_kv_heads": _int(ge=1), "d_model": _int(ge=1),
-        "d_head": _int(ge=1), "d_ff": _int(ge=1), "d_embed": _int(nullable=True, ge=1), "activation": _str(),
-        "vocab_size": _int(ge=1), "max_positions": _int(nullable=True, ge=1), "window_size": _int(nullable=True, ge=1),
-        "norm_type": _str(isin=["LayerNorm", "RMSNorm"]), "layer_norm_eps": _float(nullable=False, ge=0),
-        "norm_placement": _str(isin=["pre", "post"]), "parallel_residual": _bool(), "positional": _str(),
-        "rotary_pct": _float(ge=0), "rope_theta": _float(ge=0), "rope_scaling": _str(nullable=True),
-        "tie_embeddings": _bool(), "bos_prepended": _bool(), "n_params": _int(nullable=True, ge=1),
-        "n_params_source": _str(nullable=True, isin=["R", "C", "B"]), "package": _str(nullable=True),
-        "gguf_file": _str(nullable=True), "quantization": _str(nullable=True), "notebooks": _str(nullable=True),
+        "model": _str(),
+        "hf_id": _str(),
+        "alt_hf_ids": _str(nullable=True),
+        "lab": _str(),
+        "family": _str(),
+        "variant": _str(isin=["base", "instruct"]),
+        "twin_of": _str(nullable=True),
+        "panels": _str(nullable=True),
+        "n_layers": _int(ge=1),
+        "n_heads": _int(ge=1),
+        "n_kv_heads": _int(ge=1),
+        "d_model": _int(ge=1),
+        "d_head": _int(ge=1),
+        "d_ff": _int(ge=1),
+        "d_embed": _int(nullable=True, ge=1),
+        "activation": _str(),
+        "vocab_size": _int(ge=1),
+        "max_positions": _int(nullable=True, ge=1),
+        "window_size": _int(nullable=True, ge=1),
+        "norm_type": _str(isin=["LayerNorm", "RMSNorm"]),
+        "layer_norm_eps": _float(nullable=False, ge=0),
+        "norm_placement": _str(isin=["pre", "post"]),
+        "parallel_residual": _bool(),
+        "positional": _str(),
+        "rotary_pct": _float(ge=0),
+        "rope_theta": _float(ge=0),
+        "rope_scaling": _str(nullable=True),
+        "tie_embeddings": _bool(),
+        "bos_prepended": _bool(),
+        "n_params": _int(nullable=True, ge=1),
+        "n_params_source": _str(nullable=True, isin=["R", "C", "B"]),
+        "package": _str(nullable=True),
+        "gguf_file": _str(nullable=True),
+        "quantization": _str(nullable=True),
+        "notebooks": _str(nullable=True),
         "note": _str(nullable=True),
     },
     key=("model",),

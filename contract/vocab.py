@@ -28,6 +28,35 @@ SUBLAYERS = ("attention", "mlp")
 # The unit of analysis of a claim's test (claims.unit): what its n counts.
 UNITS = ("model", "family", "lab", "prompt", "layer", "head", "pair", "file")
 
+# What kind of number a claim's value is (claims.kind), set by the claim from the statistic it computes; the
+# report writes and draws the value by it:
+#   correlation            a correlation coefficient on [-1, 1] (Pearson, partial, intraclass); 0 = none
+#   slope                  a regression slope, in units of the response per unit of the predictor; 0 = none
+#   ratio                  a quotient of two positive quantities (a gain, a ratio of norms or of means); 1 = equal
+#   proportion             a share on [0, 1], or a relative change or error as a share (written in percent)
+#   proportion_difference  a difference of two shares (written in percentage points); 0 = none
+#   difference             a difference of two means, in their units (gain units); 0 = none
+#   accuracy               the share of correct classifications (written in percent)
+#   auc                    the area under a ROC curve, P(a unit of one class ranks above one of the other); 0.5 = chance
+#   count                  a whole number of things
+#   p_value                the value is itself a p-value
+#   relative_error         a numerical discrepancy |a - b| / |b|, zero when an identity holds
+#   other                  none of these (a threshold, a contraction factor)
+KINDS = (
+    "correlation",
+    "slope",
+    "ratio",
+    "proportion",
+    "proportion_difference",
+    "difference",
+    "accuracy",
+    "auc",
+    "count",
+    "p_value",
+    "relative_error",
+    "other",
+)
+
 # The verdict of a law on one model in a claim card (claim_card.consistent): the measured value
 # lies in the law's interval or has the predicted sign, or not; "not applicable": the law makes no
 # prediction for this model or its data are missing (the note says which); "error": the check

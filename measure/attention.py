@@ -48,7 +48,11 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from contract.errors import ModelLoadError
 from measure.attention_stats import (
-    RowStatistics, chunked_attention, lse_kernel_available, lse_rows, real_blocks_are_causal,
+    RowStatistics,
+    chunked_attention,
+    lse_kernel_available,
+    lse_rows,
+    real_blocks_are_causal,
 )
 
 FUSED_STATISTICS = "fused_statistics"
@@ -112,9 +116,17 @@ def recording(recorder: StatisticsRecorder):
         _ACTIVE.reset(token)
 
 
-def fused_statistics_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                               attention_mask: torch.Tensor | None, scaling: float | None = None,
-                               dropout: float = 0.0, softcap: float | None = None, **kwargs):
+def fused_statistics_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    softcap: float | None = None,
+    **kwargs,
+):
     """transformers' attention-function signature: query [B, H, T_q, d], key/value [B, H_kv, T_k, d];
     returns (output [B, T_q, H, d_v], None)."""
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
@@ -124,31 +136,51 @@ def fused_statistics_attention(module: nn.Module, query: torch.Tensor, key: torc
         raise RuntimeError("Attention statistics need the model in eval mode (attention dropout is active).")
     is_causal = kwargs.get("is_causal")
     causal = getattr(module, "is_causal", True) if is_causal is None else is_causal
-    bilinear = softcap is None and kwargs.get("position_bias") is None and (
-        attention_mask is None or attention_mask.dtype == torch.bool)
+    bilinear = (
+        softcap is None
+        and kwargs.get("position_bias") is None
+        and (attention_mask is None or attention_mask.dtype == torch.bool)
+    )
     if kwargs.get("position_bias") is not None:  # T5-style learned biases: one additive float mask
-        attention_mask = create_position_bias_mask(kwargs["position_bias"], attention_mask,
-                                                   causal and query.shape[2] > 1, query, key)
-    use_lse = (bilinear and query.shape[2] == key.shape[2] and lse_kernel_available(query.device)
-               and (recorder is None or recorder.kernel != "chunked"))
+        attention_mask = create_position_bias_mask(
+            kwargs["position_bias"], attention_mask, causal and query.shape[2] > 1, query, key
+        )
+    use_lse = (
+        bilinear
+        and query.shape[2] == key.shape[2]
+        and lse_kernel_available(query.device)
+        and (recorder is None or recorder.kernel != "chunked")
+    )
     if use_lse or (bilinear and not record):
         if record and attention_mask is None and not causal:
             raise RuntimeError("The fused statistics assume causal attention; this module is bidirectional.")
         # Where every prompt's real block is causal, a causal kernel without the padding mask gives the same
         # output at every real position (real rows never reach padding keys) and skips the masked half.
         causal_blocks = record and recorder.real_blocks_causal(attention_mask)
-        output, _ = sdpa_attention_forward(module, query, key, value, None if causal_blocks else attention_mask,
-                                           dropout=dropout, scaling=scaling, **kwargs)
+        output, _ = sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            None if causal_blocks else attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            **kwargs,
+        )
         if record:
-            recorder.rows[id(module)] = lse_rows(query, key, attention_mask, scale, recorder.n_tokens,
-                                                 causal=causal_blocks)
+            recorder.rows[id(module)] = lse_rows(
+                query, key, attention_mask, scale, recorder.n_tokens, causal=causal_blocks
+            )
             recorder.kernels_used.add("lse")
         return output, None
     if recorder is not None and recorder.kernel == "lse" and record:
-        raise RuntimeError(f"The lse kernel cannot compute these scores (soft-cap {softcap}, "
-                           f"mask {None if attention_mask is None else attention_mask.dtype}, device {query.device}).")
-    output, rows = chunked_attention(query, key, value, attention_mask, scale, softcap=softcap, causal=causal,
-                                     with_rows=record)
+        raise RuntimeError(
+            f"The lse kernel cannot compute these scores (soft-cap {softcap}, "
+            f"mask {None if attention_mask is None else attention_mask.dtype}, device {query.device})."
+        )
+    output, rows = chunked_attention(
+        query, key, value, attention_mask, scale, softcap=softcap, causal=causal, with_rows=record
+    )
     if record:
         recorder.rows[id(module)] = rows
         recorder.kernels_used.add("chunked")
@@ -166,7 +198,8 @@ def check_faithful(config, implementation: str) -> None:
             "Falcon models with ALiBi cannot be measured with eager attention: the installed transformers adds "
             "the ALiBi bias twice on its eager path (its SDPA path is correct), and Falcon's attention does not "
             "run through the attention interface that the fused statistics use. Measure without attention "
-            "statistics (SDPA).")
+            "statistics (SDPA)."
+        )
 
 
 def supports_fused_statistics(model_class: type) -> bool:
@@ -191,14 +224,18 @@ def select_attention(model_class: type | None, statistics: bool, requested: str 
         return requested
     if requested == "sdpa":
         if statistics:
-            raise ModelLoadError("SDPA does not expose attention statistics: use the eager or fused_statistics "
-                                 "implementation (or leave the choice to the loader).")
+            raise ModelLoadError(
+                "SDPA does not expose attention statistics: use the eager or fused_statistics "
+                "implementation (or leave the choice to the loader)."
+            )
         if model_class is not None and not getattr(model_class, "_supports_sdpa", False):
             raise ModelLoadError(f"{name} does not support SDPA attention; use eager.")
         return requested
     if requested == FUSED_STATISTICS:
         if model_class is not None and not supports_fused_statistics(model_class):
-            raise ModelLoadError(f"{name} computes attention in its own code, not through transformers' attention "
-                                 "interface: the fused statistics cannot run in it; use eager.")
+            raise ModelLoadError(
+                f"{name} computes attention in its own code, not through transformers' attention "
+                "interface: the fused statistics cannot run in it; use eager."
+            )
         return requested
     raise ModelLoadError(f"Unknown attention implementation '{requested}'; known: eager, sdpa, {FUSED_STATISTICS}.")

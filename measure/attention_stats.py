@@ -94,7 +94,8 @@ def lse_attention(query, key, value, *, scale: float, causal: bool, bias: torch.
     """
     if query.device.type == "cpu":
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            query, key, value, 0.0, causal, attn_mask=bias, scale=scale)
+            query, key, value, 0.0, causal, attn_mask=bias, scale=scale
+        )
         return out, lse
     if query.device.type == "cuda":
         if bias is not None:  # the memory-efficient kernel wants a bias expanded over heads, rows 16-aligned
@@ -103,7 +104,8 @@ def lse_attention(query, key, value, *, scale: float, causal: bool, bias: torch.
             bias = F.pad(bias, (0, pad))[..., :length] if pad else bias
             bias = bias.expand(query.shape[0], query.shape[1], query.shape[2], length)
         out, lse = torch.ops.aten._scaled_dot_product_efficient_attention(
-            query, key, value, bias, True, 0.0, causal, scale=scale)[:2]
+            query, key, value, bias, True, 0.0, causal, scale=scale
+        )[:2]
         return out, lse[..., : query.shape[2]]
     raise NotImplementedError(f"no log-sum-exp attention kernel for device {query.device}")
 
@@ -122,8 +124,14 @@ def real_blocks_are_causal(mask: torch.Tensor | None, n_tokens: torch.Tensor | N
     return True
 
 
-def lse_rows(query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None, scale: float,
-             n_tokens: torch.Tensor | None, causal: bool | None = None) -> RowStatistics:
+def lse_rows(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+    n_tokens: torch.Tensor | None,
+    causal: bool | None = None,
+) -> RowStatistics:
     """Row statistics from log-sum-exp attention calls, in float32, without forming A.
 
     query: [B, H, T, d]; key: [B, H_kv, T, d] (query head h reads KV head h // (H / H_kv));
@@ -155,23 +163,36 @@ def lse_rows(query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None, 
             n = length if n_tokens is None else int(n_tokens[b])
             block = mask[min(b, mask.shape[0] - 1), 0, :n, :n]
             bias = torch.zeros(n, n, device=q.device).masked_fill_(~block, float("-inf"))
-            out[b:b + 1, :, :n], lse[b:b + 1, :, :n] = lse_attention(
-                q[b:b + 1, :, :n], kv[b:b + 1, :, :n], kv[b:b + 1, :, :n], scale=scale, causal=False, bias=bias)
+            out[b : b + 1, :, :n], lse[b : b + 1, :, :n] = lse_attention(
+                q[b : b + 1, :, :n], kv[b : b + 1, :, :n], kv[b : b + 1, :, :n], scale=scale, causal=False, bias=bias
+            )
     diagonal = torch.exp(scale * torch.linalg.vecdot(q, kv) - lse)
     if not causal:
         diagonal = diagonal * mask.diagonal(dim1=-2, dim2=-1)
     entropy = (lse - scale * torch.linalg.vecdot(q, out)).clamp_min_(0.0)  # >= 0 exactly; rounding dips below
-    real = torch.ones(batch, length, dtype=torch.bool, device=q.device) if n_tokens is None else (
-        torch.arange(length, device=q.device)[None, :] < n_tokens.to(q.device)[:, None])
+    real = (
+        torch.ones(batch, length, dtype=torch.bool, device=q.device)
+        if n_tokens is None
+        else (torch.arange(length, device=q.device)[None, :] < n_tokens.to(q.device)[:, None])
+    )
     real = real[:, None, :]
-    return RowStatistics(torch.where(real, diagonal, 0.0), torch.where(real, entropy, 0.0),
-                         torch.where(real, out[..., d_head], 0.0))
+    return RowStatistics(
+        torch.where(real, diagonal, 0.0), torch.where(real, entropy, 0.0), torch.where(real, out[..., d_head], 0.0)
+    )
 
 
 # -- chunked: exact for any scores -------------------------------------------------------------
-def chunked_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
-                      scale: float, softcap: float | None = None, causal: bool = True, with_rows: bool = True,
-                      chunk_bytes: int = CHUNK_BYTES) -> tuple[torch.Tensor, RowStatistics | None]:
+def chunked_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+    softcap: float | None = None,
+    causal: bool = True,
+    with_rows: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[torch.Tensor, RowStatistics | None]:
     """Attention output [B, T_q, H, d_v] (the layout transformers' attention functions return) and,
     if ``with_rows``, the row statistics, over blocks of query rows.
 

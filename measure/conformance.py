@@ -88,8 +88,11 @@ def attention_implementation(model: nn.Module, name: str):
     if previous != name:
         model.set_attn_implementation(name)
         if model.config._attn_implementation != name:
-            raise ConformanceError("setup", f"{type(model).__name__} cannot switch to {name} attention after "
-                                   f"loading; load it with attn_implementation='{name}'.")
+            raise ConformanceError(
+                "setup",
+                f"{type(model).__name__} cannot switch to {name} attention after "
+                f"loading; load it with attn_implementation='{name}'.",
+            )
     try:
         yield model
     finally:
@@ -113,13 +116,15 @@ def capture_attention(model: nn.Module, adapter: Adapter, batch: PaddedBatch) ->
         def hook(module, args, kwargs, output):
             probs = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
             records[layer] = (first_input(args, kwargs), _without_residual(sublayer, args, kwargs, output), probs)
+
         return hook
 
     for layer, block in enumerate(adapter.blocks(model)):
         module, sublayer = adapter.attention(block), adapter.sublayers(block)["attention"]
         if sublayer.input_module is not module:
-            raise ConformanceError("attention_rebuild", f"layer {layer}: the attention sublayer's input module is "
-                                   "not the attention module")
+            raise ConformanceError(
+                "attention_rebuild", f"layer {layer}: the attention sublayer's input module is not the attention module"
+            )
         handles.append(module.register_forward_hook(make_hook(layer, sublayer), with_kwargs=True))
     try:
         with torch.no_grad():
@@ -156,8 +161,9 @@ def check_head_weights(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -
         for h in range(arch.n_heads):
             first = h - h % group
             if not torch.equal(weights.w_v[h], weights.w_v[first]):
-                raise ConformanceError("head_weights", f"layer {layer}: heads {first} and {h} share a KV head "
-                                       "but not its W_V")
+                raise ConformanceError(
+                    "head_weights", f"layer {layer}: heads {first} and {h} share a KV head but not its W_V"
+                )
 
 
 def check_attention_rebuild(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -> None:
@@ -165,14 +171,19 @@ def check_attention_rebuild(model: nn.Module, adapter: Adapter, batch: PaddedBat
         weights = adapter.head_weights(model, layer)
         error = relative_error(rebuild_attention(x, probs, weights), out)
         if error > REBUILD_TOLERANCE:
-            raise ConformanceError("attention_rebuild", f"layer {layer}: relative error {error:.2e} of the "
-                                   "output rebuilt from W_V^h, W_O^h and the probabilities")
+            raise ConformanceError(
+                "attention_rebuild",
+                f"layer {layer}: relative error {error:.2e} of the "
+                "output rebuilt from W_V^h, W_O^h and the probabilities",
+            )
         if weights.w_o.shape[0] > 1:
-            rolled = type(weights)(weights.w_v, weights.b_v, weights.w_o.roll(1, dims=0), weights.b_o,
-                                   weights.kv_head)
+            rolled = type(weights)(weights.w_v, weights.b_v, weights.w_o.roll(1, dims=0), weights.b_o, weights.kv_head)
             if relative_error(rebuild_attention(x, probs, rolled), out) < 1e-2:
-                raise ConformanceError("attention_rebuild", f"layer {layer}: the rebuild also passes with W_O's "
-                                       "heads rolled by one, so it cannot tell heads apart (degenerate weights?)")
+                raise ConformanceError(
+                    "attention_rebuild",
+                    f"layer {layer}: the rebuild also passes with W_O's "
+                    "heads rolled by one, so it cannot tell heads apart (degenerate weights?)",
+                )
 
 
 def check_sublayer_sum(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -> None:
@@ -185,11 +196,13 @@ def check_sublayer_sum(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -
         def hook(module, args, kwargs, output):
             out = first_output(output) if sublayer is None else _without_residual(sublayer, args, kwargs, output)
             seen[key] = out.reshape(*shape, -1).clone()
+
         return hook
 
     def store_input(key):
         def hook(module, args, kwargs):
             seen[key] = first_input(args, kwargs).clone()
+
         return hook
 
     for layer, block in enumerate(adapter.blocks(model)):
@@ -209,8 +222,11 @@ def check_sublayer_sum(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -
         # relative to the stream the update is read from: out - in loses the digits of the larger of the two
         error = (difference.norm() / (before.norm() + after.norm())).item()
         if error > REBUILD_TOLERANCE:
-            raise ConformanceError("sublayer_sum", f"layer {layer}: attention + MLP contributions differ from the "
-                                   f"block's residual update by {error:.2e} of the residual stream's norm")
+            raise ConformanceError(
+                "sublayer_sum",
+                f"layer {layer}: attention + MLP contributions differ from the "
+                f"block's residual update by {error:.2e} of the residual stream's norm",
+            )
 
 
 def check_hidden_states(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -> None:
@@ -230,8 +246,10 @@ def check_hidden_states(model: nn.Module, adapter: Adapter, batch: PaddedBatch) 
             raise ConformanceError("hidden_states", f"probe site {site} differs from hidden_states")
     final = hidden[n_layers].float().norm(dim=-1).numpy()
     if max_abs_difference(capture.token_norms[:, n_layers][real], final[real]) < 1e-3 * final.max():
-        raise ConformanceError("hidden_states", "the last block's output equals the final-norm output: the "
-                               "adapter's blocks or final module are misplaced")
+        raise ConformanceError(
+            "hidden_states",
+            "the last block's output equals the final-norm output: the adapter's blocks or final module are misplaced",
+        )
 
 
 def check_padding(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -> None:
@@ -240,14 +258,18 @@ def check_padding(model: nn.Module, adapter: Adapter, batch: PaddedBatch) -> Non
         for row, prompt in enumerate(batch.prompts):
             alone = probe.run(prompt[None, :], torch.ones(1, len(prompt), dtype=torch.long))
             n = len(prompt)
-            pairs = {"token norms": (batched.token_norms[row, :, :n], alone.token_norms[0]),
-                     "sublayer norms": (batched.sublayer_norms[row, ..., :n], alone.sublayer_norms[0]),
-                     "next-token entropy": (batched.next_token_entropy[row], alone.next_token_entropy[0])}
+            pairs = {
+                "token norms": (batched.token_norms[row, :, :n], alone.token_norms[0]),
+                "sublayer norms": (batched.sublayer_norms[row, ..., :n], alone.sublayer_norms[0]),
+                "next-token entropy": (batched.next_token_entropy[row], alone.next_token_entropy[0]),
+            }
             for what, (a, b) in pairs.items():
                 if max_abs_difference(a, b) > NORM_TOLERANCE * max(1.0, float(np.max(np.abs(b)))):
                     raise ConformanceError("padding", f"prompt {row} ({n} tokens): {what} differ padded vs alone")
-            for what, tolerance in (("offdiag_mass", STATISTICS_TOLERANCE * n),  # a sum of n rows
-                                    ("attention_entropy", STATISTICS_TOLERANCE)):
+            for what, tolerance in (
+                ("offdiag_mass", STATISTICS_TOLERANCE * n),  # a sum of n rows
+                ("attention_entropy", STATISTICS_TOLERANCE),
+            ):
                 if max_abs_difference(getattr(batched, what)[row], getattr(alone, what)[0]) > tolerance:
                     raise ConformanceError("padding", f"prompt {row} ({n} tokens): {what} differ padded vs alone")
             if batched.top_token_id[row] != alone.top_token_id[0]:
@@ -264,17 +286,24 @@ def check_attention_statistics(model: nn.Module, adapter: Adapter, batch: Padded
             a = probs[row, :, :n, :n].double()
             offdiag = (n - torch.diagonal(a, dim1=-2, dim2=-1).sum(-1)).numpy()
             entropy = (-(a * torch.log(a.clamp_min(1e-300))).sum(-1).mean(-1)).numpy()
-            for what, direct, tolerance in (("offdiag_mass", offdiag, STATISTICS_TOLERANCE * n),  # a sum of n rows
-                                            ("attention_entropy", entropy, STATISTICS_TOLERANCE)):
+            for what, direct, tolerance in (
+                ("offdiag_mass", offdiag, STATISTICS_TOLERANCE * n),  # a sum of n rows
+                ("attention_entropy", entropy, STATISTICS_TOLERANCE),
+            ):
                 error = max_abs_difference(getattr(capture, what)[row, layer], direct)
                 if error > tolerance:
-                    raise ConformanceError("attention_statistics", f"layer {layer}, prompt {row}: {what} differs "
-                                           f"from the direct computation by {error:.2e}")
+                    raise ConformanceError(
+                        "attention_statistics",
+                        f"layer {layer}, prompt {row}: {what} differs from the direct computation by {error:.2e}",
+                    )
 
 
 EAGER_CHECKS = {
-    "head_weights": check_head_weights, "attention_rebuild": check_attention_rebuild,
-    "sublayer_sum": check_sublayer_sum, "hidden_states": check_hidden_states, "padding": check_padding,
+    "head_weights": check_head_weights,
+    "attention_rebuild": check_attention_rebuild,
+    "sublayer_sum": check_sublayer_sum,
+    "hidden_states": check_hidden_states,
+    "padding": check_padding,
     "attention_statistics": check_attention_statistics,
 }
 
@@ -283,8 +312,10 @@ def fused_against_eager(model: nn.Module, adapter: Adapter, batch: PaddedBatch, 
     """Max |fused - eager| of each attention statistic and of the residual norms (relative), on ``batch``."""
     with attention_implementation(model, "eager"), Probe(model, adapter, attention=True) as probe:
         eager = probe.run(batch.ids, batch.mask)
-    with attention_implementation(model, FUSED_STATISTICS), \
-            Probe(model, adapter, attention=True, fused_kernel=kernel) as probe:
+    with (
+        attention_implementation(model, FUSED_STATISTICS),
+        Probe(model, adapter, attention=True, fused_kernel=kernel) as probe,
+    ):
         fused = probe.run(batch.ids, batch.mask)
     real = batch.mask.bool().numpy()
     norms = eager.token_norms.transpose(0, 2, 1)[real]
@@ -301,21 +332,29 @@ def check_fused_statistics(model: nn.Module, adapter: Adapter, batch: PaddedBatc
     if not supports_fused_statistics(type(model)):
         return
     longest = max(len(prompt) for prompt in batch.prompts)
-    tolerances = {"offdiag_mass": STATISTICS_TOLERANCE * longest, "entropy": STATISTICS_TOLERANCE,
-                  "mass_minus_tokens": STATISTICS_TOLERANCE * longest}  # sums of up to `longest` rows; a mean
+    tolerances = {
+        "offdiag_mass": STATISTICS_TOLERANCE * longest,
+        "entropy": STATISTICS_TOLERANCE,
+        "mass_minus_tokens": STATISTICS_TOLERANCE * longest,
+    }  # sums of up to `longest` rows; a mean
     for kernel in ("auto", "chunked"):
         differences = fused_against_eager(model, adapter, batch, kernel)
         for what, tolerance in tolerances.items():
             if differences[what] > tolerance:
-                raise ConformanceError("fused_statistics", f"kernel {kernel}: {what} differs from eager by "
-                                       f"{differences[what]:.2e}")
+                raise ConformanceError(
+                    "fused_statistics", f"kernel {kernel}: {what} differs from eager by {differences[what]:.2e}"
+                )
         if differences["token_norms"] > NORM_TOLERANCE:
-            raise ConformanceError("fused_statistics", f"kernel {kernel}: residual norms differ from the eager "
-                                   f"forward by {differences['token_norms']:.2e} (relative)")
+            raise ConformanceError(
+                "fused_statistics",
+                f"kernel {kernel}: residual norms differ from the eager "
+                f"forward by {differences['token_norms']:.2e} (relative)",
+            )
 
 
-def check_adapter(model: nn.Module, adapter: Adapter | None = None, *, lengths=DEFAULT_LENGTHS,
-                  seed: int = 1) -> list[str]:
+def check_adapter(
+    model: nn.Module, adapter: Adapter | None = None, *, lengths=DEFAULT_LENGTHS, seed: int = 1
+) -> list[str]:
     """Run every conformance check (module docstring) of ``adapter`` (default: the registered one for
     ``model.config.model_type``) on ``model``; returns the names of the checks run, raises
     ConformanceError naming the first that fails. The model must be float32, in eval mode, and

@@ -32,8 +32,10 @@ def check_device_map(device_map: str | dict, offload_folder: str | Path | None) 
     """A device map is a known name or a dict; "disk" in it needs an offload folder."""
     _accelerate()
     if isinstance(device_map, str) and device_map not in DEVICE_MAP_NAMES:
-        raise ModelLoadError(f"Unknown device map '{device_map}'; use one of {', '.join(DEVICE_MAP_NAMES)} "
-                             "or a {module name: device} mapping.")
+        raise ModelLoadError(
+            f"Unknown device map '{device_map}'; use one of {', '.join(DEVICE_MAP_NAMES)} "
+            "or a {module name: device} mapping."
+        )
     if isinstance(device_map, dict) and "disk" in device_map.values() and offload_folder is None:
         raise ModelLoadError("The device map offloads modules to disk: give an offload folder.")
 
@@ -45,8 +47,9 @@ def dispatch(model: nn.Module, device_map: str | dict, offload_folder: str | Pat
 
     if isinstance(device_map, str):
         no_split = getattr(model, "_no_split_modules", None) or []
-        max_memory = None if device_map == "sequential" else get_balanced_memory(
-            model, no_split_module_classes=no_split)
+        max_memory = (
+            None if device_map == "sequential" else get_balanced_memory(model, no_split_module_classes=no_split)
+        )
         device_map = accelerate.infer_auto_device_map(model, max_memory=max_memory, no_split_module_classes=no_split)
     return accelerate.dispatch_model(model, device_map=device_map, offload_dir=offload_folder)
 
@@ -63,7 +66,7 @@ def onloaded(model: nn.Module, module: nn.Module):
         return
     inside = {id(m) for m in module.modules()}
     with ExitStack() as stack:
-        for name, candidate in model.named_modules():
+        for candidate in model.modules():
             holds = id(candidate) in inside or any(m is module for m in candidate.modules())
             if holds and has_offloaded_params(candidate):
                 stack.enter_context(align_module_device(candidate))

@@ -8,7 +8,6 @@ unsupported model fails in seconds with the list of supported ones.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -24,10 +23,10 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from measure.adapters import Adapter, Architecture, get_adapter
-from contract.hashing import sha256_file
 from contract.errors import ModelLoadError, ThermoAuditError, UsageError
+from contract.hashing import sha256_file
 from contract.registry import get_entry
+from measure.adapters import Adapter, Architecture, get_adapter
 from measure.attention import check_faithful, select_attention
 from measure.devices import check_device_map, dispatch
 from measure.registry import RANDOM_INIT_SEED, build_config, build_random_model
@@ -172,8 +171,10 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 
 def _require_tokenizer_files(folder: Path) -> None:
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise ModelLoadError(f"{folder}: no tokenizer there (none of {', '.join(TOKENIZER_FILES)}); save it beside "
-                             "the weights with tokenizer.save_pretrained(folder).")
+        raise ModelLoadError(
+            f"{folder}: no tokenizer there (none of {', '.join(TOKENIZER_FILES)}); save it beside "
+            "the weights with tokenizer.save_pretrained(folder)."
+        )
 
 
 def _causal_lm_class(config) -> type | None:
@@ -222,18 +223,43 @@ def load_model(
     if device_map is not None:
         check_device_map(device_map, offload_folder)
     try:
-        return _load(model, gguf_file=gguf_file, torch_dtype=torch_dtype, target=target, attention=attention,
-                     attn_implementation=attn_implementation, device_map=device_map, offload_folder=offload_folder,
-                     random_init=random_init, seed=seed, revision=revision, trust_remote_code=trust_remote_code,
-                     name=name)
+        return _load(
+            model,
+            gguf_file=gguf_file,
+            torch_dtype=torch_dtype,
+            target=target,
+            attention=attention,
+            attn_implementation=attn_implementation,
+            device_map=device_map,
+            offload_folder=offload_folder,
+            random_init=random_init,
+            seed=seed,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+            name=name,
+        )
     except ThermoAuditError:
         raise
     except Exception as err:  # transformers, tokenizers and accelerate raise many kinds; the user sees one
         raise ModelLoadError(f"Could not load '{model}': {type(err).__name__}: {err}") from err
 
 
-def _load(model: str, *, gguf_file, torch_dtype, target, attention, attn_implementation, device_map, offload_folder,
-          random_init, seed, revision, trust_remote_code, name) -> LoadedModel:
+def _load(
+    model: str,
+    *,
+    gguf_file,
+    torch_dtype,
+    target,
+    attention,
+    attn_implementation,
+    device_map,
+    offload_folder,
+    random_init,
+    seed,
+    revision,
+    trust_remote_code,
+    name,
+) -> LoadedModel:
     try:
         entry = get_entry(model)
     except ThermoAuditError:
@@ -291,14 +317,20 @@ def _load(model: str, *, gguf_file, torch_dtype, target, attention, attn_impleme
         placement = {} if device_map is None else {"device_map": device_map, "offload_folder": offload_folder}
         try:
             loaded = AutoModelForCausalLM.from_pretrained(
-                load_from, revision=None if folder else revision, dtype=torch_dtype, attn_implementation=attn,
-                trust_remote_code=trust_remote_code, **placement,
+                load_from,
+                revision=None if folder else revision,
+                dtype=torch_dtype,
+                attn_implementation=attn,
+                trust_remote_code=trust_remote_code,
+                **placement,
             )
         except SafetensorError as err:
-            raise ModelLoadError(f"Could not load '{model}': a weights file is damaged or not a safetensors file "
-                                 f"({err})") from None
-        tokenizer = AutoTokenizer.from_pretrained(load_from, revision=None if folder else revision,
-                                                  trust_remote_code=trust_remote_code)
+            raise ModelLoadError(
+                f"Could not load '{model}': a weights file is damaged or not a safetensors file ({err})"
+            ) from None
+        tokenizer = AutoTokenizer.from_pretrained(
+            load_from, revision=None if folder else revision, trust_remote_code=trust_remote_code
+        )
         _refuse_quantized(loaded)
         model_revision = model_revision or getattr(loaded.config, "_commit_hash", None)
         tokenizer_source = str(load_from) if folder is None else f"{hf_id} (from GGUF)"
@@ -308,8 +340,16 @@ def _load(model: str, *, gguf_file, torch_dtype, target, attention, attn_impleme
     loaded = loaded.eval()
     adapter, architecture = _check_architecture(loaded.config)
     return LoadedModel(
-        model=loaded, tokenizer=tokenizer, adapter=adapter, architecture=architecture, name=display,
-        hf_id=hf_id if entry is not None or not local else str(Path(model).resolve()), source=source,
-        revision=model_revision, quantization=quantization, seed=seed, tokenizer_source=tokenizer_source,
+        model=loaded,
+        tokenizer=tokenizer,
+        adapter=adapter,
+        architecture=architecture,
+        name=display,
+        hf_id=hf_id if entry is not None or not local else str(Path(model).resolve()),
+        source=source,
+        revision=model_revision,
+        quantization=quantization,
+        seed=seed,
+        tokenizer_source=tokenizer_source,
         entry=entry,
     )

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from contract.errors import PromptError, TableError
-from contract.store import RUNS_DIR, commit_run, partitions
 from contract.folders import checked
+from contract.store import RUNS_DIR, commit_run, partitions
 from contract.tables import MEASURED_TABLES, parse_csv
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,10 @@ def _prompt_rows(prompt_set: str, prompt_ids: pd.Series) -> pd.DataFrame:
     known = known.assign(text_sha256=[hashlib.sha256(t.encode("utf-8")).hexdigest() for t in known["text"]])
     rows = ids.merge(known[["prompt_id", "category", "complexity", "text_sha256"]], on="prompt_id", how="left")
     if rows["text_sha256"].isna().any():
-        raise TableError(f"prompt set {prompt_set}: the measured prompt ids "
-                         f"{list(rows.loc[rows['text_sha256'].isna(), 'prompt_id'][:3])} are not in the set")
+        raise TableError(
+            f"prompt set {prompt_set}: the measured prompt ids "
+            f"{list(rows.loc[rows['text_sha256'].isna(), 'prompt_id'][:3])} are not in the set"
+        )
     return rows
 
 
@@ -49,8 +51,9 @@ def migrate(measured_dir: Path) -> list[Path]:
     flat = {name: measured_dir / table.filename for name, table in MEASURED_TABLES.items()}
     if not flat["runs"].is_file():
         raise TableError(f"{measured_dir}: no runs.csv of the single-file layout to convert")
-    tables = {name: parse_csv(path.read_bytes(), MEASURED_TABLES[name], path)
-              for name, path in flat.items() if path.is_file()}
+    tables = {
+        name: parse_csv(path.read_bytes(), MEASURED_TABLES[name], path) for name, path in flat.items() if path.is_file()
+    }
     if "nonfinite_weights" not in tables["heads"]:  # the older layout had no such column: its norms were all finite
         tables["heads"]["nonfinite_weights"] = 0
     tables = {name: checked(frame, MEASURED_TABLES[name], [flat[name]]) for name, frame in tables.items()}

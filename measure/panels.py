@@ -27,9 +27,9 @@ import pandas as pd
 import torch
 
 from contract.errors import ThermoAuditError
+from contract.folders import checked
 from contract.registry import get_entry, load_registry, panel_members
 from contract.store import commit_run, read_measured_tables
-from contract.folders import checked
 from contract.tables import PANEL_FILE_TABLE, parse_csv
 from contract.vocab import RANDOM_INIT_PANELS
 from measure.prompts import prompt_set_sha256
@@ -66,8 +66,10 @@ def load_panel(panel: str) -> list[PanelItem]:
     if panel.endswith(".csv") or path.is_file():
         return _file_panel(path)
     random_init = panel in RANDOM_INIT_PANELS
-    return [PanelItem(model=f"{name}-random-init" if random_init else name, source=name, random_init=random_init)
-            for name in panel_members(panel)["model"]]
+    return [
+        PanelItem(model=f"{name}-random-init" if random_init else name, source=name, random_init=random_init)
+        for name in panel_members(panel)["model"]
+    ]
 
 
 def _file_panel(path: Path) -> list[PanelItem]:
@@ -75,8 +77,10 @@ def _file_panel(path: Path) -> list[PanelItem]:
         raise ThermoAuditError(f"{path}: panel file not found")
     rows = parse_csv(path.read_bytes(), PANEL_FILE_TABLE, path)
     if "model" not in rows:
-        raise ThermoAuditError(f"{path}: a panel file needs a 'model' column (hub id, local folder or registry name); "
-                               f"found {', '.join(rows.columns)}")
+        raise ThermoAuditError(
+            f"{path}: a panel file needs a 'model' column (hub id, local folder or registry name); "
+            f"found {', '.join(rows.columns)}"
+        )
     for column in PANEL_FILE_TABLE.columns:  # every other column is optional
         if column not in rows:
             rows[column] = pd.NA
@@ -93,13 +97,24 @@ def _file_panel(path: Path) -> list[PanelItem]:
                 name = Path(source.rstrip("/")).name.lower()
             name += f"@{revision}" if revision else ""
             name += "-random-init" if random_init else ""
-        items.append(PanelItem(model=name, source=source, random_init=random_init, revision=revision,
-                               gguf_file=_text(row, "gguf_file"), lab=_text(row, "lab"),
-                               twin_of=_text(row, "twin_of"), family=_text(row, "family")))
+        items.append(
+            PanelItem(
+                model=name,
+                source=source,
+                random_init=random_init,
+                revision=revision,
+                gguf_file=_text(row, "gguf_file"),
+                lab=_text(row, "lab"),
+                twin_of=_text(row, "twin_of"),
+                family=_text(row, "family"),
+            )
+        )
     duplicated = pd.Series([item.model for item in items]).duplicated()
     if duplicated.any():
-        raise ThermoAuditError(f"{path}: two rows measure under the name '{items[int(duplicated.idxmax())].model}'; "
-                               "give them different names (column 'name')")
+        raise ThermoAuditError(
+            f"{path}: two rows measure under the name '{items[int(duplicated.idxmax())].model}'; "
+            "give them different names (column 'name')"
+        )
     return items
 
 
@@ -118,8 +133,9 @@ def memory_estimate_gb(item: PanelItem, dtype: str, attention: bool, batch_size:
     try:
         entry = get_entry(item.source, registry)
     except ThermoAuditError:
-        return estimate_memory_gb_from_config(item.source, item.revision, dtype, attention=attention,
-                                              batch_size=batch_size)
+        return estimate_memory_gb_from_config(
+            item.source, item.revision, dtype, attention=attention, batch_size=batch_size
+        )
     return estimate_memory_gb(entry, dtype, attention=attention, batch_size=batch_size)
 
 
@@ -127,12 +143,25 @@ def _done(runs: pd.DataFrame, model: str, prompt_set: str, sha: str, dtype: str,
     """Whether a committed run already has what was asked for (a run with attention statistics also
     serves a request without them)."""
     match = runs[(runs["model"] == model) & (runs["prompt_set"] == prompt_set)]
-    return bool(((match["prompt_set_sha256"] == sha) & (match["dtype"] == dtype)
-                 & (match["attention_metrics"].astype(bool) | (not attention))).any())
+    return bool(
+        (
+            (match["prompt_set_sha256"] == sha)
+            & (match["dtype"] == dtype)
+            & (match["attention_metrics"].astype(bool) | (not attention))
+        ).any()
+    )
 
 
-def plan(items: list[PanelItem], prompts: pd.DataFrame, dtype: str, device: str, attention: bool, out_dir: Path,
-         force: bool = False, batch_size: int = 8) -> list[PanelItem]:
+def plan(
+    items: list[PanelItem],
+    prompts: pd.DataFrame,
+    dtype: str,
+    device: str,
+    attention: bool,
+    out_dir: Path,
+    force: bool = False,
+    batch_size: int = 8,
+) -> list[PanelItem]:
     """What a panel run would do, model by model (also the ``--dry-run`` listing)."""
     sha, prompt_set = prompt_set_sha256(prompts), prompts["prompt_set"].iloc[0]
     budget = available_memory_gb(device)
@@ -150,21 +179,49 @@ def plan(items: list[PanelItem], prompts: pd.DataFrame, dtype: str, device: str,
     return planned
 
 
-def measure_item(item: PanelItem, prompts: pd.DataFrame, out_dir: Path, *, dtype: str, device: str,
-                 attention: bool, batch_size: int, progress: bool, command: str | None,
-                 device_map: str | None = None, offload_folder: Path | None = None) -> Path:
+def measure_item(
+    item: PanelItem,
+    prompts: pd.DataFrame,
+    out_dir: Path,
+    *,
+    dtype: str,
+    device: str,
+    attention: bool,
+    batch_size: int,
+    progress: bool,
+    command: str | None,
+    device_map: str | None = None,
+    offload_folder: Path | None = None,
+) -> Path:
     """Load, measure and commit one panel model; returns its partition's folder."""
     from measure.loading import load_model
     from measure.runner import RunOptions, measure_model
 
-    loaded = load_model(item.source, gguf_file=item.gguf_file, dtype=dtype, device=device, attention=attention,
-                        random_init=item.random_init, revision=item.revision, name=item.model,
-                        device_map=device_map, offload_folder=offload_folder)
+    loaded = load_model(
+        item.source,
+        gguf_file=item.gguf_file,
+        dtype=dtype,
+        device=device,
+        attention=attention,
+        random_init=item.random_init,
+        revision=item.revision,
+        name=item.model,
+        device_map=device_map,
+        offload_folder=offload_folder,
+    )
     if item.family is not None and item.family != loaded.model.config.model_type:
-        raise ThermoAuditError(f"{item.model}: the panel says family {item.family}, the model's config says "
-                               f"{loaded.model.config.model_type}")
-    options = RunOptions(batch_size=batch_size, attention=attention, progress=progress, command=command,
-                         lab=item.lab, twin_of=item.twin_of)
+        raise ThermoAuditError(
+            f"{item.model}: the panel says family {item.family}, the model's config says "
+            f"{loaded.model.config.model_type}"
+        )
+    options = RunOptions(
+        batch_size=batch_size,
+        attention=attention,
+        progress=progress,
+        command=command,
+        lab=item.lab,
+        twin_of=item.twin_of,
+    )
     try:
         return commit_run(out_dir, measure_model(loaded, prompts, options)).path
     finally:
@@ -173,10 +230,21 @@ def measure_item(item: PanelItem, prompts: pd.DataFrame, out_dir: Path, *, dtype
             torch.cuda.empty_cache()
 
 
-def run_panel(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: str, device: str, attention: bool,
-              batch_size: int, out_dir: Path, force: bool = False, progress: bool = True,
-              command: str | None = None, device_map: str | None = None,
-              offload_folder: Path | None = None) -> list[str]:
+def run_panel(
+    items: list[PanelItem],
+    prompts: pd.DataFrame,
+    *,
+    dtype: str,
+    device: str,
+    attention: bool,
+    batch_size: int,
+    out_dir: Path,
+    force: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    device_map: str | None = None,
+    offload_folder: Path | None = None,
+) -> list[str]:
     """Measure every item that is not done yet, one after another; returns the failures' messages."""
     failures = []
     for item in plan(items, prompts, dtype, device, attention, out_dir, force, batch_size):
@@ -184,12 +252,21 @@ def run_panel(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: str, devi
             log.info("%s: %s", item.model, item.status)
             continue
         try:
-            path = measure_item(item, prompts, out_dir, dtype=dtype, device=device, attention=attention,
-                                batch_size=batch_size, progress=progress, command=command, device_map=device_map,
-                                offload_folder=offload_folder)
+            path = measure_item(
+                item,
+                prompts,
+                out_dir,
+                dtype=dtype,
+                device=device,
+                attention=attention,
+                batch_size=batch_size,
+                progress=progress,
+                command=command,
+                device_map=device_map,
+                offload_folder=offload_folder,
+            )
             log.info("%s: committed %s", item.model, path)
         except ThermoAuditError as err:
             failures.append(f"{item.model}: {err}")
             log.error("%s: %s", item.model, err)
     return failures
-

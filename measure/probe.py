@@ -103,8 +103,9 @@ class Probe:
             for s, sub in enumerate(self.adapter.sublayers(block).values()):
                 slot = (layer * 2 + s) * 2
                 add(sub.input_module.register_forward_hook(self._sublayer_input_hook(slot), with_kwargs=True))
-                add(sub.output_module.register_forward_hook(
-                    self._sublayer_output_hook(slot + 1, sub), with_kwargs=True))
+                add(
+                    sub.output_module.register_forward_hook(self._sublayer_output_hook(slot + 1, sub), with_kwargs=True)
+                )
             if self.attention:
                 add(self._attention_modules[layer].register_forward_hook(self._attention_hook(layer)))
         add(self.adapter.final_module(self.model).register_forward_hook(self._site_output_hook(self.n_layers + 1)))
@@ -125,16 +126,19 @@ class Probe:
     def _site_input_hook(self, site: int):
         def hook(module, args, kwargs):
             self._sites[site] = self._gather(token_norms(self._as_tokens(first_input(args, kwargs))))
+
         return hook
 
     def _site_output_hook(self, site: int):
         def hook(module, args, output):
             self._sites[site] = self._gather(token_norms(self._as_tokens(first_output(output))))
+
         return hook
 
     def _sublayer_input_hook(self, slot: int):
         def hook(module, args, kwargs, output):
             self._sublayers[slot] = self._gather(token_norms(self._as_tokens(first_input(args, kwargs))))
+
         return hook
 
     def _sublayer_output_hook(self, slot: int, sub):
@@ -144,6 +148,7 @@ class Probe:
                 residual = args[sub.residual_arg] if len(args) > sub.residual_arg else kwargs["residual"]
                 out = out.float() - self._as_tokens(residual).float()
             self._sublayers[slot] = self._gather(token_norms(out))
+
         return hook
 
     def _attention_hook(self, layer: int):
@@ -151,8 +156,10 @@ class Probe:
             if self.fused:
                 rows = self.recorder.pop(module)
                 if rows is None:
-                    raise RuntimeError(f"Layer {layer}: the fused attention implementation recorded no statistics "
-                                       "(was the model's attention implementation changed after loading?).")
+                    raise RuntimeError(
+                        f"Layer {layer}: the fused attention implementation recorded no statistics "
+                        "(was the model's attention implementation changed after loading?)."
+                    )
             else:
                 probs = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
                 if probs is None:
@@ -162,6 +169,7 @@ class Probe:
                     )
                 rows = rows_from_probabilities(probs)
             self._rows[layer] = rows.to(self._device)
+
         return hook
 
     # -- one batch ---------------------------------------------------------------------------

@@ -27,8 +27,21 @@ from contract.tables import PROMPTS_TABLE, validate
 DEFAULT_PROMPTS = Path(contract.__file__).resolve().parent / "data" / "prompts.csv"
 DEFAULT_SET = "core25"
 # The paper's prompt sets (methods.md section 4); their texts come from the imported results.
-PAPER_SETS = ("GU25", "PYTHIA25", "HUNT5", "CANON3", "SCALING4", "FFN8", "H4_4", "LSTAR5", "OPT2",
-              "INPUTDEP5", "RMAP1", "SINGLE1", "BENTOV1")
+PAPER_SETS = (
+    "GU25",
+    "PYTHIA25",
+    "HUNT5",
+    "CANON3",
+    "SCALING4",
+    "FFN8",
+    "H4_4",
+    "LSTAR5",
+    "OPT2",
+    "INPUTDEP5",
+    "RMAP1",
+    "SINGLE1",
+    "BENTOV1",
+)
 # Column names accepted for files written by hand or by the paper's reference list.
 ALIASES = {"prompt": "text", "set_id": "prompt_set"}
 
@@ -48,13 +61,17 @@ def _checked(prompts: pd.DataFrame, source: str) -> pd.DataFrame:
         raise PromptError(f"{source}: empty prompt text on line(s) {list(lines[blank])}.")
     duplicated = prompts.duplicated(["prompt_set", "prompt_id"], keep=False)
     if duplicated.any():
-        raise PromptError(f"{source}: prompt id {prompts.loc[duplicated, 'prompt_id'].iloc[0]!r} is used twice "
-                          f"(lines {list(lines[duplicated])}).")
+        raise PromptError(
+            f"{source}: prompt id {prompts.loc[duplicated, 'prompt_id'].iloc[0]!r} is used twice "
+            f"(lines {list(lines[duplicated])})."
+        )
     complexity = pd.to_numeric(prompts["complexity"], errors="coerce")
     bad = prompts["complexity"].notna() & (complexity.isna() | (complexity != complexity.round()))
     if bad.any():
-        raise PromptError(f"{source}, line {lines[bad][0]}: complexity {prompts.loc[bad, 'complexity'].iloc[0]!r} "
-                          "is not a whole number.")
+        raise PromptError(
+            f"{source}, line {lines[bad][0]}: complexity {prompts.loc[bad, 'complexity'].iloc[0]!r} "
+            "is not a whole number."
+        )
     try:
         return validate(prompts.assign(complexity=complexity).reset_index(drop=True), PROMPTS_TABLE, source)
     except TableError as err:
@@ -76,8 +93,10 @@ def read_prompt_file(path: str | Path, prompt_set: str | None = None) -> pd.Data
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise PromptError(f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}); "
-                          "save the file as UTF-8.") from None
+        raise PromptError(
+            f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}); "
+            "save the file as UTF-8."
+        ) from None
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
@@ -93,10 +112,14 @@ def read_prompt_file(path: str | Path, prompt_set: str | None = None) -> pd.Data
         if frame.empty:
             raise PromptError(f"{path}: no prompts of set '{prompt_set}'. Sets in the file: {', '.join(known)}.")
     elif frame["prompt_set"].nunique() > 1:
-        raise PromptError(f"{path}: holds several prompt sets ({', '.join(sorted(frame['prompt_set'].unique()))}); "
-                          "choose one with --prompt-set.")
+        raise PromptError(
+            f"{path}: holds several prompt sets ({', '.join(sorted(frame['prompt_set'].unique()))}); "
+            "choose one with --prompt-set."
+        )
     if "prompt_id" not in frame:
-        frame["prompt_id"] = [f"{s}-{i:02d}" for s, i in zip(frame["prompt_set"], frame.groupby("prompt_set").cumcount() + 1)]
+        frame["prompt_id"] = [
+            f"{s}-{i:02d}" for s, i in zip(frame["prompt_set"], frame.groupby("prompt_set").cumcount() + 1)
+        ]
     for column in ("category", "complexity"):
         if column not in frame:
             frame[column] = pd.NA
@@ -134,5 +157,7 @@ def load_prompt_set(name: str = DEFAULT_SET, published_dir: Path | None = None) 
             f"The paper's prompt set '{name}' has not been imported into {published_dir}. Import the authors' "
             "published results first: thermo-audit measure import-published FOLDER (or: import-published download)."
         )
-    raise PromptError(f"Unknown prompt set '{name}'.{suggest(name, list(sets) + list(PAPER_SETS))} "
-                      f"Available here: {', '.join(sorted(sets))}.")
+    raise PromptError(
+        f"Unknown prompt set '{name}'.{suggest(name, list(sets) + list(PAPER_SETS))} "
+        f"Available here: {', '.join(sorted(sets))}."
+    )

@@ -45,32 +45,57 @@ def _measure_task(item: PanelItem, prompts: pd.DataFrame, out_dir: str, options:
         return f"error: {err}"
 
 
-def run_panel_on_ray(items: list[PanelItem], prompts: pd.DataFrame, *, dtype: str, device: str, attention: bool,
-                     batch_size: int, out_dir: Path, force: bool = False, progress: bool = True,
-                     command: str | None = None, address: str | None = None, max_retries: int = 2,
-                     gpus_per_task: float = 1.0, device_map: str | None = None,
-                     offload_folder: Path | None = None) -> list[str]:
+def run_panel_on_ray(
+    items: list[PanelItem],
+    prompts: pd.DataFrame,
+    *,
+    dtype: str,
+    device: str,
+    attention: bool,
+    batch_size: int,
+    out_dir: Path,
+    force: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    address: str | None = None,
+    max_retries: int = 2,
+    gpus_per_task: float = 1.0,
+    device_map: str | None = None,
+    offload_folder: Path | None = None,
+) -> list[str]:
     """Measure every item not yet done, one Ray task each; returns the failures' messages."""
     ray = _ray()
     if not ray.is_initialized():
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as err:
-            raise UsageError(f"could not start or reach a Ray cluster at {address or 'a new local instance'}: "
-                             f"{err}") from None
+            raise UsageError(
+                f"could not start or reach a Ray cluster at {address or 'a new local instance'}: {err}"
+            ) from None
     on_gpu = device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
     remote = ray.remote(_measure_task)
-    options = {"dtype": dtype, "device": device, "attention": attention, "batch_size": batch_size,
-               "progress": False, "command": command, "device_map": device_map, "offload_folder": offload_folder}
+    options = {
+        "dtype": dtype,
+        "device": device,
+        "attention": attention,
+        "batch_size": batch_size,
+        "progress": False,
+        "command": command,
+        "device_map": device_map,
+        "offload_folder": offload_folder,
+    }
     prompts_ref = ray.put(prompts)
     pending, names, failures = [], {}, []
     for item in plan(items, prompts, dtype, device, attention, out_dir, force, batch_size):
         if not item.status.startswith("measure"):
             log.info("%s: %s", item.model, item.status)
             continue
-        resources = {"num_cpus": 1, "num_gpus": gpus_per_task if on_gpu else 0, "max_retries": max_retries,
-                     "retry_exceptions": [RuntimeError, OSError, MemoryError]}
+        resources = {
+            "num_cpus": 1,
+            "num_gpus": gpus_per_task if on_gpu else 0,
+            "max_retries": max_retries,
+            "retry_exceptions": [RuntimeError, OSError, MemoryError],
+        }
         if not on_gpu and not math.isnan(item.memory_gb):
             resources["memory"] = int(item.memory_gb * 2**30)
         ref = remote.options(**resources).remote(item, prompts_ref, str(Path(out_dir).resolve()), options)

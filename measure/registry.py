@@ -12,7 +12,7 @@ from the built architecture where no public count is known (gpt-j-6b's model car
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -38,6 +38,7 @@ ACTIVATION_COPIES = 6
 FIXED_OVERHEAD_GB = 1.0
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
+
 def _int(entry: pd.Series, column: str) -> int | None:
     value = entry.get(column)
     return None if pd.isna(value) else int(value)
@@ -62,9 +63,15 @@ def _rope(entry: pd.Series) -> dict:
 
 
 def _gpt2(e: pd.Series) -> dict:
-    return dict(n_layer=_int(e, "n_layers"), n_head=_int(e, "n_heads"), n_embd=_int(e, "d_model"),
-                n_inner=_int(e, "d_ff"), n_positions=_int(e, "max_positions"),
-                layer_norm_epsilon=_float(e, "layer_norm_eps"), activation_function=e["activation"])
+    return dict(
+        n_layer=_int(e, "n_layers"),
+        n_head=_int(e, "n_heads"),
+        n_embd=_int(e, "d_model"),
+        n_inner=_int(e, "d_ff"),
+        n_positions=_int(e, "max_positions"),
+        layer_norm_epsilon=_float(e, "layer_norm_eps"),
+        activation_function=e["activation"],
+    )
 
 
 def _gptj(e: pd.Series) -> dict:
@@ -72,63 +79,103 @@ def _gptj(e: pd.Series) -> dict:
 
 
 def _gpt_neox(e: pd.Series) -> dict:
-    return dict(num_hidden_layers=_int(e, "n_layers"), num_attention_heads=_int(e, "n_heads"),
-                hidden_size=_int(e, "d_model"), intermediate_size=_int(e, "d_ff"),
-                max_position_embeddings=_int(e, "max_positions"), layer_norm_eps=_float(e, "layer_norm_eps"),
-                hidden_act=e["activation"], use_parallel_residual=_bool(e, "parallel_residual"),
-                rotary_pct=_float(e, "rotary_pct"), rotary_emb_base=_float(e, "rope_theta"))
+    return dict(
+        num_hidden_layers=_int(e, "n_layers"),
+        num_attention_heads=_int(e, "n_heads"),
+        hidden_size=_int(e, "d_model"),
+        intermediate_size=_int(e, "d_ff"),
+        max_position_embeddings=_int(e, "max_positions"),
+        layer_norm_eps=_float(e, "layer_norm_eps"),
+        hidden_act=e["activation"],
+        use_parallel_residual=_bool(e, "parallel_residual"),
+        rotary_pct=_float(e, "rotary_pct"),
+        rotary_emb_base=_float(e, "rope_theta"),
+    )
 
 
 def _gpt_neo(e: pd.Series) -> dict:
     n_layers = _int(e, "n_layers")
     if n_layers % 2:
         raise TableError(f"registry row {e['model']}: GPT-Neo alternates global/local attention; n_layers must be even")
-    return dict(num_layers=n_layers, num_heads=_int(e, "n_heads"), hidden_size=_int(e, "d_model"),
-                intermediate_size=_int(e, "d_ff"), max_position_embeddings=_int(e, "max_positions"),
-                attention_types=[[["global", "local"], n_layers // 2]], window_size=_int(e, "window_size"),
-                layer_norm_epsilon=_float(e, "layer_norm_eps"), activation_function=e["activation"])
+    return dict(
+        num_layers=n_layers,
+        num_heads=_int(e, "n_heads"),
+        hidden_size=_int(e, "d_model"),
+        intermediate_size=_int(e, "d_ff"),
+        max_position_embeddings=_int(e, "max_positions"),
+        attention_types=[[["global", "local"], n_layers // 2]],
+        window_size=_int(e, "window_size"),
+        layer_norm_epsilon=_float(e, "layer_norm_eps"),
+        activation_function=e["activation"],
+    )
 
 
 def _opt(e: pd.Series) -> dict:
     """OPT's LayerNorm eps is fixed at 1e-5 in its code; ``d_embed`` is the 512-d project_in/out of opt-350m."""
-    return dict(num_hidden_layers=_int(e, "n_layers"), num_attention_heads=_int(e, "n_heads"),
-                hidden_size=_int(e, "d_model"), ffn_dim=_int(e, "d_ff"),
-                max_position_embeddings=_int(e, "max_positions"), activation_function=e["activation"],
-                do_layer_norm_before=e["norm_placement"] == "pre",
-                word_embed_proj_dim=_int(e, "d_embed") or _int(e, "d_model"))
+    return dict(
+        num_hidden_layers=_int(e, "n_layers"),
+        num_attention_heads=_int(e, "n_heads"),
+        hidden_size=_int(e, "d_model"),
+        ffn_dim=_int(e, "d_ff"),
+        max_position_embeddings=_int(e, "max_positions"),
+        activation_function=e["activation"],
+        do_layer_norm_before=e["norm_placement"] == "pre",
+        word_embed_proj_dim=_int(e, "d_embed") or _int(e, "d_model"),
+    )
 
 
 def _bloom(e: pd.Series) -> dict:
     """BLOOM's MLP width (4 d_model), activation and ALiBi are fixed in its code."""
     if _int(e, "d_ff") != 4 * _int(e, "d_model"):
         raise TableError(f"registry row {e['model']}: BLOOM's MLP width is always 4 * d_model")
-    return dict(n_layer=_int(e, "n_layers"), n_head=_int(e, "n_heads"), hidden_size=_int(e, "d_model"),
-                layer_norm_epsilon=_float(e, "layer_norm_eps"))
+    return dict(
+        n_layer=_int(e, "n_layers"),
+        n_head=_int(e, "n_heads"),
+        hidden_size=_int(e, "d_model"),
+        layer_norm_epsilon=_float(e, "layer_norm_eps"),
+    )
 
 
 def _falcon(e: pd.Series) -> dict:
     """The original Falcon decoder (falcon-7b): bias-free, multi-query when there is one KV head."""
     n_heads, n_kv = _int(e, "n_heads"), _int(e, "n_kv_heads")
     if n_kv not in (1, n_heads):
-        raise TableError(f"registry row {e['model']}: the original Falcon decoder has 1 or n_heads KV heads, "
-                         f"not {n_kv}")
+        raise TableError(
+            f"registry row {e['model']}: the original Falcon decoder has 1 or n_heads KV heads, not {n_kv}"
+        )
     alibi = e["positional"] == "alibi"
-    return dict(num_hidden_layers=_int(e, "n_layers"), num_attention_heads=n_heads, num_kv_heads=n_kv,
-                hidden_size=_int(e, "d_model"), ffn_hidden_size=_int(e, "d_ff"),
-                max_position_embeddings=_int(e, "max_positions"), layer_norm_epsilon=_float(e, "layer_norm_eps"),
-                activation=e["activation"], multi_query=n_kv == 1, new_decoder_architecture=False,
-                parallel_attn=_bool(e, "parallel_residual"), bias=False, alibi=alibi,
-                **({} if alibi else _rope(e)))
+    return dict(
+        num_hidden_layers=_int(e, "n_layers"),
+        num_attention_heads=n_heads,
+        num_kv_heads=n_kv,
+        hidden_size=_int(e, "d_model"),
+        ffn_hidden_size=_int(e, "d_ff"),
+        max_position_embeddings=_int(e, "max_positions"),
+        layer_norm_epsilon=_float(e, "layer_norm_eps"),
+        activation=e["activation"],
+        multi_query=n_kv == 1,
+        new_decoder_architecture=False,
+        parallel_attn=_bool(e, "parallel_residual"),
+        bias=False,
+        alibi=alibi,
+        **({} if alibi else _rope(e)),
+    )
 
 
 def _llama_like(e: pd.Series) -> dict:
     """LLaMA-style decoders (llama, mistral, gemma*, apertus); ``head_dim`` is explicit; Gemma 2/3
     sliding/global layer patterns are the family defaults (those of the public checkpoints)."""
-    kwargs = dict(num_hidden_layers=_int(e, "n_layers"), num_attention_heads=_int(e, "n_heads"),
-                  num_key_value_heads=_int(e, "n_kv_heads"), hidden_size=_int(e, "d_model"),
-                  head_dim=_int(e, "d_head"), intermediate_size=_int(e, "d_ff"),
-                  max_position_embeddings=_int(e, "max_positions"), rms_norm_eps=_float(e, "layer_norm_eps"),
-                  **_rope(e))
+    kwargs = dict(
+        num_hidden_layers=_int(e, "n_layers"),
+        num_attention_heads=_int(e, "n_heads"),
+        num_key_value_heads=_int(e, "n_kv_heads"),
+        hidden_size=_int(e, "d_model"),
+        head_dim=_int(e, "d_head"),
+        intermediate_size=_int(e, "d_ff"),
+        max_position_embeddings=_int(e, "max_positions"),
+        rms_norm_eps=_float(e, "layer_norm_eps"),
+        **_rope(e),
+    )
     activation = "hidden_activation" if e["family"] in ("gemma2", "gemma3_text") else "hidden_act"
     kwargs[activation] = e["activation"]
     if e["family"] in ("mistral", "gemma2", "gemma3_text"):
@@ -145,9 +192,21 @@ def _qwen(e: pd.Series) -> dict:
 
 
 _FAMILY_KWARGS = {
-    "gpt2": _gpt2, "gptj": _gptj, "gpt_neox": _gpt_neox, "gpt_neo": _gpt_neo, "opt": _opt, "bloom": _bloom,
-    "falcon": _falcon, "llama": _llama_like, "mistral": _llama_like, "gemma": _llama_like,
-    "gemma2": _llama_like, "gemma3_text": _llama_like, "apertus": _llama_like, "qwen2": _qwen, "qwen3": _qwen,
+    "gpt2": _gpt2,
+    "gptj": _gptj,
+    "gpt_neox": _gpt_neox,
+    "gpt_neo": _gpt_neo,
+    "opt": _opt,
+    "bloom": _bloom,
+    "falcon": _falcon,
+    "llama": _llama_like,
+    "mistral": _llama_like,
+    "gemma": _llama_like,
+    "gemma2": _llama_like,
+    "gemma3_text": _llama_like,
+    "apertus": _llama_like,
+    "qwen2": _qwen,
+    "qwen3": _qwen,
 }
 FAMILIES = tuple(_FAMILY_KWARGS)
 
@@ -162,12 +221,14 @@ def build_config(entry: pd.Series) -> PretrainedConfig:
     if family not in _FAMILY_KWARGS:
         raise UnsupportedArchitectureError(
             f"{entry['model']}: no registry config builder for family '{family}'. "
-            f"Supported: {', '.join(FAMILIES)}.{suggest(family, list(FAMILIES))}")
+            f"Supported: {', '.join(FAMILIES)}.{suggest(family, list(FAMILIES))}"
+        )
     from transformers import AutoConfig
 
     kwargs = _FAMILY_KWARGS[family](entry)
-    kwargs.update(vocab_size=_int(entry, "vocab_size"), tie_word_embeddings=_bool(entry, "tie_embeddings"),
-                  dtype="float32")
+    kwargs.update(
+        vocab_size=_int(entry, "vocab_size"), tie_word_embeddings=_bool(entry, "tie_embeddings"), dtype="float32"
+    )
     return AutoConfig.for_model(family, **kwargs)
 
 
@@ -175,7 +236,7 @@ def _row_key(entry: pd.Series) -> tuple:
     return tuple((column, None if pd.isna(value) else value) for column, value in entry.items())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _count_params(key: tuple) -> int:
     import torch
     from transformers import AutoModelForCausalLM
@@ -202,8 +263,9 @@ def statistics_path(entry: pd.Series) -> str:
     return FUSED_STATISTICS if fused else "eager"
 
 
-def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False, batch_size: int = 8,
-                       n_tokens: int = 512) -> float:
+def estimate_memory_gb(
+    entry: pd.Series, dtype: str, *, attention: bool = False, batch_size: int = 8, n_tokens: int = 512
+) -> float:
     """GiB to measure the model in ``dtype`` on batches of ``batch_size`` prompts of up to ``n_tokens`` tokens.
 
     weights + activations (module comment above) + the attention workspace + FIXED_OVERHEAD_GB. The
@@ -217,13 +279,34 @@ def estimate_memory_gb(entry: pd.Series, dtype: str, *, attention: bool = False,
       in float32 with an entropy temporary, B H T^2 (s + 12).
     """
     path = statistics_path(entry) if attention else "sdpa"
-    return _memory_gb(estimate_params(entry), _int(entry, "d_model"), _int(entry, "d_ff"), _int(entry, "n_heads"),
-                      _int(entry, "d_head"), _int(entry, "vocab_size"), _int(entry, "window_size"), dtype, path,
-                      batch_size, n_tokens)
+    return _memory_gb(
+        estimate_params(entry),
+        _int(entry, "d_model"),
+        _int(entry, "d_ff"),
+        _int(entry, "n_heads"),
+        _int(entry, "d_head"),
+        _int(entry, "vocab_size"),
+        _int(entry, "window_size"),
+        dtype,
+        path,
+        batch_size,
+        n_tokens,
+    )
 
 
-def _memory_gb(n_params: int, d_model: int, d_ff: int, heads: int, d_head: int, vocab: int, window: int | None,
-               dtype: str, path: str, b: int, t: int) -> float:
+def _memory_gb(
+    n_params: int,
+    d_model: int,
+    d_ff: int,
+    heads: int,
+    d_head: int,
+    vocab: int,
+    window: int | None,
+    dtype: str,
+    path: str,
+    b: int,
+    t: int,
+) -> float:
     """The estimate of ``estimate_memory_gb`` from architecture numbers; ``path``: sdpa (no statistics),
     fused_statistics or eager."""
     if dtype not in DTYPE_BYTES:
@@ -243,8 +326,9 @@ def _memory_gb(n_params: int, d_model: int, d_ff: int, heads: int, d_head: int, 
     return (weights + activations + workspace) / 2**30 + FIXED_OVERHEAD_GB
 
 
-def estimate_memory_gb_from_config(model: str, revision: str | None, dtype: str, *, attention: bool = False,
-                                   batch_size: int = 8, n_tokens: int = 512) -> float:
+def estimate_memory_gb_from_config(
+    model: str, revision: str | None, dtype: str, *, attention: bool = False, batch_size: int = 8, n_tokens: int = 512
+) -> float:
     """The same estimate for a model outside the registry, from its config (hub id or local folder),
     built on the meta device; NaN when the config cannot be read here (no hub, no such folder) or its
     architecture is not supported."""
@@ -262,19 +346,37 @@ def estimate_memory_gb_from_config(model: str, revision: str | None, dtype: str,
             built = AutoModelForCausalLM.from_config(config)
     except (OSError, ValueError, KeyError, ThermoAuditError):
         return float("nan")
-    d_ff = next((getattr(config, name) for name in ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
-                 if isinstance(getattr(config, name, None), int)), 4 * arch.d_model)
+    d_ff = next(
+        (
+            getattr(config, name)
+            for name in ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
+            if isinstance(getattr(config, name, None), int)
+        ),
+        4 * arch.d_model,
+    )
     path = "sdpa" if not attention else FUSED_STATISTICS if supports_fused_statistics(type(built)) else "eager"
     window = getattr(config, "sliding_window", None) or getattr(config, "window_size", None)
-    return _memory_gb(sum(p.numel() for p in built.parameters()), arch.d_model, d_ff, arch.n_heads, arch.d_head,
-                      config.vocab_size, window if isinstance(window, int) else None, dtype, path, batch_size,
-                      n_tokens)
+    return _memory_gb(
+        sum(p.numel() for p in built.parameters()),
+        arch.d_model,
+        d_ff,
+        arch.n_heads,
+        arch.d_head,
+        config.vocab_size,
+        window if isinstance(window, int) else None,
+        dtype,
+        path,
+        batch_size,
+        n_tokens,
+    )
 
 
-
-
-def build_random_model(entry: pd.Series, seed: int = RANDOM_INIT_SEED, dtype: torch.dtype | None = None,
-                       attn_implementation: str | None = None) -> PreTrainedModel:
+def build_random_model(
+    entry: pd.Series,
+    seed: int = RANDOM_INIT_SEED,
+    dtype: torch.dtype | None = None,
+    attn_implementation: str | None = None,
+) -> PreTrainedModel:
     """The registry architecture with random weights from the family's own ``_init_weights``, in eval mode.
 
     Deterministic: the same ``seed`` gives identical weights. ``attn_implementation`` is passed to

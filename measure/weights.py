@@ -79,9 +79,16 @@ def weight_table(model: nn.Module, adapter: Adapter, model_name: str) -> pd.Data
             nonfinite = (~torch.isfinite(w_v)).sum((-2, -1)) + (~torch.isfinite(w_o)).sum((-2, -1))
             bad = nonfinite[:, None, None] > 0
             grams.append(gram_matrices(w_v.masked_fill(bad, 0.0), w_o.masked_fill(bad, 0.0)).cpu())
-        index.append(pd.DataFrame({"layer": layer, "head": range(len(weights.kv_head)),
-                                   "kv_head": weights.kv_head.cpu().numpy(),
-                                   "nonfinite_weights": nonfinite.cpu().numpy()}))
+        index.append(
+            pd.DataFrame(
+                {
+                    "layer": layer,
+                    "head": range(len(weights.kv_head)),
+                    "kv_head": weights.kv_head.cpu().numpy(),
+                    "nonfinite_weights": nonfinite.cpu().numpy(),
+                }
+            )
+        )
     metrics = norms_from_grams(torch.cat(grams, dim=1).cpu())
     table = pd.concat(index, ignore_index=True)
     flagged = table["nonfinite_weights"].to_numpy() > 0
@@ -90,5 +97,18 @@ def weight_table(model: nn.Module, adapter: Adapter, model_name: str) -> pd.Data
         values[flagged] = float("nan")
         table[name] = values
     table.insert(0, "model", model_name)
-    return table[["model", "layer", "head", "kv_head", "wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius",
-                  "ov_spectral", "ov_frobenius", "nonfinite_weights"]]
+    return table[
+        [
+            "model",
+            "layer",
+            "head",
+            "kv_head",
+            "wv_spectral",
+            "wv_frobenius",
+            "wo_spectral",
+            "wo_frobenius",
+            "ov_spectral",
+            "ov_frobenius",
+            "nonfinite_weights",
+        ]
+    ]

@@ -7,12 +7,12 @@ project's own renderer renders the same sources (see report/render.py):
         --weave--> pandoc markdown --convert--> HTML (pandoc) and PDF (pandoc -> Typst)
 
 What index.qmd uses: report.refs (sentences and links about claims, from claims.csv),
-report.numbers (the one way numbers are written), report.tables (the claims table, the appendix,
-downloads), report.plots (the figures), report.retesting (the section "Re-testing with new models",
+report.findings (the abstract's findings and the counts of verdicts), report.numbers (the one way
+numbers are written), report.tables (the claims table, the appendix, downloads), report.plots (the
+figures), report.retesting (the section "Re-testing with new models",
 from the re-test tables); report.published gets the authors' data for `make report`. report.card
 writes the claim card of `thermo-audit retest`.
 """
-
 
 from contract.errors import ThermoAuditError
 

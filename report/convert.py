@@ -20,12 +20,27 @@ import yaml
 from report import RenderError
 
 HERE = Path(__file__).parent
-FILTERS = [HERE / "filters" / name for name in ("html_tables.lua", "callouts.lua", "crossref.lua")]
+FILTERS = [
+    HERE / "filters" / name
+    for name in ("html_tables.lua", "callouts.lua", "crossref.lua", "abstract.lua", "sections.lua")
+]
 CSS = HERE / "assets" / "paper.css"
 TYPST_HEADER = HERE / "assets" / "header.typ"
 # Options that are not passed on as pandoc metadata: Quarto's own, or given to pandoc as arguments.
-NOT_METADATA = {"format", "execute", "jupyter", "engine", "knitr", "freeze", "filters", "embed-resources", "html-math-method", "css",
-                "include-in-header", "citeproc"}
+NOT_METADATA = {
+    "format",
+    "execute",
+    "jupyter",
+    "engine",
+    "knitr",
+    "freeze",
+    "filters",
+    "embed-resources",
+    "html-math-method",
+    "css",
+    "include-in-header",
+    "citeproc",
+}
 
 
 def to_html(markdown: Path, output: Path, options: dict, document_dir: Path) -> None:
@@ -63,7 +78,13 @@ def _pandoc(markdown: Path, options: dict, format_name: str, document_dir: Path,
     """Run pandoc on `markdown` (in the document's directory) with the project's filters; return stdout."""
     metadata = markdown.with_suffix(f".{format_name}.yaml")
     metadata.write_text(yaml.safe_dump(pandoc_metadata(options), allow_unicode=True, sort_keys=False), encoding="utf-8")
-    command = [pypandoc.get_pandoc_path(), str(markdown), "--from=markdown", "--standalone", f"--metadata-file={metadata}"]
+    command = [
+        pypandoc.get_pandoc_path(),
+        str(markdown),
+        "--from=markdown",
+        "--standalone",
+        f"--metadata-file={metadata}",
+    ]
     command += [f"--lua-filter={path}" for path in FILTERS]
     if options.get("toc"):
         command += ["--toc", f"--toc-depth={options.get('toc-depth', 3)}"]

@@ -19,16 +19,28 @@ from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.gridspec import GridSpec
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from report.numbers import is_missing, number
-from report.refs import Claims, paper_number, value_scale
+from report.numbers import MINUS, is_missing, number
+from report.refs import Claims, paper_number
 
 # Relative to the document's directory (report/), where Quarto and the fallback renderer run cells.
 DERIVED = Path("..") / "data" / "derived"
-SOURCES = {"published": "authors' published data", "measured": "our pretrained models",
-           "controls": "random-init controls"}
-LAB_COLOURS = {"EleutherAI": "#c0392b", "Meta": "#2471a3", "BigScience": "#239b56", "OpenAI": "#7d3c98",
-               "Google": "#d68910", "Mistral AI": "#17a589", "TII": "#7f8c8d", "StabilityAI": "#a04000",
-               "Swiss AI": "#34495e", "Hugging Face": "#b7950b"}
+SOURCES = {
+    "published": "authors' published data",
+    "measured": "our pretrained models",
+    "controls": "random-init controls",
+}
+LAB_COLOURS = {
+    "EleutherAI": "#c0392b",
+    "Meta": "#2471a3",
+    "BigScience": "#239b56",
+    "OpenAI": "#7d3c98",
+    "Google": "#d68910",
+    "Mistral AI": "#17a589",
+    "TII": "#7f8c8d",
+    "StabilityAI": "#a04000",
+    "Swiss AI": "#34495e",
+    "Hugging Face": "#b7950b",
+}
 VERDICT_COLOURS = {"holds": "#1e7b34", "fails": "#b3261e", "inconclusive": "#6b6b6b", "error": "#000000"}
 TEXT_WIDTH = 6.5  # inches
 
@@ -89,8 +101,12 @@ def log_axis(ax, axis: str = "y") -> None:
     ax.autoscale_view()
     low, high = getattr(ax, f"get_{axis}lim")()
     plain = FuncFormatter(lambda value, _: number(value, 3) if value < 1000 else f"{value:,.0f}")
-    for locator in (LogLocator(base=10, subs=(1.0,)), LogLocator(base=10, subs=(1.0, 2.0, 5.0)),
-                    LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)), MaxNLocator(3)):
+    for locator in (
+        LogLocator(base=10, subs=(1.0,)),
+        LogLocator(base=10, subs=(1.0, 2.0, 5.0)),
+        LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)),
+        MaxNLocator(3),
+    ):
         ticks = [t for t in locator.tick_values(low, high) if low <= t <= high and t > 0]
         if len(ticks) >= 3:
             break
@@ -103,80 +119,169 @@ def label_points(ax, xs, ys, labels, fontsize: float = 5.5) -> None:
     """Label every point with its model, moving labels apart so that none overlap."""
     texts = [ax.text(x, y, short(label), fontsize=fontsize, color="#333333") for x, y, label in zip(xs, ys, labels)]
     if texts:
-        adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.1, 1.3),
-                    arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.4})
+        adjust_text(
+            texts,
+            x=list(xs),
+            y=list(ys),
+            ax=ax,
+            expand=(1.1, 1.3),
+            arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.4},
+        )
 
 
 # --- the claims -----------------------------------------------------------------------------------
 
+# How each kind of value is drawn in the forest figure: panel title, axis ("linear", "percent", "log"), fixed
+# limits (None: from the data) and the line of no effect. Kinds not listed are not effects (counts, p-values,
+# numerical checks, other quantities): the report lists them in a table instead (``not_drawn``).
+FOREST_AXES = {
+    "correlation": ("correlations", "linear", (-1.0, 1.0), 0.0),
+    "slope": ("slopes (gain per layer)", "linear", None, 0.0),
+    "difference": ("differences of mean gains", "linear", None, 0.0),
+    "ratio": ("ratios and gains (log scale)", "log", None, 1.0),
+    "proportion": ("shares and relative changes", "percent", (0.0, 1.0), None),
+    "proportion_difference": ("differences of shares (percentage points)", "points", (-1.0, 1.0), 0.0),
+    "accuracy": ("accuracies", "percent", (0.0, 1.0), None),
+    "auc": ("AUCs (one half: chance)", "linear", (0.0, 1.0), 0.5),
+}
+FIXED_TICKS = 5  # ticks of a fixed axis: its ends, its middle and the quarters
+PAPER_COLOUR = "#b8860b"
 
-def _short_number(value: float, scale: str) -> str:
-    if scale == "percent":
-        return f"{number(100 * value, 3)}%"
-    if scale == "points":
-        return f"{number(100 * value, 3)} pp"
-    return number(value, 3) if scale != "count" or not float(value).is_integer() else f"{value:,.0f}"
+
+def drawn_kinds(C: Claims) -> dict[str, list[str]]:
+    """The claims of each drawn kind, in the registry's order (kinds in FOREST_AXES' order, those present)."""
+    kinds = {claim_id: C.row(claim_id, "published")["kind"] for claim_id in C.ids}
+    return {
+        kind: [c for c, k in kinds.items() if k == kind]
+        for kind in FOREST_AXES
+        if any(k == kind for k in kinds.values())
+    }
+
+
+def comparable_printed(row) -> tuple[float, float] | None:
+    """The printed value as (low, high) where the analysis compared it with the recomputed value (the printed
+    value reproduces or not), so that the two are the same statistic; None otherwise."""
+    return paper_number(row["paper_value"]) if row["reproduces"] in ("yes", "no") else None
+
+
+def _limits(kind: str, rows: list) -> tuple[float, float]:
+    _, axis, fixed, null = FOREST_AXES[kind]
+    values = [
+        v for row in rows for v in (row["value"], row["ci_low"], row["ci_high"]) if not is_missing(v) and np.isfinite(v)
+    ]
+    values += [v for row in rows for v in (comparable_printed(row) or ())]
+    if fixed:
+        return fixed
+    if axis == "log":
+        positive = [v for v in values + [null] if v > 0]
+        return min(positive) / 1.6, max(positive) * 1.6
+    reach = max([abs(v - null) for v in values] + [1e-9]) * 1.15
+    return null - reach, null + reach
+
+
+def _tick_text(kind: str):
+    axis = FOREST_AXES[kind][1]
+    if axis == "percent":
+        return FuncFormatter(lambda v, _: f"{v * 100:.0f}%")
+    if axis == "points":
+        return FuncFormatter(lambda v, _: f"{v * 100:+.0f}".replace("-", MINUS).replace("+0", "0"))
+    return FuncFormatter(lambda v, _: f"{v:,.0f}".replace("-", MINUS) if float(v).is_integer() else number(v, 2))
 
 
 def forest(C: Claims):
-    """Every claim's recomputed value on the authors' data (CI) against the paper's printed value.
-
-    Each row has its own linear scale, spanning its CI, value and printed value and at least a
-    quarter of the largest of their magnitudes; the ends are printed on the row.
-    """
-    ids = C.ids
+    """Every claim's recomputed value on the authors' data (dot, with its CI) against the paper's printed value
+    (diamond, or a band for a printed range), grouped by the kind of number the value is: one panel and one
+    shared axis per kind (correlations on [-1, 1], shares on [0, 100%], ratios on a log axis ...), so that rows
+    of a panel compare. The printed value is drawn only where it is the same statistic (the analysis compared
+    the two). Counts, p-values and numerical checks are not effects: ``not_drawn`` lists them."""
     if not C.source_has_data("published"):
-        return message("The authors' data were not available when this report was built:\n"
-                       "no recomputed value to set against the paper's.")
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.17 * len(ids) + 0.9))
-    for y, claim_id in enumerate(ids):
-        row = C.row(claim_id, "published")
-        scale = value_scale(row)
-        printed = paper_number(row["paper_value"])
-        points = [row[c] for c in ("value", "ci_low", "ci_high") if not is_missing(row[c])]
-        ends = points + (list(printed) if printed and points else [])
-        if not points:
-            ax.text(0.5, y, "not computable on the authors' data", fontsize=6, color="#777777",
-                    ha="center", va="center")
-            continue
-        low, high = min(ends), max(ends)
-        # At least a quarter of the largest magnitude wide, so that a small difference looks small.
-        span = max(high - low, 0.25 * max(abs(low), abs(high)), 1e-9)
-        low, high = (low + high - span) / 2, (low + high + span) / 2
-
-        def x(value):
-            return 0.15 + 0.7 * (value - low) / (high - low)
-
-        ax.text(0.14, y, _short_number(low, scale), fontsize=5, color="#888888", ha="right", va="center")
-        ax.text(0.86, y, _short_number(high, scale), fontsize=5, color="#888888", ha="left", va="center")
-        ax.plot([0.15, 0.85], [y, y], color="#dddddd", lw=0.6, zorder=0)
-        if printed and printed[0] != printed[1]:
-            ax.fill_betweenx([y - 0.25, y + 0.25], x(printed[0]), x(printed[1]), color="#f0c987", lw=0)
-        elif printed:
-            ax.plot(x(printed[0]), y, marker="D", ms=5, mfc="none", mec="#b8860b", mew=1)
-        if not is_missing(row["ci_low"]) and not is_missing(row["ci_high"]):
-            ax.plot([x(row["ci_low"]), x(row["ci_high"])], [y, y], color=VERDICT_COLOURS[row["holds"]], lw=1.4)
-        ax.plot(x(row["value"]), y, marker="o", ms=4, color=VERDICT_COLOURS[row["holds"]])
-    ax.set_yticks(range(len(ids)), ids, fontsize=6)
-    ax.set_ylim(len(ids) - 0.5, -0.5)
-    ax.set_xlim(-0.08, 1.08)
-    ax.set_xticks([])
-    ax.spines[["left", "bottom"]].set_visible(False)
-    ax.tick_params(axis="y", length=0)
-    handles = [plt.Line2D([], [], marker="o", ls="-", color=VERDICT_COLOURS[v], label=v)
-               for v in ("holds", "fails", "inconclusive")]
-    handles += [plt.Line2D([], [], marker="D", ls="", mfc="none", mec="#b8860b", label="paper's value"),
-                plt.Rectangle((0, 0), 1, 1, color="#f0c987", label="paper's range")]
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=6.5, frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+        return message(
+            "The authors' data were not available when this report was built:\n"
+            "no recomputed value to set against the paper's."
+        )
+    groups = drawn_kinds(C)
+    heights = [len(ids) + 1.6 for ids in groups.values()]
+    fig = plt.figure(figsize=(TEXT_WIDTH, 0.155 * sum(heights) + 0.6), layout="constrained")
+    grid = fig.add_gridspec(len(groups), 1, height_ratios=heights)
+    for i, (kind, ids) in enumerate(groups.items()):
+        title, axis, _, null = FOREST_AXES[kind]
+        ax = fig.add_subplot(grid[i, 0])
+        rows = [C.row(claim_id, "published") for claim_id in ids]
+        low, high = _limits(kind, rows)
+        if axis == "log":
+            ax.set_xscale("log")
+        margin = 0.02 * (high - low) if axis != "log" else 0
+        ax.set_xlim(low - margin, high + margin)
+        if null is not None:
+            ax.axvline(null, color="#999999", lw=0.6, ls=":", zorder=0)
+        for y, row in enumerate(rows):
+            ax.axhline(y, color="#eeeeee", lw=0.5, zorder=0)
+            printed = comparable_printed(row)
+            if printed and printed[0] != printed[1]:
+                ax.fill_betweenx([y - 0.3, y + 0.3], *printed, color="#f0c987", lw=0, zorder=1)
+            elif printed:
+                ax.plot(printed[0], y, marker="D", ms=5, mfc="none", mec=PAPER_COLOUR, mew=1, zorder=3)
+            if is_missing(row["value"]):
+                ax.text(
+                    0.5,
+                    y,
+                    "not computable on the authors' data",
+                    transform=ax.get_yaxis_transform(),
+                    fontsize=6,
+                    color="#777777",
+                    ha="center",
+                    va="center",
+                )
+                continue
+            colour = VERDICT_COLOURS[row["holds"]]
+            ends = [row["ci_low"], row["ci_high"]]
+            if not any(is_missing(v) or not np.isfinite(v) for v in ends):
+                ax.plot(np.clip(ends, low, high), [y, y], color=colour, lw=1.4, zorder=2)
+            ax.plot(row["value"], y, marker="o", ms=4, color=colour, zorder=4)
+        ax.set_yticks(range(len(ids)), ids, fontsize=6)
+        ax.set_ylim(len(ids) - 0.5, -0.7)
+        ax.tick_params(axis="y", length=0)
+        ax.tick_params(axis="x", labelsize=6, pad=1)
+        if axis == "log":
+            log_axis(ax, "x")
+            ax.set_xlim(low, high)
+        elif fixed_axis(kind):
+            ax.set_xticks(np.linspace(low, high, FIXED_TICKS))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(7, symmetric=True))
+        ax.xaxis.set_major_formatter(_tick_text(kind))
+        ax.set_title(title, fontsize=7, loc="left", pad=2)
+        ax.spines[["left"]].set_visible(False)
+    handles = [
+        plt.Line2D([], [], marker="o", ls="-", color=VERDICT_COLOURS[v], label=v)
+        for v in ("holds", "fails", "inconclusive")
+    ]
+    handles += [
+        plt.Line2D([], [], marker="D", ls="", mfc="none", mec=PAPER_COLOUR, label="paper's value"),
+        plt.Rectangle((0, 0), 1, 1, color="#f0c987", label="paper's range"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=6.5, frameon=False)
+    fig.get_layout_engine().set(h_pad=0.02, hspace=0.02)
     return fig
+
+
+def fixed_axis(kind: str) -> bool:
+    return FOREST_AXES[kind][2] is not None
 
 
 # --- one panel per source -------------------------------------------------------------------------
 
 
-def side_by_side(table: pd.DataFrame, draw, what_missing: str, height: float, widths=None, sharey=False,
-                 legend: bool = True, extra_legend=()):
+def side_by_side(
+    table: pd.DataFrame,
+    draw,
+    what_missing: str,
+    height: float,
+    widths=None,
+    sharey=False,
+    legend: bool = True,
+    extra_legend=(),
+):
     """Panels side by side, one per source with data; ``draw(ax, rows)`` fills one."""
     have, missing = present(table)
     if not have:
@@ -219,22 +324,40 @@ def top_and_below(table: pd.DataFrame, draw, what_missing: str, height: float):
 def kleiber():
     """Mean gain per model against depth L, with the largest block gain and the bound 10^(1/L)."""
     gains, layers = load("model_gains"), load("layer_gains")
-    gains = gains[((gains["source"] == "published") & (gains["convention"] == "R1"))
-                  | ((gains["source"] != "published") & (gains["convention"] == "canonical"))]
+    gains = gains[
+        ((gains["source"] == "published") & (gains["convention"] == "R1"))
+        | ((gains["source"] != "published") & (gains["convention"] == "canonical"))
+    ]
     gains = gains.drop_duplicates(["source", "model"])
-    peaks = layers[layers["layer"] >= 1].groupby(["source", "model"], as_index=False).agg(
-        peak=("gain", "max"), n_layers=("n_layers", "first"), lab=("lab", "first"))
+    peaks = (
+        layers[layers["layer"] >= 1]
+        .groupby(["source", "model"], as_index=False)
+        .agg(peak=("gain", "max"), n_layers=("n_layers", "first"), lab=("lab", "first"))
+    )
 
     def draw(ax, rows):
         depth = np.linspace(max(2, rows["n_layers"].min() - 2), rows["n_layers"].max() + 4, 200)
         ax.plot(depth, 10 ** (1 / depth), color="black", lw=1, label="bound $10^{1/L}$")
         ax.axhline(1, color="#999999", lw=0.6, ls=":")
         for _, r in rows.iterrows():
-            ax.errorbar(r["n_layers"], r["gain"], yerr=[[r["gain"] - r["ci_low"]], [r["ci_high"] - r["gain"]]],
-                        fmt="o", ms=3.5, color=colour(r["lab"]), elinewidth=0.8)
+            ax.errorbar(
+                r["n_layers"],
+                r["gain"],
+                yerr=[[r["gain"] - r["ci_low"]], [r["ci_high"] - r["gain"]]],
+                fmt="o",
+                ms=3.5,
+                color=colour(r["lab"]),
+                elinewidth=0.8,
+            )
         peak = peaks[peaks["source"] == rows["source"].iloc[0]]
-        ax.scatter(peak["n_layers"], peak["peak"], marker="x", s=12, c=[colour(lab) for lab in peak["lab"]],
-                   label="largest block gain")
+        ax.scatter(
+            peak["n_layers"],
+            peak["peak"],
+            marker="x",
+            s=12,
+            c=[colour(lab) for lab in peak["lab"]],
+            label="largest block gain",
+        )
         log_axis(ax, "y")
         label_points(ax, rows["n_layers"], rows["gain"], rows["model"])
         ax.set_xlabel("depth L (blocks)", fontsize=7)
@@ -268,7 +391,8 @@ def spectral():
     """Mean ||W_V||_2 against mean ||W_O||_2 per model (the 'spectral signature')."""
     norms = load("head_norms")
     per_model = norms.groupby(["source", "model"], as_index=False).agg(
-        wv=("wv_spectral", "mean"), wo=("wo_spectral", "mean"), lab=("lab", "first"))
+        wv=("wv_spectral", "mean"), wo=("wo_spectral", "mean"), lab=("lab", "first")
+    )
 
     def draw(ax, rows):
         ax.scatter(rows["wo"], rows["wv"], c=[colour(lab) for lab in rows["lab"]], s=14)
@@ -331,7 +455,7 @@ def layer_heatmap(table: pd.DataFrame, value: str, label: str, what_missing: str
         bar = fig.colorbar(mesh, cax=fig.add_subplot(grid[i, 1]), extend="both")
         bar.ax.tick_params(labelsize=5.5)
         if diverging:
-            bar.formatter = FuncFormatter(lambda v, _: number(10 ** v, 3))
+            bar.formatter = FuncFormatter(lambda v, _: number(10**v, 3))
             bar.update_ticks()
         bar.set_label(label, fontsize=6)
     bottom = note_missing(fig, missing, what_missing)
@@ -346,14 +470,17 @@ def layer_dynamics():
 
 def trace_proxy():
     """The 'trace proxy' ||W_V^h||_2^2 (mean over heads) against relative depth."""
-    return layer_heatmap(load("head_norms"), "wv_spectral_sq", "mean squared spectral norm of $W_V^h$",
-                         "the authors stored no per-layer W_V norms")
+    return layer_heatmap(
+        load("head_norms"),
+        "wv_spectral_sq",
+        "mean squared spectral norm of $W_V^h$",
+        "the authors stored no per-layer W_V norms",
+    )
 
 
 def traces():
     """Multi-head sheaf trace sum_h (T - tr A_h) ||W_V^h||_F^2 per layer."""
-    return layer_heatmap(load("trace_layers"), "trace_multihead", "multi-head trace",
-                         "no attention measurements")
+    return layer_heatmap(load("trace_layers"), "trace_multihead", "multi-head trace", "no attention measurements")
 
 
 # --- prompts and conventions ----------------------------------------------------------------------
@@ -378,8 +505,7 @@ def input_robustness():
         ax.tick_params(axis="y", labelsize=6)
         ax.set_ylabel("gain per prompt", fontsize=7)
 
-    return side_by_side(gains, draw, "no per-prompt gains", height=3.6,
-                        widths=lambda rows: rows["model"].nunique() + 2)
+    return side_by_side(gains, draw, "no per-prompt gains", height=3.6, widths=lambda rows: rows["model"].nunique() + 2)
 
 
 def conventions():
@@ -394,8 +520,14 @@ def conventions():
         models = sorted(rows["model"].unique())
         for y, model in enumerate(models):
             for _, r in rows[rows["model"] == model].iterrows():
-                ax.scatter(r["gain"], y, marker=markers[r["convention"]], color=colour(r["lab"]), s=14,
-                           facecolors="none" if r["convention"] == "R1" else colour(r["lab"]))
+                ax.scatter(
+                    r["gain"],
+                    y,
+                    marker=markers[r["convention"]],
+                    color=colour(r["lab"]),
+                    s=14,
+                    facecolors="none" if r["convention"] == "R1" else colour(r["lab"]),
+                )
         ax.set_yticks(range(len(models)), [short(m) for m in models], fontsize=5.5)
         ax.set_ylim(len(models) - 0.5, -0.5)
         ax.axvline(1, color="#999999", lw=0.6, ls=":")
@@ -403,8 +535,9 @@ def conventions():
         ax.tick_params(axis="x", labelsize=6)
         ax.set_xlabel("mean gain", fontsize=7)
 
-    handles = [plt.Line2D([], [], marker=m, ls="", color="#444444", mfc="none" if c == "R1" else "#444444", label=c)
-               for c, m in markers.items()]
+    handles = [
+        plt.Line2D([], [], marker=m, ls="", color="#444444", mfc="none" if c == "R1" else "#444444", label=c)
+        for c, m in markers.items()
+    ]
     n_rows = table.groupby("source")["model"].nunique().max() if len(table) else 1
-    return side_by_side(table, draw, "no model has two conventions", height=0.14 * n_rows + 1.8,
-                        extra_legend=handles)
+    return side_by_side(table, draw, "no model has two conventions", height=0.14 * n_rows + 1.8, extra_legend=handles)

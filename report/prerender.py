@@ -34,9 +34,12 @@ class DamagedError(Exception):
 
 def _inputs(root: Path, manifest: dict) -> dict[str, Path]:
     code = Path(__file__).resolve().parent.parent
-    return {"measured": Path(manifest.get("measured", root / "data/measured")),
-            "published": Path(manifest.get("published", root / "data/published")),
-            "analysis": code / "analysis", "contract": code / "contract"}
+    return {
+        "measured": Path(manifest.get("measured", root / "data/measured")),
+        "published": Path(manifest.get("published", root / "data/published")),
+        "analysis": code / "analysis",
+        "contract": code / "contract",
+    }
 
 
 def stale_reason(root: Path) -> str | None:
@@ -53,8 +56,10 @@ def stale_reason(root: Path) -> str | None:
     for name, entry in sorted(files.items()):
         table = root / DERIVED / f"{name}.csv"
         if not table.is_file() or sha256_file(table) != entry.get("sha256"):
-            raise DamagedError(f"{DERIVED / (name + '.csv')}: damaged or edited (it differs from what the analysis "
-                               "wrote); rebuild with `python -m analysis`")
+            raise DamagedError(
+                f"{DERIVED / (name + '.csv')}: damaged or edited (it differs from what the analysis "
+                "wrote); rebuild with `python -m analysis`"
+            )
     if fingerprint(_inputs(root, manifest)) != manifest.get("inputs_sha256"):
         return "the measured or published data or the analysis code changed since the analysis ran"
     return None

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from contract.errors import ThermoAuditError
 from contract.paths import data_paths
@@ -23,13 +23,16 @@ from measure.published import import_published
 from measure.published.download import fetch_url
 
 DEFAULT_LOCAL = Path("..") / "shared" / "paper3" / "Results"
-FULL_AUDIT = ("For the full audit, put the authors' result files at {local} (or elsewhere, with "
-              "`make report PUBLISHED=folder`), or run `python -m measure import-published download` where "
-              "the network is reachable.")
+FULL_AUDIT = (
+    "For the full audit, put the authors' result files at {local} (or elsewhere, with "
+    "`make report PUBLISHED=folder`), or run `python -m measure import-published download` where "
+    "the network is reachable."
+)
 
 
-def obtain(local: Path = DEFAULT_LOCAL, out: Path | None = None,
-           fetch: Callable[[str], bytes] = fetch_url) -> tuple[str, str]:
+def obtain(
+    local: Path = DEFAULT_LOCAL, out: Path | None = None, fetch: Callable[[str], bytes] = fetch_url
+) -> tuple[str, str]:
     """Import the published results (into ``out``, default the data folder's published/); return
     (how, message) with how in local | download | kept | none."""
     out = data_paths().published if out is None else out
@@ -38,13 +41,20 @@ def obtain(local: Path = DEFAULT_LOCAL, out: Path | None = None,
         return "local", f"Published results: imported from the local copy {local}."
     try:
         import_published("download", out, fetch=fetch)
-        return "download", "Published results: downloaded from the authors' pinned commit, SHA-256 checked, and imported."
+        return (
+            "download",
+            "Published results: downloaded from the authors' pinned commit, SHA-256 checked, and imported.",
+        )
     except ThermoAuditError as error:
         if (Path(out) / "values.csv").is_file():
-            return "kept", (f"Published results: no local copy and no download ({error}); "
-                            f"keeping the tables imported earlier in {out}.")
-        return "none", (f"Published results: not available (no local copy at {local}; download failed: {error}); "
-                        "the report is built from our measurements only. " + FULL_AUDIT.format(local=local))
+            return "kept", (
+                f"Published results: no local copy and no download ({error}); "
+                f"keeping the tables imported earlier in {out}."
+            )
+        return "none", (
+            f"Published results: not available (no local copy at {local}; download failed: {error}); "
+            "the report is built from our measurements only. " + FULL_AUDIT.format(local=local)
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

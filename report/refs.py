@@ -1,7 +1,9 @@
 """The report's statements about claims, generated from data/derived/claims.csv.
 
 Nothing here knows today's verdicts: every value, verdict word, count and name is read from the
-claims table, so the prose stays true when the analysis changes. Each helper returns an IPython
+claims table, so the prose stays true when the analysis changes. A value is written by its ``kind``
+(``report.numbers.by_kind``); the analysis' free text (tests, rules, notes) through
+``report.numbers.numbers_in_text``. Each helper returns an IPython
 ``Markdown`` object (inserted as markdown by Quarto and by the fallback renderer). Links point to
 the exact row a number came from in the audit appendix: ``#claim-<id>-<source>``; a claim's
 appendix entry is ``#claim-<id>``.
@@ -10,30 +12,60 @@ appendix entry is ``#claim-<id>``.
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown
 
+from analysis.claims.common import ABOUT_THE_PAPER_NOTE
 from contract.tables import CLAIMS_TABLE, read_table
 from contract.vocab import DATA_SOURCES
-from report.numbers import MISSING, ci_level, integer, interval, is_missing, number, p_value, percent, points
+from report.numbers import (
+    MISSING,
+    by_kind,
+    ci_level,
+    integer,
+    is_missing,
+    numbers_in_text,
+    p_value,
+)
 
 # Relative to the document's directory (report/), where Quarto and the fallback renderer run cells.
 DERIVED = Path("..") / "data" / "derived"
-SOURCE_NAMES = {"published": "the authors' data", "measured": "our pretrained models",
-                "controls": "the random-init controls"}
-SOURCE_TITLES = {"published": "Authors' data", "measured": "Our pretrained models",
-                 "controls": "Random-init controls"}
+SOURCE_NAMES = {
+    "published": "the authors' data",
+    "measured": "our pretrained models",
+    "controls": "the random-init controls",
+}
+SOURCE_TITLES = {"published": "Authors' data", "measured": "Our pretrained models", "controls": "Random-init controls"}
 # Verdict words; on random weights a law about trained models is present or absent before training.
-VERDICTS = {"holds": "holds", "fails": "fails", "inconclusive": "is inconclusive",
-            "error": "could not be computed (error)"}
-CONTROL_VERDICTS = {"holds": "present before training", "fails": "absent before training",
-                    "inconclusive": "undecided before training", "error": "could not be computed (error)"}
+VERDICTS = {
+    "holds": "holds",
+    "fails": "fails",
+    "inconclusive": "is inconclusive",
+    "error": "could not be computed (error)",
+}
+CONTROL_VERDICTS = {
+    "holds": "present before training",
+    "fails": "absent before training",
+    "inconclusive": "undecided before training",
+    "error": "could not be computed (error)",
+}
+# The verdict of a claim about the paper's own panel or printed numbers on our sources.
+NOT_APPLICABLE = "not applicable"
 REPRODUCES = {"yes": "reproduces", "no": "does not reproduce", "not recomputable": "cannot be recomputed"}
-UNIT_PLURALS = {"model": "models", "family": "families", "lab": "labs", "prompt": "prompts", "layer": "layers",
-                "head": "heads", "pair": "pairs", "file": "files"}
+UNIT_PLURALS = {
+    "model": "models",
+    "family": "families",
+    "lab": "labs",
+    "prompt": "prompts",
+    "layer": "layers",
+    "head": "heads",
+    "pair": "pairs",
+    "file": "files",
+}
 # Units below the model: the test compares prompts (or layers, heads) of the same few models.
 WITHIN_MODEL_UNITS = ("prompt", "layer", "head")
 
@@ -61,26 +93,8 @@ def paper_number(printed) -> tuple[float, float] | None:
     return low, high
 
 
-def value_scale(row: pd.Series) -> str:
-    """How a row's value is written: "percent" (a share), "points" (a difference of shares), "count" (a
-    whole number of things) or "number"."""
-    statistic = str(row["statistic"]).lower()
-    printed = "" if is_missing(row["paper_value"]) else str(row["paper_value"])
-    if " minus " in statistic and ("accuracy" in statistic or "share" in statistic):
-        return "points"
-    if statistic.startswith(("share", "accuracy")) or re.fullmatch(r"~?[\d.]+%", printed.strip()):
-        return "percent"
-    if re.search(r"\b(number|count)\b", statistic) and float(row["value"]).is_integer():
-        return "count"
-    return "number"
-
-
-def written(value, scale: str) -> str:
-    return {"percent": percent, "points": points, "count": integer, "number": number}[scale](value)
-
-
 def n_with_unit(row: pd.Series) -> str:
-    """"8 models", "25 prompts"; "–" when n is missing."""
+    """ "8 models", "25 prompts"; "–" when n is missing."""
     if is_missing(row["n"]):
         return MISSING
     unit = row["unit"]
@@ -136,18 +150,30 @@ class Claims:
         return Markdown(f"[{text}](#{self.anchor(claim_id, source)})")
 
     def names(self, claim_ids: list[str], source: str | None = None, empty: str = "none") -> Markdown:
-        """"a, b and c", each linked to its appendix entry (or to its row of ``source``)."""
+        """ "a, b and c", each linked to its appendix entry (or to its row of ``source``)."""
         links = [f"[{claim_id}](#{self.anchor(claim_id, source)})" for claim_id in claim_ids]
         if not links:
             return Markdown(empty)
         return Markdown(links[0] if len(links) == 1 else ", ".join(links[:-1]) + " and " + links[-1])
 
+    def about_the_paper(self, claim_id: str, source: str) -> bool:
+        """True for a claim about the paper's own panel or printed numbers on a source other than the authors'
+        data, where the analysis leaves it undecided (see analysis.claims.common.about_the_paper)."""
+        row = self.row(claim_id, source)
+        return (
+            source != "published"
+            and row["holds"] == "inconclusive"
+            and str(row["note"]).startswith(ABOUT_THE_PAPER_NOTE)
+        )
+
     def verdict_word(self, claim_id: str, source: str = "published") -> str:
+        if self.about_the_paper(claim_id, source):
+            return NOT_APPLICABLE
         words = CONTROL_VERDICTS if source == "controls" else VERDICTS
         return words[self.row(claim_id, source)["holds"]]
 
     def verdict(self, claim_id: str, source: str = "published") -> Markdown:
-        """"holds" / "fails" / "is inconclusive" (controls: "present/absent before training"), linked."""
+        """ "holds" / "fails" / "is inconclusive" (controls: "present/absent before training"), linked."""
         return self.link(claim_id, self.verdict_word(claim_id, source), source)
 
     def reproduces(self, claim_id: str) -> Markdown:
@@ -158,155 +184,173 @@ class Claims:
         row = self.row(claim_id)
         text = paper_text(row["paper_value"])
         if not is_missing(row["paper_p"]) and str(row["paper_p"]) != str(row["paper_value"]):
-            text += f" ({paper_text(row['paper_p'])})" if str(row["paper_p"]).startswith("p") \
+            text += (
+                f" ({paper_text(row['paper_p'])})"
+                if str(row["paper_p"]).startswith("p")
                 else f" (p = {paper_text(row['paper_p'])})"
+            )
         return text
 
     # --- numbers --------------------------------------------------------------------------------
 
     def estimate(self, claim_id: str, source: str = "published", ci: bool = True) -> str:
-        """"−0.878 (95% CI −0.978 to −0.456)", on the row's scale; "–" when not computed."""
+        """ "−0.878 (95% CI −0.978 to −0.456)", written by the row's kind; "–" when not computed."""
         row = self.row(claim_id, source)
         if is_missing(row["value"]):
             return MISSING
-        scale = value_scale(row)
-        text = written(row["value"], scale)
+        text = by_kind(row["value"], row["kind"])
         if ci and not is_missing(row["ci_low"]) and not is_missing(row["ci_high"]):
-            low, high = written(row["ci_low"], scale), written(row["ci_high"], scale)
-            if scale == "points":
+            low, high = by_kind(row["ci_low"], row["kind"]), by_kind(row["ci_high"], row["kind"])
+            if row["kind"] == "proportion_difference":
                 low, high = low.removesuffix(" percentage points"), high.removesuffix(" percentage points")
             text += f" ({ci_level(row['ci_level'])} CI {low} to {high})"
         return text
 
     def p(self, claim_id: str, source: str = "published") -> str:
-        """"p = 0.0088, Holm-adjusted p = 0.10"; "" when the row has no p."""
+        """ "p = 0.0088, Holm-adjusted p = 0.10"; "" when the row has no p. A row whose value is itself the
+        p-value (kind p_value) gives only the adjusted p here."""
         row = self.row(claim_id, source)
         if is_missing(row["p_value"]):
             return ""
-        text = p_value(row["p_value"])
+        is_value = row["kind"] == "p_value" and row["p_value"] == row["value"]
+        parts = [] if is_value else [p_value(row["p_value"])]
         if not is_missing(row["p_holm"]) and row["p_holm"] != row["p_value"]:
-            text += f", {p_value(row['p_holm'], 'Holm-adjusted p')}"
-        return text
+            parts.append(p_value(row["p_holm"], "Holm-adjusted p"))
+        return ", ".join(parts)
 
-    def cite(self, claim_id: str, source: str = "published", ci: bool = True, p: bool = True,
-             n: bool = True) -> Markdown:
+    def n(self, claim_id: str, source: str = "published") -> str:
+        """ "n = 8 models"; "n = 25 prompts, within the named models" for a within-model comparison; "" without n."""
+        row = self.row(claim_id, source)
+        if is_missing(row["n"]):
+            return ""
+        within = ", within the named models" if row["unit"] in WITHIN_MODEL_UNITS else ""
+        return f"n = {n_with_unit(row)}{within}"
+
+    def result(self, claim_id: str, source: str = "published", ci: bool = True) -> str:
+        """The recomputed value with its CI, p and n: "−0.878 (95% CI ...); p = 0.0088, ...; n = 8 models"."""
+        parts = [self.estimate(claim_id, source, ci), self.p(claim_id, source), self.n(claim_id, source)]
+        return "; ".join(part for part in parts if part)
+
+    def cite(self, claim_id: str, source: str = "published", ci: bool = True) -> Markdown:
         """The recomputed value with CI, p and n, linked to the row it came from."""
         if not self.has_value(claim_id, source):
             return self.link(claim_id, f"not computable on {SOURCE_NAMES[source]}", source)
-        row = self.row(claim_id, source)
-        parts = [self.estimate(claim_id, source, ci)]
-        if p and self.p(claim_id, source):
-            parts.append(self.p(claim_id, source))
-        if n and not is_missing(row["n"]):
-            parts.append(f"n = {n_with_unit(row)}")
-        return self.link(claim_id, "; ".join(parts), source)
+        return self.link(claim_id, self.result(claim_id, source, ci), source)
 
     def value(self, claim_id: str, source: str = "published") -> Markdown:
-        """The bare recomputed value on its scale, linked."""
+        """The bare recomputed value, written by its kind, linked."""
         return self.link(claim_id, self.estimate(claim_id, source, ci=False), source)
 
     # --- per-claim verdicts ---------------------------------------------------------------------
 
-    def source_statement(self, claim_id: str, source: str) -> str:
-        """One source's result as a markdown sentence group: statistic, n, test, unit, p, verdict, rule."""
+    def _shared(self, claim_id: str, column: str) -> str | None:
+        """The ``column`` text of every source where the claim was computed, said once: the text itself where the
+        sources share it, or, where they differ in one stretch only ("permutation test (exact)" against
+        "(Monte Carlo)"), the shared text with that stretch per source; None where they differ more."""
+        rows = self.table.loc[claim_id]
+        rows = rows[rows["value"].notna() & (rows["holds"] != "error") & rows[column].notna()]
+        texts = {source: " ".join(str(text).split()) for source, text in zip(rows["source"], rows[column])}
+        if len(set(texts.values())) <= 1:
+            return next(iter(texts.values()), None)
+        values = list(texts.values())
+        prefix = os.path.commonprefix(values)
+        prefix = prefix[: len(prefix) - len(re.search(r"\w*$", prefix)[0])]
+        suffix = os.path.commonprefix([value[::-1] for value in values])[::-1]
+        suffix = suffix[len(re.match(r"^\w*", suffix)[0]) :]
+        middles = {source: text[len(prefix) : len(text) - len(suffix)].strip() for source, text in texts.items()}
+        if not all(middles.values()) or len(prefix) + len(suffix) < 0.6 * min(map(len, values)):
+            return None
+        if all(re.fullmatch(r"[\d.]+", middle) for middle in middles.values()):  # "6 (authors' data) / 4 (...)"
+            variants = " / ".join(
+                f"{middle} ({SOURCE_NAMES[source].removeprefix('the ')})" for source, middle in middles.items()
+            )
+        else:
+            variants = ", ".join(f"{middle} on {SOURCE_NAMES[source]}" for source, middle in middles.items())
+        return f"{prefix}{variants}{suffix}"
+
+    def method(self, claim_id: str) -> str:
+        """Once per claim: the statistic and the test (where every source shares them), the unit of analysis
+        and the decision rule, as one markdown paragraph."""
+        rows = self.table.loc[claim_id]
+        parts = []
+        statistic, test = self._shared(claim_id, "statistic"), self._shared(claim_id, "test")
+        if statistic:
+            parts.append(f"*Statistic*: {note_text(statistic, rounding=False)}.")
+        if test:
+            parts.append(f"*Test*: {note_text(test, rounding=False)}.")
+        units = list(dict.fromkeys(rows["unit"].dropna()))
+        if units:
+            words = " or ".join(f"{unit} (n counts {UNIT_PLURALS.get(unit, unit)})" for unit in units)
+            within = [UNIT_PLURALS[unit] for unit in units if unit in WITHIN_MODEL_UNITS]
+            if within:
+                words += (
+                    f": a within-model comparison, the {within[0]} of the named models are the units, so the "
+                    "verdict says nothing about other models"
+                )
+            parts.append(f"*Unit of analysis*: {words}.")
+        rule = rows["rule"].dropna()
+        if len(rule):
+            parts.append(f"*Decision rule*: {note_text(str(rule.iloc[0]).rstrip('. '), rounding=False)}.")
+        return " ".join(parts)
+
+    def source_line(self, claim_id: str, source: str) -> str:
+        """One source's result on one line: the value with its CI, p, Holm p and n (the statistic and the test
+        too where the sources differ in them), whether the printed value reproduces, and the verdict."""
         row = self.row(claim_id, source)
-        where = SOURCE_TITLES[source]
-        target = f"#{self.anchor(claim_id, source)}"
+        where, target = f"*{SOURCE_TITLES[source]}*", f"#{self.anchor(claim_id, source)}"
         if row["holds"] == "error":
-            return f"*{where}*: [the computation failed]({target}); the message is in the appendix."
+            return f"{where}: [the computation failed]({target}); the message is in the appendix."
         if is_missing(row["value"]):
-            reason = "" if is_missing(row["note"]) else f" ({_escape(_sentence_case(row['note']))})"
-            return f"*{where}*: [not computable]({target}){reason}."
-        text = f"*{where}*: {_escape(row['statistic'])} = [{self.estimate(claim_id, source)}]({target})"
-        facts = []
-        if not is_missing(row["n"]):
-            facts.append(f"n = {n_with_unit(row)}")
-        if self.p(claim_id, source):
-            facts.append(self.p(claim_id, source))
-        if facts:
-            text += f" ({'; '.join(facts)})"
-        text += "."
-        if not is_missing(row["test"]):
-            text += f" Test: {_escape(row['test'])}."
-        if row["unit"] in WITHIN_MODEL_UNITS:
-            text += (f" This is a within-model comparison: the {UNIT_PLURALS[row['unit']]} of the same models are "
-                     "the units, so it says nothing about other models.")
+            why = "" if is_missing(row["note"]) else str(row["note"]).removeprefix("not enough data: ")
+            return f"{where}: [not computable]({target})" + (f" ({note_text(why)})" if why else "") + "."
+        text = f"{where}: "
+        if not self._shared(claim_id, "statistic"):
+            text += f"{note_text(row['statistic'], rounding=False)} = "
+        text += f"[{self.result(claim_id, source)}]({target})"
+        if not self._shared(claim_id, "test") and not is_missing(row["test"]):
+            text += f" (test: {note_text(row['test'], rounding=False)})"
         if source == "published":
-            text += f" The printed value {REPRODUCES[row['reproduces']]}."
-        text += f" Verdict: **[{self.verdict_word(claim_id, source).removeprefix('is ')}]({target})**"
-        if not is_missing(row["rule"]):
-            text += f" ({_escape(str(row['rule']).rstrip('. '))})"
+            text += f"; the printed value {REPRODUCES[row['reproduces']]}"
+        text += f"; verdict: **[{self.verdict_word(claim_id, source).removeprefix('is ')}]({target})**"
+        if self.about_the_paper(claim_id, source):
+            text += " (a statement about the paper's own panel and printed numbers, decided on the authors' data only)"
         return text + "."
 
     def statements(self, claim_id: str, sources=DATA_SOURCES) -> Markdown:
-        """The claim as the paper states it, then every source's result, one paragraph each."""
+        """The claim as the paper states it, its method once, then one line per data source."""
         self.stated.append(claim_id)
         first = self.row(claim_id, self.table.loc[claim_id, "source"].iloc[0])
         printed = self.paper(claim_id)
-        head = f"**[{claim_id}](#{self.anchor(claim_id)})**: {_escape(first['claim'])}"
+        head = f"**[{claim_id}](#{self.anchor(claim_id)})**. {note_text(first['claim'], rounding=False)}"
         if printed != MISSING:
             head += f" The paper prints {_escape(printed)}."
-        lines = [head]
-        lines += [self.source_statement(claim_id, source) for source in sources
-                  if (claim_id, source) in self.table.index]
-        return Markdown("\n\n".join(lines) + "\n")
-
+        lines = [
+            f"- {self.source_line(claim_id, source)}" for source in sources if (claim_id, source) in self.table.index
+        ]
+        # the method in a smaller grey type: report.css in HTML, a set rule inside the div's block in Typst
+        smaller = "`#set text(size: 0.9em, fill: luma(70));`{=typst}"
+        method = f"::: {{.claim-method}}\n{smaller}{self.method(claim_id)}\n:::"
+        return Markdown(f"{head}\n\n{method}\n\n" + "\n".join(lines) + "\n")
 
     def select(self, prefixes: tuple[str, ...] = (), paper_sections: tuple[str, ...] = ()) -> list[str]:
         """Claims not stated yet whose id starts with one of ``prefixes`` or whose paper section is one of
         ``paper_sections``, in the registry's order (so claims added later land in their section)."""
         sections = dict(zip(self.table["claim_id"], self.table["section"]))
-        return [claim_id for claim_id in self.remaining()
-                if claim_id.startswith(prefixes) or sections[claim_id] in paper_sections]
+        return [
+            claim_id
+            for claim_id in self.remaining()
+            if claim_id.startswith(prefixes) or sections[claim_id] in paper_sections
+        ]
 
     def remaining(self) -> list[str]:
         """Claims whose verdicts the prose has not given yet (claims added to the registry later)."""
         return [claim_id for claim_id in self.ids if claim_id not in self.stated]
 
-    # --- summaries ------------------------------------------------------------------------------
 
-    def findings(self, source: str = "published") -> Markdown:
-        """Which claims hold, fail, are inconclusive on ``source``, named and counted."""
-        rows = self.table[self.table["source"] == source]
-        total = len(rows)
-
-        def group(holds: str, label: str) -> str | None:
-            ids = list(rows.loc[rows["holds"] == holds, "claim_id"])
-            if not ids:
-                return None
-            return f"{label} ({len(ids)} of {total}): {self.names(ids, source).data}"
-
-        computed = rows[rows["value"].notna()]
-        not_computed = rows[rows["value"].isna() & (rows["holds"] == "inconclusive")]
-        if source == "controls":
-            parts = [group("holds", "the patterns present before training"),
-                     group("fails", "those absent before training")]
-        else:
-            parts = [group("holds", "the claims that hold"), group("fails", "those that fail")]
-        inconclusive = computed[computed["holds"] == "inconclusive"]
-        if len(inconclusive):
-            parts.append(f"{len(inconclusive)} {'is' if len(inconclusive) == 1 else 'are'} "
-                         f"{'inconclusive' if source != 'controls' else 'undecided'}")
-        if len(not_computed):
-            parts.append(f"{len(not_computed)} cannot be computed on these data")
-        errors = rows[rows["holds"] == "error"]
-        if len(errors):
-            parts.append(f"the computation failed for {self.names(list(errors['claim_id']), source).data}")
-        parts = [part for part in parts if part]
-        if not parts:
-            return Markdown(f"{SOURCE_NAMES[source].capitalize()} decide no claim.")
-        listed = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
-        return Markdown(f"On {SOURCE_NAMES[source]}, {listed}.")
-
-    def reproduction(self) -> Markdown:
-        """How many printed values the authors' data reproduce, named."""
-        yes, no = self.with_reproduction("yes"), self.with_reproduction("no")
-        checked = len(yes) + len(no)
-        if not checked:
-            return Markdown("No printed value could be recomputed from the authors' data.")
-        return Markdown(f"Of the {checked} printed values that the authors' data let us recompute, "
-                        f"{len(yes)} reproduce ({self.names(yes, 'published').data}) and {len(no)} do not "
-                        f"({self.names(no, 'published').data}).")
+def note_text(text, rounding: bool = True) -> str:
+    """Free text of the analysis (a note, a test, a rule) as report markdown: its numbers written by the
+    report's rules (``report.numbers.numbers_in_text``), markup escaped, no "nan"."""
+    return _escape(numbers_in_text(text, rounding=rounding))
 
 
 def _escape(text) -> str:
@@ -315,10 +359,6 @@ def _escape(text) -> str:
     text = re.sub(r"\bnan\b", "undefined", " ".join(str(text).split()))
     text = re.sub(r"(?<![\w.])inf\b", "∞", text)
     return re.sub(r"([\\`*_{}\[\]<>#|~^$@])", r"\\\1", text)
-
-
-def _sentence_case(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def html_text(text) -> str:

@@ -36,10 +36,14 @@ def render_with_quarto(quarto: str, project_dir: Path, documents: list[Path], to
     for inputs in [[str(path.resolve())] for path in documents] or [[]]:
         status = subprocess.run([quarto, "render", *inputs, *target], cwd=project_dir, env=env).returncode
         if status != 0:
-            raise RenderError(f"`quarto render {' '.join(inputs)}` failed with exit status {status} (its messages are above).")
+            raise RenderError(
+                f"`quarto render {' '.join(inputs)}` failed with exit status {status} (its messages are above)."
+            )
 
 
-def render(project_dir: Path, documents: list[Path] | None = None, to: str = "all", keep_files: bool = False) -> list[Path]:
+def render(
+    project_dir: Path, documents: list[Path] | None = None, to: str = "all", keep_files: bool = False
+) -> list[Path]:
     """Render with the fallback renderer; return the files written."""
     project = Project.load(project_dir)
     paths = project.documents(documents)

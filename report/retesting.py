@@ -15,21 +15,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.tables import CLAIM_CARD_TABLE, PANEL_SHIFT_TABLE, read_table
+from contract.tables import CLAIM_CARD_TABLE, CLAIMS_TABLE, PANEL_SHIFT_TABLE, read_table
 from contract.vocab import CARD_SIGN_QUANTITY, COMBINED_PANEL
 from report import numbers
-from report.refs import _escape, value_scale, written
+from report.refs import _escape
 from report.tables import markdown_table
 
 # Relative to report/, where the report's cells run (as report/plots.py).
 DERIVED = Path("..") / "data" / "derived"
 # The re-test tables the analysis writes (analysis.retest.derived): file name -> schema (None: plain CSV).
 RETEST_FILES = {"retest_card.csv": CLAIM_CARD_TABLE, "retest_shift.csv": PANEL_SHIFT_TABLE, "retest_joined.csv": None}
-NO_PUBLISHED = ("The published data are not imported, so no law has a prediction: run thermo-audit measure "
-                "import-published ../shared/paper3/Results and re-run.")
+NO_PUBLISHED = (
+    "The published data are not imported, so no law has a prediction: run thermo-audit measure "
+    "import-published ../shared/paper3/Results and re-run."
+)
 SECTION_INTRODUCTION = (
     "`thermo-audit retest --model NAME` confronts a model with every law of the paper that predicts something "
-    "for a single model and writes a claim card (README, \"Re-test your model\"). Here are the cards of our "
+    'for a single model and writes a claim card (README, "Re-test your model"). Here are the cards of our '
     "{n} measured pretrained models ({models}): each law's prediction for the model, in the convention the law "
     "was stated in and with the law's uncertainty from the authors' published data, against the model's "
     "measurement (mean over prompts and its confidence interval over prompts)."
@@ -46,7 +48,7 @@ def number(value, digits: int = 3) -> str:
 
 
 def interval(low, high, digits: int = 4, write: Callable = number) -> str:
-    """"[a, b]", or a one-sided bound where the other end is open (missing or infinite)."""
+    """ "[a, b]", or a one-sided bound where the other end is open (missing or infinite)."""
     low_open = numbers.is_missing(low) or math.isinf(low)
     high_open = numbers.is_missing(high) or math.isinf(high)
     if low_open and high_open:
@@ -92,8 +94,9 @@ def md_cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def pipe_table(headers: list[str], rows: Iterable[list[str]], widths: list[float] | None = None,
-               cell: Callable = md_cell) -> str:
+def pipe_table(
+    headers: list[str], rows: Iterable[list[str]], widths: list[float] | None = None, cell: Callable = md_cell
+) -> str:
     """A left-aligned Markdown pipe table; ``widths`` (fractions of the text width) set the separator's dashes,
     from which pandoc reads relative column widths (as ``report.tables.markdown_table``)."""
     dashes = [max(3, round(100 * width)) for width in widths] if widths else [3] * len(headers)
@@ -116,12 +119,15 @@ def panel_models_text(joined: pd.DataFrame | None) -> str:
     """Which published notebooks each model joined in the combined panel, and what it could not join."""
     if joined is None or joined.empty:
         return ""
-    parts = [f"{r['model']}: {r['joined'] or 'not added'}" + (f" ({r['note']})" if r["note"] else "")
-             for _, r in joined.iterrows()]
+    parts = [
+        f"{r['model']}: {r['joined'] or 'not added'}" + (f" ({r['note']})" if r["note"] else "")
+        for _, r in joined.iterrows()
+    ]
     return "Models added, by the published notebook they join: " + "; ".join(parts) + "."
 
 
 # ---------------------------------------------------------------- the report's section
+
 
 def read_retest_tables(derived_dir: Path = DERIVED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
     """The card, the panel shift and the notebooks each model joined, as the analysis wrote them (the first
@@ -129,8 +135,10 @@ def read_retest_tables(derived_dir: Path = DERIVED) -> tuple[pd.DataFrame, pd.Da
     paths = [Path(derived_dir) / name for name in RETEST_FILES]
     if not all(path.is_file() for path in paths):
         return None
-    return tuple(read_table(path, schema) if schema is not None else pd.read_csv(path, dtype=str, keep_default_na=False)
-                 for path, schema in zip(paths, RETEST_FILES.values()))
+    return tuple(
+        read_table(path, schema) if schema is not None else pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path, schema in zip(paths, RETEST_FILES.values())
+    )
 
 
 def _text(text: str) -> str:
@@ -140,7 +148,7 @@ def _text(text: str) -> str:
 
 def _report_number(value, digits: int = 3) -> str:
     """``report.numbers.number``, whole numbers (layers, bounds) without decimals."""
-    if not numbers.is_missing(value) and float(value).is_integer() and abs(value) < 10 ** digits:
+    if not numbers.is_missing(value) and float(value).is_integer() and abs(value) < 10**digits:
         return numbers.integer(value)
     return numbers.number(value, digits)
 
@@ -155,8 +163,15 @@ def side_by_side(card: pd.DataFrame, models: list[str]) -> str:
             line = lines.loc[model]
             measured = measured_text(line, 3, _report_number)
             if measured and line["consistent"] in ("consistent", "inconsistent"):
-                law = " ".join(filter(None, [predicted_text(line, 3, _report_number),
-                                             interval(line["pi_low"], line["pi_high"], 3, _report_number)]))
+                law = " ".join(
+                    filter(
+                        None,
+                        [
+                            predicted_text(line, 3, _report_number),
+                            interval(line["pi_low"], line["pi_high"], 3, _report_number),
+                        ],
+                    )
+                )
                 cells.append(f"{line['consistent']}: {measured} vs {law}")
             else:
                 cells.append(line["consistent"])
@@ -173,18 +188,31 @@ def _p(p) -> str:
     return numbers.p_value(p).removeprefix("p ").removeprefix("= ")
 
 
-def moved_table(shift: pd.DataFrame) -> str:
-    """The claims that move when the models join: value (written as the claims table writes it), p and
-    verdict, on the published panel and on the combined one."""
+def moved_table(shift: pd.DataFrame, kinds: dict[str, str]) -> str:
+    """The claims that move when the models join: value (written by its kind, ``kinds``: claim id -> kind, as
+    the claims table writes it), p and verdict, on the published panel and on the combined one."""
     rows = []
     for _, r in shift.iterrows():
-        known = r["published_value"] if not numbers.is_missing(r["published_value"]) else r["combined_value"]
-        scale = value_scale(pd.Series({"statistic": r["statistic"], "paper_value": None, "value": known}))
-        rows.append({"claim": r["claim_id"], "published": written(r["published_value"], scale),
-                     COMBINED_PANEL: written(r["combined_value"], scale),
-                     "p": _change(_p(r["published_p"]), _p(r["combined_p"])),
-                     "verdict": _change(r["published_holds"], r["combined_holds"])})
+        kind = kinds.get(r["claim_id"], "other")
+        rows.append(
+            {
+                "claim": r["claim_id"],
+                "published": numbers.by_kind(r["published_value"], kind),
+                COMBINED_PANEL: numbers.by_kind(r["combined_value"], kind),
+                "p": _change(_p(r["published_p"]), _p(r["combined_p"])),
+                "verdict": _change(r["published_holds"], r["combined_holds"]),
+            }
+        )
     return markdown_table(pd.DataFrame(rows), widths=[0.3, 0.15, 0.19, 0.18, 0.18]).data
+
+
+def claim_kinds(derived_dir: Path = DERIVED) -> dict[str, str]:
+    """Claim id -> the kind of its value, from the claims table (empty when the analysis has not written it)."""
+    path = Path(derived_dir) / CLAIMS_TABLE.filename
+    if not path.is_file():
+        return {}
+    claims = read_table(path, CLAIMS_TABLE)
+    return dict(zip(claims["claim_id"], claims["kind"]))
 
 
 def retesting_section(derived_dir: Path = DERIVED) -> str:
@@ -203,14 +231,25 @@ def retesting_section(derived_dir: Path = DERIVED) -> str:
     parts.append(side_by_side(card, models))
     reasons = card[card["consistent"] == "not applicable"]
     if len(reasons):
-        parts.append(_text("Not applicable: " + "; ".join(
-            f"{r['claim_id']} for {r['model']}: {first_clause(r['note'])}" for _, r in reasons.iterrows()) + "."))
+        parts.append(
+            _text(
+                "Not applicable: "
+                + "; ".join(
+                    f"{r['claim_id']} for {r['model']}: {first_clause(r['note'])}" for _, r in reasons.iterrows()
+                )
+                + "."
+            )
+        )
     if not shift.empty:
         moved = shift[shift["moved"]]
-        parts.append(_text(
-            f"Added to the published panel in the matching convention ({COMBINED_PANEL}), these models move "
-            f"{len(moved)} of the {len(shift)} claims; the others read data these models cannot join (the Pythia "
-            "sweep, named models, or weight and trace quantities measured another way). " + panel_models_text(joined)))
+        parts.append(
+            _text(
+                f"Added to the published panel in the matching convention ({COMBINED_PANEL}), these models move "
+                f"{len(moved)} of the {len(shift)} claims; the others read data these models cannot join (the Pythia "
+                "sweep, named models, or weight and trace quantities measured another way). "
+                + panel_models_text(joined)
+            )
+        )
         if len(moved):
-            parts.append(moved_table(moved))
+            parts.append(moved_table(moved, claim_kinds(derived_dir)))
     return "\n\n".join(parts) + "\n"

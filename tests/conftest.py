@@ -46,11 +46,18 @@ os.environ["HF_HOME"] = str(CACHE / "huggingface")
 os.environ["XDG_CACHE_HOME"] = str(CACHE / "xdg")
 os.environ["THERMO_AUDIT_CACHE"] = str(CACHE / "thermo-audit")
 
-settings.register_profile("deterministic", derandomize=True, database=None, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 # tools/mutation.py runs every mutant against the property tests: fewer examples (a lower bound on what they catch)
-settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25,
-                          phases=[Phase.explicit, Phase.generate])  # a failure is a kill: no shrinking
+settings.register_profile(
+    "mutation", parent=settings.get_profile("deterministic"), max_examples=25, phases=[Phase.explicit, Phase.generate]
+)  # a failure is a kill: no shrinking
 settings.register_profile("explore", max_examples=500, database=None, deadline=None)
 settings.load_profile("deterministic")
 
@@ -65,9 +72,12 @@ def pytest_sessionstart(session):
     from claims_fixtures import PUBLISHED_RESULTS
 
     if not PUBLISHED_RESULTS.is_dir():
-        pytest.exit(f"CI={os.environ['CI']}: the authors' published results are required in CI and are not at "
-                    f"{PUBLISHED_RESULTS} (looked for shared/paper3/Results in every parent folder of tests/); "
-                    f"without them the tests that check the paper's numbers would all be skipped.", returncode=4)
+        pytest.exit(
+            f"CI={os.environ['CI']}: the authors' published results are required in CI and are not at "
+            f"{PUBLISHED_RESULTS} (looked for shared/paper3/Results in every parent folder of tests/); "
+            f"without them the tests that check the paper's numbers would all be skipped.",
+            returncode=4,
+        )
 
 
 def pytest_report_header(config):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from conformance_configs import build_tiny_model
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from conformance_configs import build_tiny_model
 from measure.loading import load_model
 from measure.prompts import read_prompt_file
 from measure.runner import RunOptions, measure_model
@@ -39,5 +39,6 @@ def measure_tiny(arch: str, name: str, workdir: Path, attention: bool = True) ->
     prompt_file = workdir / "prompts.csv"
     pd.DataFrame({"text": PROMPTS}).to_csv(prompt_file, index=False)
     loaded = load_model(str(folder), attention=attention, device="cpu", name=name)
-    return measure_model(loaded, read_prompt_file(prompt_file), RunOptions(batch_size=3, attention=attention,
-                                                                          progress=False))
+    return measure_model(
+        loaded, read_prompt_file(prompt_file), RunOptions(batch_size=3, attention=attention, progress=False)
+    )

@@ -7,40 +7,69 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from claims_fixtures import PUBLISHED_RESULTS
 
-import numpy as np
-
+import analysis.run as analysis_run
 from analysis.claims import CLAIMS, Settings, claim
 from analysis.claims.registry import decision_rule
 from analysis.cli import list_claims, main
 from analysis.needs import Needs
-import analysis.run as analysis_run
 from analysis.run import claim_rows, inputs, run
 from analysis.sources import load_sources
-from claims_fixtures import PUBLISHED_RESULTS
 from contract.errors import TableError
 from contract.tables import CLAIMS_TABLE, read_table
-from contract.vocab import UNITS
+from contract.vocab import KINDS, UNITS
 from measure.published import import_published
 from report import prerender
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "data" / "measured"
 DESIGN_IDS = {
-    "kleiber_depth_r", "kleiber_rho_r", "kleiber_gmax_bound", "kleiber_total_gain", "heritage_dampen_share",
-    "heritage_fisher", "heritage_lab_means", "heritage_mixed", "heritage_geometry_scale", "spectral_wv_lab_ratio",
-    "spectral_ratio_predicts_sign", "sheaf_eq4", "sheaf_trace_gpt2_opt", "sheaf_trace_discriminates",
-    "trace_proxy_late_layers", "lstar_formula", "crowding_pair", "crowding_rule", "crowding_threshold",
-    "twin_gemma", "twin_sign", "hierarchy", "final_ln_accuracy", "input_robustness", "convention_sensitivity",
+    "kleiber_depth_r",
+    "kleiber_rho_r",
+    "kleiber_gmax_bound",
+    "kleiber_total_gain",
+    "heritage_dampen_share",
+    "heritage_fisher",
+    "heritage_lab_means",
+    "heritage_mixed",
+    "heritage_geometry_scale",
+    "spectral_wv_lab_ratio",
+    "spectral_ratio_predicts_sign",
+    "sheaf_eq4",
+    "sheaf_trace_gpt2_opt",
+    "sheaf_trace_discriminates",
+    "trace_proxy_late_layers",
+    "lstar_formula",
+    "crowding_pair",
+    "crowding_rule",
+    "crowding_threshold",
+    "twin_gemma",
+    "twin_sign",
+    "hierarchy",
+    "final_ln_accuracy",
+    "input_robustness",
+    "convention_sensitivity",
 }
 # Claims added to the design: the abstract's, every analysis of a claim as its own row, and the paper's
 # remaining statements (methods.md 5.2 and 7).
 ADDED_IDS = {
-    "panel_size", "laws_validated", "kleiber_partial_depth", "kleiber_partial_rho", "kleiber_mixed",
-    "heritage_fisher_implied", "heritage_mixed_adjusted", "heritage_mixed_unadjusted", "sheaf_multihead_additivity",
-    "sheaf_restriction_contraction", "sheaf_spectral_gap", "lstar_definitions", "crowding_rho_gain_r",
+    "panel_size",
+    "laws_validated",
+    "kleiber_partial_depth",
+    "kleiber_partial_rho",
+    "kleiber_mixed",
+    "heritage_fisher_implied",
+    "heritage_mixed_adjusted",
+    "heritage_mixed_unadjusted",
+    "sheaf_multihead_additivity",
+    "sheaf_restriction_contraction",
+    "sheaf_spectral_gap",
+    "lstar_definitions",
+    "crowding_rho_gain_r",
     "gain_sign_per_model",
 }
 SETTINGS = Settings(n_resamples=500)
@@ -50,7 +79,7 @@ def test_the_registry_holds_exactly_the_designed_claims():
     assert set(CLAIMS) == DESIGN_IDS | ADDED_IDS
     for registered in CLAIMS.values():
         assert registered.section and registered.statement and registered.paper_test and registered.needs
-        assert registered.hypothesis and registered.test and registered.rule
+        assert registered.hypothesis and registered.test and registered.rule and registered.kind in KINDS
         assert registered.unit in UNITS or (registered.unit == "" and registered.needs.dataset == "claims")
 
 
@@ -63,8 +92,27 @@ def test_a_claim_without_a_stated_decision_rule_cannot_be_registered():
         """
 
     with pytest.raises(ValueError, match="lacks its decision rule paragraph.*Rule:"):
-        claim("undecided", section="x", statement="x", paper_value=None, paper_test="x",
-              needs=Needs("pythia_gains"))(undecided)
+        claim(
+            "undecided",
+            section="x",
+            statement="x",
+            paper_value=None,
+            paper_test="x",
+            kind="correlation",
+            needs=Needs("pythia_gains"),
+        )(undecided)
+    assert "undecided" not in CLAIMS
+    undecided.__doc__ += "Rule: holds if it holds.\n"
+    with pytest.raises(ValueError, match="kind must be one of correlation, slope, ratio"):
+        claim(
+            "undecided",
+            section="x",
+            statement="x",
+            paper_value=None,
+            paper_test="x",
+            kind="percentage",
+            needs=Needs("pythia_gains"),
+        )(undecided)
     assert "undecided" not in CLAIMS
 
     def bad_unit(src, settings):
@@ -77,8 +125,13 @@ def test_a_claim_without_a_stated_decision_rule_cannot_be_registered():
     with pytest.raises(ValueError, match="'Unit:' must start with one of"):
         decision_rule(bad_unit)
     bad_unit.__doc__ = bad_unit.__doc__.replace("tokens of the prompt", "prompt (tokens averaged)")
-    assert decision_rule(bad_unit) == {"Hypothesis": "something.", "Unit": "prompt (tokens averaged).",
-                                       "Test": "a test.", "Rule": "holds if it holds.", "unit": "prompt"}
+    assert decision_rule(bad_unit) == {
+        "Hypothesis": "something.",
+        "Unit": "prompt (tokens averaged).",
+        "Test": "a test.",
+        "Rule": "holds if it holds.",
+        "unit": "prompt",
+    }
 
 
 def holm_by_hand(p: np.ndarray) -> np.ndarray:
@@ -122,8 +175,11 @@ def test_a_claim_that_raises_is_an_error_row_and_the_run_goes_on(monkeypatch, tm
     def broken(src, settings):
         raise ZeroDivisionError("planted failure")
 
-    monkeypatch.setitem(CLAIMS, "kleiber_depth_r", CLAIMS["kleiber_depth_r"].__class__(
-        **{**CLAIMS["kleiber_depth_r"].__dict__, "compute": broken}))
+    monkeypatch.setitem(
+        CLAIMS,
+        "kleiber_depth_r",
+        CLAIMS["kleiber_depth_r"].__class__(**{**CLAIMS["kleiber_depth_r"].__dict__, "compute": broken}),
+    )
     sources = load_sources(MEASURED, tmp_path / "absent")
     rows = claim_rows(sources, SETTINGS, log=lambda *_: None).set_index(["claim_id", "source"])
     broken_row = rows.loc[("kleiber_depth_r", "controls")]
@@ -146,11 +202,16 @@ def test_the_formula_column_is_the_fitted_models_formula(published_dir, tmp_path
     claims = pd.read_csv(run(MEASURED, published_dir, tmp_path, SETTINGS, log=lambda *_: None)["claims"])
     fitted = claims.set_index(["claim_id", "source"])["formula"].dropna()
     assert fitted[("heritage_mixed_adjusted", "published")] == (
-        'gain ~ C(heritage, Treatment("other")) + n_layers + log_params')
+        'gain ~ C(heritage, Treatment("other")) + n_layers + log_params'
+    )
     assert fitted[("kleiber_mixed", "controls")] == "gain ~ n_layers"
     assert set(fitted.index.get_level_values("claim_id")) <= {
-        "kleiber_mixed", "kleiber_gmax_bound", "heritage_mixed_adjusted", "heritage_mixed_unadjusted",
-        "heritage_geometry_scale"}
+        "kleiber_mixed",
+        "kleiber_gmax_bound",
+        "heritage_mixed_adjusted",
+        "heritage_mixed_unadjusted",
+        "heritage_geometry_scale",
+    }
 
 
 def test_listing_names_every_claim_in_paper_order(capsys):
@@ -160,14 +221,17 @@ def test_listing_names_every_claim_in_paper_order(capsys):
     assert all(claim_id in listing for claim_id in CLAIMS) and "4.2 Heritage dominance" in listing
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--claim", "heritage_mixd"], "Unknown claim 'heritage_mixd'. Did you mean: heritage_mixed"),
-    (["--resamples", "0"], "--resamples must be at least 1, got 0"),
-    (["--resamples", "-5"], "--resamples must be at least 1, got -5"),
-    (["--seed", "-1"], "--seed must be at least 0"),
-    (["--resamples", "many"], "invalid int value"),
-    (["--bogus"], "unknown option --bogus"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--claim", "heritage_mixd"], "Unknown claim 'heritage_mixd'. Did you mean: heritage_mixed"),
+        (["--resamples", "0"], "--resamples must be at least 1, got 0"),
+        (["--resamples", "-5"], "--resamples must be at least 1, got -5"),
+        (["--seed", "-1"], "--seed must be at least 0"),
+        (["--resamples", "many"], "invalid int value"),
+        (["--bogus"], "unknown option --bogus"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "derived")]) == 2
     captured = capsys.readouterr()
@@ -177,8 +241,12 @@ def test_user_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
 
 
 def test_one_claim_prints_data_test_model_and_verdict_per_source(capsys, tmp_path):
-    assert main(["--claim", "kleiber_mixed", "--measured", str(MEASURED), "--data-dir", str(tmp_path),
-                 "--resamples", "50"]) == 0
+    assert (
+        main(
+            ["--claim", "kleiber_mixed", "--measured", str(MEASURED), "--data-dir", str(tmp_path), "--resamples", "50"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("=== kleiber_mixed on the") == 3
     assert "rule: holds if" in out and "Mixed Linear Model Regression Results" in out
@@ -186,8 +254,12 @@ def test_one_claim_prints_data_test_model_and_verdict_per_source(capsys, tmp_pat
 
 
 def test_a_claim_about_other_claims_runs_alone(capsys, tmp_path):
-    assert main(["--claim", "laws_validated", "--measured", str(MEASURED), "--data-dir", str(tmp_path),
-                 "--resamples", "50"]) == 0
+    assert (
+        main(
+            ["--claim", "laws_validated", "--measured", str(MEASURED), "--data-dir", str(tmp_path), "--resamples", "50"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "verdict: error" not in out and "kleiber_depth_r" in out
 
@@ -207,8 +279,9 @@ def test_run_logs_through_log_validates_naming_the_file_and_hands_its_claims_on(
 
     handed = []
     monkeypatch.setattr(analysis.figures, "figure_tables", lambda sources, settings: {})
-    monkeypatch.setattr(analysis.retest.derived, "retest_tables",
-                        lambda sources, settings, claims=None: handed.append(claims) or {})
+    monkeypatch.setattr(
+        analysis.retest.derived, "retest_tables", lambda sources, settings, claims=None: handed.append(claims) or {}
+    )
     lines = []
     written = run(MEASURED, tmp_path / "absent", tmp_path / "derived", SETTINGS, log=lines.append)
     assert capsys.readouterr().out == "" and len(lines) == 3 * len(CLAIMS)  # one line per claim and source

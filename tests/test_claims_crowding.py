@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
 from analysis.claims.registry import InsufficientData
 from analysis.run import _reproduces
-from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 SETTINGS = Settings(n_resamples=2000)
 
@@ -41,7 +41,7 @@ def test_pair_is_decided_in_the_papers_convention_r1(published):  # noqa: F811
         crg[model] = (mean, sd * np.sqrt(3 / 2), 3)
     p_pythia = scipy.stats.t.cdf((crg["pythia-6.9b"][0] - 1) / (crg["pythia-6.9b"][1] / np.sqrt(3)), 2)
     p_gptj = scipy.stats.t.sf((crg["gpt-j-6b"][0] - 1) / (crg["gpt-j-6b"][1] / np.sqrt(3)), 2)
-    (m1, s1, n1), (m2, s2, n2) = crg["pythia-6.9b"], crg["gpt-j-6b"]
+    (_, s1, n1), (_, s2, n2) = crg["pythia-6.9b"], crg["gpt-j-6b"]
     v1, v2 = s1**2 / n1, s2**2 / n2
     welch_df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))  # Welch-Satterthwaite
     outcome = run_claim("crowding_pair", published)
@@ -52,8 +52,10 @@ def test_pair_is_decided_in_the_papers_convention_r1(published):  # noqa: F811
     assert outcome.holds == "inconclusive"
     gub = published.get("gain_last_block", notebook="GUB", aggregate="value", model="pythia-6.9b")["value"]
     gjp = published.get("gain_last_block", notebook="GJP", aggregate="value", model="gpt-j-6b")["value"]
-    r2_p = max(scipy.stats.ttest_1samp(gub, 1.0, alternative="less").pvalue,
-               scipy.stats.ttest_1samp(gjp, 1.0, alternative="greater").pvalue)
+    r2_p = max(
+        scipy.stats.ttest_1samp(gub, 1.0, alternative="less").pvalue,
+        scipy.stats.ttest_1samp(gjp, 1.0, alternative="greater").pvalue,
+    )
     assert r2_p == pytest.approx(6.6e-4, rel=0.01)  # significant under R2: the former headline
     assert "sensitivity, R2 GUB" in outcome.note and "sensitivity, R1 PFS" in outcome.note
     assert _reproduces(CLAIMS["crowding_pair"], "published", outcome)[0] == "yes"  # the signs are as printed
@@ -67,8 +69,12 @@ def pair_source(r1_noise: float, r1_shift: float, last_block: dict[str, float], 
     for name, sign in (("pythia-6.9b", -1), ("gpt-j-6b", 1)):
         label = f"{name}-random-init"
         models.append(facts(label, registry_model=name, n_layers=8))
-        rows += residual_rows(label, 8, last_block[name] + 0.01 * rng.standard_normal(10),
-                              penultimate=1 + sign * r1_shift + r1_noise * rng.standard_normal(10))
+        rows += residual_rows(
+            label,
+            8,
+            last_block[name] + 0.01 * rng.standard_normal(10),
+            penultimate=1 + sign * r1_shift + r1_noise * rng.standard_normal(10),
+        )
     return measured_source(models, rows)
 
 
@@ -78,8 +84,9 @@ def test_pair_verdict_follows_r1_not_the_last_block():
     source = pair_source(r1_noise=0.05, r1_shift=0.001, last_block={"pythia-6.9b": 0.8, "gpt-j-6b": 1.2})
     outcome = run_claim("crowding_pair", source)
     assert outcome.holds == "inconclusive" and "sensitivity, canonical" in outcome.note
-    planted = run_claim("crowding_pair", pair_source(r1_noise=0.01, r1_shift=0.1,
-                                                     last_block={"pythia-6.9b": 1.0, "gpt-j-6b": 1.0}))
+    planted = run_claim(
+        "crowding_pair", pair_source(r1_noise=0.01, r1_shift=0.1, last_block={"pythia-6.9b": 1.0, "gpt-j-6b": 1.0})
+    )
     assert planted.holds == "holds"
 
 

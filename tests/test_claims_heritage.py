@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import scipy.stats
 import statsmodels.formula.api as smf
+from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
 from analysis.claims.registry import InsufficientData
 from analysis.run import _reproduces
-from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 SETTINGS = Settings(n_resamples=2000)
 
@@ -34,7 +34,10 @@ def hrh(published):  # noqa: F811
     return rows
 
 
-def wilson(k, n, z=scipy.stats.norm.ppf(0.975)):
+Z_975 = scipy.stats.norm.ppf(0.975)
+
+
+def wilson(k, n, z=Z_975):
     centre = (k + z**2 / 2) / (n + z**2)
     half = z / (n + z**2) * np.sqrt(k * (n - k) / n + z**2 / 4)
     return centre - half, centre + half
@@ -56,8 +59,12 @@ def test_dampen_share_reproduces_80_percent_but_other_labs_do_not_all_expand(pub
 
 def test_fisher_matches_scipy_on_the_hand_built_table(published):  # noqa: F811
     rows = hrh(published)
-    table = np.array([[((rows["eleutherai"] == lab) & (rows["dampens"] == dampens)).sum() for dampens in (True, False)]
-                      for lab in (True, False)])
+    table = np.array(
+        [
+            [((rows["eleutherai"] == lab) & (rows["dampens"] == dampens)).sum() for dampens in (True, False)]
+            for lab in (True, False)
+        ]
+    )
     expected = scipy.stats.fisher_exact(table).pvalue
     outcome = run_claim("heritage_fisher", published)
     assert table.tolist() == [[4, 1], [2, 9]]
@@ -89,8 +96,9 @@ def test_lab_means_match_hrh_and_a_t_test(published):  # noqa: F811
 def r2_base_prompts(published):  # noqa: F811
     frames = [published.get("gain_last_block", notebook=nb, aggregate="value") for nb in ("GUB", "G2L", "GJP")]
     rows = pd.concat(frames, ignore_index=True).rename(columns={"value": "gain"})
-    rows = rows.merge(published.models[["model", "lab", "family", "n_layers", "log_params"]], on="model",
-                      suffixes=("_nb", ""))
+    rows = rows.merge(
+        published.models[["model", "lab", "family", "n_layers", "log_params"]], on="model", suffixes=("_nb", "")
+    )
     rows["eleutherai"] = (rows["lab"] == "EleutherAI").astype(int)
     return rows
 
@@ -102,8 +110,10 @@ def test_headline_is_an_exact_permutation_across_lineages(published):  # noqa: F
     eleuther = (lineages["lab"] == "EleutherAI").to_numpy()
     gains = lineages["gain"].to_numpy()
     observed = gains[eleuther].mean() - gains[~eleuther].mean()
-    null = [gains[list(c)].mean() - np.delete(gains, list(c)).mean()
-            for c in itertools.combinations(range(len(gains)), int(eleuther.sum()))]
+    null = [
+        gains[list(c)].mean() - np.delete(gains, list(c)).mean()
+        for c in itertools.combinations(range(len(gains)), int(eleuther.sum()))
+    ]
     outcome = run_claim("heritage_mixed", published)
     assert outcome.n == len(lineages) == 6 and len(null) == 15
     assert outcome.value == pytest.approx(observed)
@@ -173,8 +183,16 @@ def lab_panel(effect: float, offsets=None, n_per_lab: int = 6, noise: float = 0.
     for i in range(2 * n_per_lab):
         eleuther = i < n_per_lab
         name, depth = f"m{i}", [12, 16, 24, 32][i % 4]
-        models.append(facts(name, lab="EleutherAI" if eleuther else "Meta", family=f"fam{i}", n_layers=depth,
-                            n_heads=8 + i, n_params=10 ** (8 + (i % 3) / 2)))
+        models.append(
+            facts(
+                name,
+                lab="EleutherAI" if eleuther else "Meta",
+                family=f"fam{i}",
+                n_layers=depth,
+                n_heads=8 + i,
+                n_params=10 ** (8 + (i % 3) / 2),
+            )
+        )
         centre = 1 + (-effect if eleuther else effect) + offsets[i]
         rows += residual_rows(name, depth, centre + noise * rng.standard_normal(10))
     return measured_source(models, rows)
@@ -203,8 +221,11 @@ def test_one_eleutherai_family_cannot_show_that_the_lab_sets_the_gain():
     source.models["family"] = ["gpt_neox"] * 6 + ["opt", "opt", "bloom", "bloom", "llama", "llama"]
     source.models["lineage"] = source.models["lab"] + "/" + source.models["family"]
     models = source.prompt_gains().groupby("model").agg(gain=("gain", "mean"), heritage=("heritage", "first"))
-    by_model = scipy.stats.mannwhitneyu(models.loc[models["heritage"] == "EleutherAI", "gain"],
-                                        models.loc[models["heritage"] == "other", "gain"], alternative="less")
+    by_model = scipy.stats.mannwhitneyu(
+        models.loc[models["heritage"] == "EleutherAI", "gain"],
+        models.loc[models["heritage"] == "other", "gain"],
+        alternative="less",
+    )
     assert by_model.pvalue < 0.01  # what counting models as independent evidence shows
     outcome = run_claim("heritage_mixed", source)
     assert outcome.n == 4 and outcome.p_value == pytest.approx(1 / 4)
@@ -241,6 +262,11 @@ def test_the_printed_shares_cannot_give_the_printed_p(published):  # noqa: F811
 
 
 def test_claims_are_deterministic(published):  # noqa: F811
-    for claim_id in ("heritage_mixed", "heritage_mixed_adjusted", "heritage_geometry_scale", "heritage_fisher",
-                     "heritage_lab_means"):
+    for claim_id in (
+        "heritage_mixed",
+        "heritage_mixed_adjusted",
+        "heritage_geometry_scale",
+        "heritage_fisher",
+        "heritage_lab_means",
+    ):
         assert repr(run_claim(claim_id, published)) == repr(run_claim(claim_id, published))

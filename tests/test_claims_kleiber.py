@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import scipy.stats
 import statsmodels.formula.api as smf
+from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
 from analysis.claims.registry import InsufficientData
 from analysis.run import _reproduces
-from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 SETTINGS = Settings(n_resamples=2000)
 
@@ -46,6 +46,7 @@ def test_depth_correlation_is_not_the_papers_number(published):  # noqa: F811
 def residual_partial(frame: pd.DataFrame, x: str, covariate: str) -> tuple[float, float]:
     """Partial r by regressing x and the gain on the covariate and correlating the residuals; p from t on
     n - 3 df (the closed form)."""
+
     def residual(column):
         slope, intercept = np.polyfit(frame[covariate], frame[column], 1)
         return frame[column] - (slope * frame[covariate] + intercept)
@@ -58,8 +59,10 @@ def residual_partial(frame: pd.DataFrame, x: str, covariate: str) -> tuple[float
 
 def test_partial_correlations_match_residual_regressions(published):  # noqa: F811
     means = pfs_means(published).rename(columns={"value": "gain"})
-    for claim_id, x, covariate in (("kleiber_partial_depth", "n_layers", "rho"),
-                                   ("kleiber_partial_rho", "rho", "n_layers")):
+    for claim_id, x, covariate in (
+        ("kleiber_partial_depth", "n_layers", "rho"),
+        ("kleiber_partial_rho", "rho", "n_layers"),
+    ):
         r, p = residual_partial(means, x, covariate)
         outcome = run_claim(claim_id, published)
         assert outcome.value == pytest.approx(r) and outcome.p_value == pytest.approx(p)

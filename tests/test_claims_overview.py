@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from claims_fixtures import facts, measured_source, published, residual_rows, write_measured  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
+from analysis.claims.common import ABOUT_THE_PAPER_NOTE
 from analysis.claims.overview import LAWS
 from analysis.needs import Dataset
 from analysis.run import _reproduces, claim_rows
 from analysis.sources import load_sources
-from claims_fixtures import facts, measured_source, published, residual_rows, write_measured  # noqa: F401
 
 SETTINGS = Settings(n_resamples=500)
 
@@ -34,8 +35,9 @@ def test_no_single_published_analysis_has_23_models_from_7_labs(published):  # n
 
 
 def law_rows(verdicts: dict[str, tuple[str, float]]) -> Dataset:
-    rows = pd.DataFrame([{"claim_id": c, "holds": h, "p_value": p, "p_holm": min(1.0, 3 * p)}
-                         for c, (h, p) in verdicts.items()])
+    rows = pd.DataFrame(
+        [{"claim_id": c, "holds": h, "p_value": p, "p_holm": min(1.0, 3 * p)} for c, (h, p) in verdicts.items()]
+    )
     return Dataset(rows, "rows", source="published")
 
 
@@ -64,8 +66,9 @@ def test_per_model_gain_cis_that_include_one(published):  # noqa: F811
 def test_per_model_gains_far_from_one_hold_and_a_noisy_one_fails():
     rng = np.random.default_rng(0)
     clear = [facts("a"), facts("b")]
-    rows = residual_rows("a", 6, 1.2 + 0.01 * rng.standard_normal(10)) + residual_rows("b", 6, 0.8 + 0.01 *
-                                                                                       rng.standard_normal(10))
+    rows = residual_rows("a", 6, 1.2 + 0.01 * rng.standard_normal(10)) + residual_rows(
+        "b", 6, 0.8 + 0.01 * rng.standard_normal(10)
+    )
     assert run_claim("gain_sign_per_model", measured_source(clear, rows)).holds == "holds"
     noisy = rows + residual_rows("c", 6, 1.0 + 0.2 * rng.standard_normal(10))
     outcome = run_claim("gain_sign_per_model", measured_source(clear + [facts("c")], noisy))
@@ -85,17 +88,19 @@ def four_models(case: str) -> tuple[list[dict], list[dict], list[dict]]:
         if case == "nonfinite" and name == "m3":
             for row in rows:
                 if row["layer"] >= 2:
-                    row.update(norm_last=np.inf, gain_last=np.inf if row["layer"] == 2 else np.nan,
-                               nonfinite_tokens=1)
+                    row.update(norm_last=np.inf, gain_last=np.inf if row["layer"] == 2 else np.nan, nonfinite_tokens=1)
         residual += rows
         runs.append({"model": name, "prompt_set": prompt_set})
     return models, residual, runs
 
 
-@pytest.mark.parametrize("case, why", [
-    ("own_prompts", "m3 (not measured on prompt set core25 (only on my_prompts))"),
-    ("nonfinite", "m3 (non-finite activations on all 5 prompts of core25)"),
-])
+@pytest.mark.parametrize(
+    "case, why",
+    [
+        ("own_prompts", "m3 (not measured on prompt set core25 (only on my_prompts))"),
+        ("nonfinite", "m3 (non-finite activations on all 5 prompts of core25)"),
+    ],
+)
 def test_incomplete_or_nonfinite_model_is_left_out_with_a_note(case, why, tmp_path):
     """Regression (both crashed `python -m analysis`): a model measured on its own prompt file (KeyError:
     'twin_of' in the former analysis/claims/common.py) and a model with non-finite activations (a ValueError
@@ -111,3 +116,26 @@ def test_incomplete_or_nonfinite_model_is_left_out_with_a_note(case, why, tmp_pa
     assert np.isfinite(gmax["value"]) and gmax["holds"] in ("holds", "fails")
     if case == "nonfinite":  # m3's finite block (block 1) stays in, its overflowing blocks are left out and said so
         assert "m3: 50 of 55 (block, prompt) gains left out (non-finite activations)" in gmax["note"]
+
+
+@pytest.mark.parametrize("source_name", ["measured", "controls"])
+def test_claims_about_the_paper_are_inconclusive_on_our_sources(source_name):
+    """panel_size, laws_validated and heritage_fisher_implied are statements about the paper's own panel and
+    printed numbers: on our sources they compute their value but never 'fail' (or hold); the published data
+    still decide them (see the tests above), and each claim's stated rule says so."""
+    rng = np.random.default_rng(1)
+    models = [facts(f"m{i}", lab=lab) for i, lab in enumerate(["EleutherAI"] * 3 + ["Meta"] * 3)]
+    rows = [row for i in range(6) for row in residual_rows(f"m{i}", 6, 1.0 + 0.1 * rng.standard_normal(4))]
+    source = measured_source(models, rows, name=source_name)
+    panel = run_claim("panel_size", source)
+    assert panel.value == 6 and panel.holds == "inconclusive"  # 6 models: 'fails' by the count alone
+    implied = run_claim("heritage_fisher_implied", source)
+    assert implied.value > 0.001 and implied.holds == "inconclusive"  # 'fails' at these group sizes
+    law_fails = {c: ("fails", 0.9) for c in LAWS.values()}
+    laws = CLAIMS["laws_validated"].run(source, SETTINGS, claims=law_rows(law_fails).frame)
+    assert laws.value == 0 and laws.holds == "inconclusive"
+    assert CLAIMS["laws_validated"].compute(law_rows(law_fails), SETTINGS).holds == "fails"  # on the authors' data
+    for outcome in (panel, implied, laws):
+        assert outcome.note.startswith(ABOUT_THE_PAPER_NOTE)
+    for claim_id in ("panel_size", "laws_validated", "heritage_fisher_implied"):
+        assert "decided on the authors' data only, inconclusive on any other source" in CLAIMS[claim_id].rule

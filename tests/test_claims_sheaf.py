@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
-
-from analysis.claims import CLAIMS, Settings
-from analysis.transition import formula
-from analysis.claims.registry import InsufficientData
-from analysis.run import _reproduces
 from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 from test_claims_spectral import heads_rows
+
+from analysis.claims import CLAIMS, Settings
+from analysis.claims.registry import InsufficientData
+from analysis.run import _reproduces
+from analysis.transition import formula
 
 SETTINGS = Settings(n_resamples=2000)
 PROMPTS = 6
@@ -23,8 +23,9 @@ def run_claim(claim_id, source):
     return CLAIMS[claim_id].run(source, SETTINGS)
 
 
-def attention_rows(model: str, n_layers: int, n_heads: int, wv_frobenius: float, offdiag=0.5,
-                   n_tokens: int = 9, bracket: float = 1e-7) -> list[dict]:
+def attention_rows(
+    model: str, n_layers: int, n_heads: int, wv_frobenius: float, offdiag=0.5, n_tokens: int = 9, bracket: float = 1e-7
+) -> list[dict]:
     """Attention rows for PROMPTS prompts: off-diagonal mass per gap ``offdiag`` (a number or one value per
     layer), sheaf_trace = (T - tr A) ||W_V^h||_F^2 and the printed eq. 4 bracket +-``bracket``."""
     offdiag = np.broadcast_to(offdiag, n_layers)
@@ -32,11 +33,22 @@ def attention_rows(model: str, n_layers: int, n_heads: int, wv_frobenius: float,
     for prompt in range(1, PROMPTS + 1):
         for layer in range(n_layers):
             mass = offdiag[layer] * (n_tokens - 1)
-            rows += [dict(model=model, prompt_set="core25", prompt_id=f"core25-{prompt:02d}", layer=layer, head=head,
-                          n_tokens=n_tokens, offdiag_mass=mass, offdiag_mean=offdiag[layer],
-                          sheaf_trace=mass * wv_frobenius**2, entropy=1.0,
-                          mass_minus_tokens=bracket * (-1) ** (prompt + head))
-                     for head in range(n_heads)]
+            rows += [
+                dict(
+                    model=model,
+                    prompt_set="core25",
+                    prompt_id=f"core25-{prompt:02d}",
+                    layer=layer,
+                    head=head,
+                    n_tokens=n_tokens,
+                    offdiag_mass=mass,
+                    offdiag_mean=offdiag[layer],
+                    sheaf_trace=mass * wv_frobenius**2,
+                    entropy=1.0,
+                    mass_minus_tokens=bracket * (-1) ** (prompt + head),
+                )
+                for head in range(n_heads)
+            ]
     return rows
 
 
@@ -52,8 +64,7 @@ def sheaf_source(specs: list[dict], name: str = "controls"):
         residual += residual_rows(name_, n_layers, [gain] * PROMPTS)
         heads += heads_rows(name_, n_layers, n_heads, wv / 8)  # heads_rows: Frobenius = 8 x spectral
         attention += attention_rows(name_, n_layers, n_heads, wv, offdiag)
-    return measured_source(models, residual, name=name, heads=pd.DataFrame(heads),
-                           attention=pd.DataFrame(attention))
+    return measured_source(models, residual, name=name, heads=pd.DataFrame(heads), attention=pd.DataFrame(attention))
 
 
 def sigmoid_trace(n_layers: int, steepest: int) -> np.ndarray:
@@ -63,6 +74,7 @@ def sigmoid_trace(n_layers: int, steepest: int) -> np.ndarray:
 
 
 # --- published ---------------------------------------------------------------------------------
+
 
 def test_gpt2_opt_gap_reproduces_and_does_not_discriminate(published):  # noqa: F811
     outcome = run_claim("sheaf_trace_gpt2_opt", published)
@@ -92,8 +104,14 @@ def test_trace_discrimination_on_the_h4v2_models(published):  # noqa: F811
 
 def test_lstar_mape_recomputed_by_hand(published):  # noqa: F811
     assert formula(12, 12) == pytest.approx(7.948) and formula(24, 16) == pytest.approx(16.902)
-    lsc = {"pythia-160m": (3.2, 12, 7.948), "pythia-410m": (2.4, 24, 16.902), "opt-125m": (1.8, 12, 7.948),
-           "opt-350m": (1.8, 24, 16.902), "bloom-560m": (1.2, 24, 16.902), "gpt2": (1.4, 12, 7.948)}
+    lsc = {
+        "pythia-160m": (3.2, 12, 7.948),
+        "pythia-410m": (2.4, 24, 16.902),
+        "opt-125m": (1.8, 12, 7.948),
+        "opt-350m": (1.8, 24, 16.902),
+        "bloom-560m": (1.2, 24, 16.902),
+        "gpt2": (1.4, 12, 7.948),
+    }
     mape = np.mean([abs(pred - emp) / depth for emp, depth, pred in lsc.values()])
     naive = np.mean([abs(depth / 2 - emp) / depth for emp, depth, _ in lsc.values()])
     calibration = np.mean([abs(7.948 - 7) / 12, abs(16.902 - 16) / 24, abs(7.948 - 8) / 12, abs(7.948 - 9) / 12])
@@ -112,9 +130,14 @@ def test_lstar_mape_recomputed_by_hand(published):  # noqa: F811
 
 # --- planted -----------------------------------------------------------------------------------
 
+
 def test_printed_eq4_is_rounding_noise_next_to_the_corrected_trace():
-    source = sheaf_source([dict(model="m0", gain=1.1, wv=3.0, offdiag=1.0, n_layers=4, n_heads=2),
-                           dict(model="m1", gain=0.9, wv=5.0, offdiag=1.0, n_layers=4, n_heads=2)])
+    source = sheaf_source(
+        [
+            dict(model="m0", gain=1.1, wv=3.0, offdiag=1.0, n_layers=4, n_heads=2),
+            dict(model="m1", gain=0.9, wv=5.0, offdiag=1.0, n_layers=4, n_heads=2),
+        ]
+    )
     outcome = run_claim("sheaf_eq4", source)
     # |sum A - T| = 1e-7 against T - tr A = 8 x 1.0 per head: W_V cancels
     assert outcome.value == pytest.approx(1e-7 / 8, rel=1e-9)
@@ -147,8 +170,10 @@ def test_gpt2_opt_ratio_decomposes_into_weight_scale():
 
 
 def test_planted_steepest_layer_is_recovered():
-    specs = [dict(model="a", n_layers=12, n_heads=12, gain=1.1, wv=1.0, offdiag=sigmoid_trace(12, 8)),
-             dict(model="b", n_layers=24, n_heads=16, gain=1.1, wv=1.0, offdiag=sigmoid_trace(24, 17))]
+    specs = [
+        dict(model="a", n_layers=12, n_heads=12, gain=1.1, wv=1.0, offdiag=sigmoid_trace(12, 8)),
+        dict(model="b", n_layers=24, n_heads=16, gain=1.1, wv=1.0, offdiag=sigmoid_trace(24, 17)),
+    ]
     data = sheaf_source(specs).dataset("lstar")
     l_star = data.frame
     assert dict(zip(l_star["model"], l_star["l_star"])) == {"a": 8, "b": 17}
@@ -178,8 +203,16 @@ def test_a_minimum_possible_p_cannot_carry_the_formulas_verdict():
     specs = []
     for i, (n_layers, n_heads) in enumerate(configs):
         predicted = int(np.clip(np.rint(formula(n_layers, n_heads)), 0, n_layers - 1))
-        specs.append(dict(model=f"f{i}", n_layers=n_layers, n_heads=n_heads, gain=1.1, wv=1.0,
-                          offdiag=sigmoid_trace(n_layers, predicted)))
+        specs.append(
+            dict(
+                model=f"f{i}",
+                n_layers=n_layers,
+                n_heads=n_heads,
+                gain=1.1,
+                wv=1.0,
+                offdiag=sigmoid_trace(n_layers, predicted),
+            )
+        )
     outcome = run_claim("lstar_formula", sheaf_source(specs))
     assert outcome.p_value == pytest.approx(1 / 32)
     assert outcome.holds == "inconclusive" and "changes the decision" in outcome.note
@@ -192,8 +225,9 @@ def test_lstar_definitions_disagree_and_the_nan_argmin_is_flagged(published):  #
     data = CLAIMS["lstar_definitions"].data(published).frame
     pythia = data[data["model"] == "pythia-1.4b"]
     assert {10, 20, 21, 23} <= set(pythia["l_star"])
-    spread = data.groupby("model")["l_star"].agg(lambda v: v.max() - v.min()) / data.groupby("model")[
-        "n_layers"].first()
+    spread = (
+        data.groupby("model")["l_star"].agg(lambda v: v.max() - v.min()) / data.groupby("model")["n_layers"].first()
+    )
     assert outcome.value == pytest.approx(spread.max()) and outcome.holds == "fails"
     assert "lands on NaN) 21 [artefact]" in outcome.note
 
@@ -210,15 +244,20 @@ def test_dense_spectral_gaps_are_zero_to_rounding(published):  # noqa: F811
     gaps = pd.concat([published.get("dense_laplacian_spectral_gap", notebook=nb) for nb in ("H4L", "RME")])
     traces = pd.concat([published.get("dense_laplacian_trace", notebook=nb) for nb in ("H4L", "RME")])
     both = gaps.merge(traces, on=["notebook", "model", "layer"], suffixes=("_gap", "_trace")).dropna(
-        subset=["value_gap"])
+        subset=["value_gap"]
+    )
     outcome = run_claim("sheaf_spectral_gap", published)
     assert outcome.value == pytest.approx((both["value_gap"].abs() / both["value_trace"].abs()).max())
     assert outcome.value < 1e-9 and outcome.holds == "fails"
 
 
 def test_multihead_additivity_is_definitional_with_a_consistency_check():
-    source = sheaf_source([dict(model="m0", gain=1.1, wv=3.0, offdiag=0.5, n_layers=4, n_heads=2),
-                           dict(model="m1", gain=0.9, wv=2.0, offdiag=0.5, n_layers=4, n_heads=2)])
+    source = sheaf_source(
+        [
+            dict(model="m0", gain=1.1, wv=3.0, offdiag=0.5, n_layers=4, n_heads=2),
+            dict(model="m1", gain=0.9, wv=2.0, offdiag=0.5, n_layers=4, n_heads=2),
+        ]
+    )
     outcome = run_claim("sheaf_multihead_additivity", source)
     assert outcome.holds == "holds" and outcome.value == pytest.approx(0, abs=1e-12)
     assert "true by construction" in outcome.note
@@ -233,16 +272,18 @@ def test_missing_data_is_insufficient():
         run_claim("sheaf_trace_gpt2_opt", no_pair)
     with pytest.raises(InsufficientData, match="has 0 dampen and 1 expand"):
         run_claim("sheaf_trace_discriminates", no_pair)
-    no_attention = measured_source([facts("m0")], residual_rows("m0", 12, [1.1]),
-                                   heads=pd.DataFrame(heads_rows("m0", 12, 12, 1.0)))
+    no_attention = measured_source(
+        [facts("m0")], residual_rows("m0", 12, [1.1]), heads=pd.DataFrame(heads_rows("m0", 12, 12, 1.0))
+    )
     with pytest.raises(InsufficientData, match="no attention statistics or head norms for m0"):
         run_claim("sheaf_eq4", no_attention)
     with pytest.raises(InsufficientData, match="m0"):
         run_claim("lstar_formula", no_attention)
 
 
-@pytest.mark.parametrize("claim_id", ["sheaf_eq4", "sheaf_trace_gpt2_opt", "sheaf_trace_discriminates",
-                                      "lstar_formula"])
+@pytest.mark.parametrize(
+    "claim_id", ["sheaf_eq4", "sheaf_trace_gpt2_opt", "sheaf_trace_discriminates", "lstar_formula"]
+)
 def test_claims_are_deterministic(claim_id):
     specs = _signed_specs([4.0, 2.0, 6.0], [1.0, 3.0])
     specs[0].update(family="gpt2", offdiag=sigmoid_trace(12, 5))

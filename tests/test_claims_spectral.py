@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
 from analysis.claims.registry import InsufficientData
 from analysis.run import _reproduces
-from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 SETTINGS = Settings(n_resamples=2000)
 
@@ -25,10 +25,22 @@ def heads_rows(model: str, n_layers: int, n_heads: int, wv, wo=1.0, ov=None) -> 
     (Frobenius = 8 x spectral; ``ov`` defaults to wv x wo)."""
     wv, wo = np.broadcast_to(wv, n_layers), np.broadcast_to(wo, n_layers)
     ov = wv * wo if ov is None else np.broadcast_to(ov, n_layers)
-    return [dict(model=model, layer=layer, head=head, kv_head=head, wv_spectral=wv[layer],
-                 wv_frobenius=8 * wv[layer], wo_spectral=wo[layer], wo_frobenius=8 * wo[layer],
-                 ov_spectral=ov[layer], ov_frobenius=8 * ov[layer])
-            for layer in range(n_layers) for head in range(n_heads)]
+    return [
+        dict(
+            model=model,
+            layer=layer,
+            head=head,
+            kv_head=head,
+            wv_spectral=wv[layer],
+            wv_frobenius=8 * wv[layer],
+            wo_spectral=wo[layer],
+            wo_frobenius=8 * wo[layer],
+            ov_spectral=ov[layer],
+            ov_frobenius=8 * ov[layer],
+        )
+        for layer in range(n_layers)
+        for head in range(n_heads)
+    ]
 
 
 def weight_source(specs: list[tuple[str, str, float, float]], n_layers: int = 8, seed: int = 0):
@@ -36,8 +48,9 @@ def weight_source(specs: list[tuple[str, str, float, float]], n_layers: int = 8,
     models, residual, heads = [], [], []
     rng = np.random.default_rng(seed)
     for name, lab, wv, gain in specs:
-        models.append(facts(name, lab=lab, family={"EleutherAI": "gpt_neox"}.get(lab, "opt"), n_layers=n_layers,
-                            n_heads=4))
+        models.append(
+            facts(name, lab=lab, family={"EleutherAI": "gpt_neox"}.get(lab, "opt"), n_layers=n_layers, n_heads=4)
+        )
         residual += residual_rows(name, n_layers, gain + 0.001 * rng.standard_normal(5))
         heads += heads_rows(name, n_layers, 4, wv)
     return measured_source(models, residual, heads=pd.DataFrame(heads))
@@ -126,8 +139,10 @@ def test_planted_late_layer_gap_is_found_only_in_late_layers():
     models, heads, residual = [], [], []
     for i in range(4):
         scale = 1 + 0.05 * i
-        models += [facts(f"e{i}", n_layers=n_layers, n_heads=4),
-                   facts(f"o{i}", lab="OpenAI", family="gpt2", n_layers=n_layers, n_heads=4)]
+        models += [
+            facts(f"e{i}", n_layers=n_layers, n_heads=4),
+            facts(f"o{i}", lab="OpenAI", family="gpt2", n_layers=n_layers, n_heads=4),
+        ]
         heads += heads_rows(f"e{i}", n_layers, 4, eleuther * scale) + heads_rows(f"o{i}", n_layers, 4, scale)
         residual += residual_rows(f"e{i}", n_layers, [1.1] * 3) + residual_rows(f"o{i}", n_layers, [1.1] * 3)
     outcome = run_claim("trace_proxy_late_layers", measured_source(models, residual, heads=pd.DataFrame(heads)))
@@ -147,8 +162,9 @@ def test_missing_labs_or_tables_are_insufficient_data():
         run_claim("trace_proxy_late_layers", no_heads)
 
 
-@pytest.mark.parametrize("claim_id", ["spectral_wv_lab_ratio", "spectral_ratio_predicts_sign",
-                                      "trace_proxy_late_layers"])
+@pytest.mark.parametrize(
+    "claim_id", ["spectral_wv_lab_ratio", "spectral_ratio_predicts_sign", "trace_proxy_late_layers"]
+)
 def test_claims_are_deterministic(claim_id):
     specs = [(f"e{i}", "EleutherAI", 3.0 + i, 0.9 + 0.1 * (i % 2)) for i in range(4)]
     specs += [(f"m{i}", "Meta", 1.0 + 0.3 * i, 1.1 - 0.2 * (i % 2)) for i in range(4)]

@@ -6,10 +6,10 @@ import numpy as np
 import pingouin
 import pytest
 import scipy.stats
+from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 from analysis.claims import CLAIMS, Settings
 from analysis.run import _reproduces
-from claims_fixtures import facts, measured_source, published, residual_rows  # noqa: F401
 
 SETTINGS = Settings(n_resamples=2000)
 

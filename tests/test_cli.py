@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from claims_fixtures import PUBLISHED_RESULTS
+from measure_fixtures import measure_tiny, save_tiny
 from transformers import AutoConfig
 
-from claims_fixtures import PUBLISHED_RESULTS
 from contract.hashing import fingerprint
 from contract.store import commit_run, partitions, read_measured_tables
-from measure_fixtures import measure_tiny, save_tiny
 from thermo_audit.cli import main
 
 
@@ -81,8 +81,7 @@ def cases(world: Path) -> dict[str, list]:
         "corrupt safetensors": [*measure, "--model", models / "corrupt", *good[2:]],
         "corrupt GGUF": [*measure, "--model", models / "gguf", "--gguf-file", "model.gguf", *good[2:]],
         "unsupported architecture": [*measure, "--model", models / "t5", *good[2:]],
-        "panel file without a model column": ["--data-dir", data, "measure", "panel", world / "panel.csv",
-                                              "--dry-run"],
+        "panel file without a model column": ["--data-dir", data, "measure", "panel", world / "panel.csv", "--dry-run"],
         "unknown panel": ["--data-dir", data, "measure", "panel", "paper-3", "--dry-run"],
         "analyse --resamples 0": ["--data-dir", data, "analyse", "--resamples", "0"],
         "analyse with a typo in --measured": ["--data-dir", data, "analyse", "--measured", data / "measurd"],
@@ -124,8 +123,20 @@ def test_prompt_ids_and_texts_are_read_as_written(world, capsys, tmp_path):
     prompts = tmp_path / "ids.csv"
     prompts.write_text("prompt_id,text\n001,NA\n002,null\n")
     out = tmp_path / "measured"
-    status, output = run(capsys, "measure", "run", "--model", world / "models" / "good", "--prompts", prompts,
-                         "--device", "cpu", "--no-progress", "--out", out)
+    status, output = run(
+        capsys,
+        "measure",
+        "run",
+        "--model",
+        world / "models" / "good",
+        "--prompts",
+        prompts,
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert status == 0, output.err
     assert sorted(read_measured_tables(out)["outputs"]["prompt_id"]) == ["001", "002"]
 
@@ -164,10 +175,23 @@ def test_export_writes_one_csv_per_table(world, capsys, tmp_path):
 
 def test_a_panel_file_names_training_checkpoints_by_revision(capsys, tmp_path):
     panel = tmp_path / "checkpoints.csv"
-    panel.write_text("model,revision,name\nEleutherAI/pythia-70m,step1000,\nEleutherAI/pythia-70m,step2000,\n"
-                     "pythia-160m,,my-160m\n")
+    panel.write_text(
+        "model,revision,name\nEleutherAI/pythia-70m,step1000,\nEleutherAI/pythia-70m,step2000,\npythia-160m,,my-160m\n"
+    )
     status, output = run(capsys, "--data-dir", tmp_path / "data", "measure", "panel", panel, "--dry-run")
     assert status == 0, output.err
     names = [line.split()[0] for line in output.out.splitlines()]
     assert names == ["pythia-70m@step1000", "pythia-70m@step2000", "my-160m"]
     assert all("GiB  measure" in line for line in output.out.splitlines())
+
+
+def test_without_the_measure_or_report_extra_the_command_says_what_to_install(world, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    absent = {"torch", "transformers", "nbclient", "typst"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    status, output = run(capsys, "--data-dir", world / "data", "measure", "run", "--model", "gpt2")
+    assert status == 2 and "pip install 'thermo-audit[measure]'" in output.err and "Traceback" not in output.err
+    status, output = run(capsys, "report", "--to", "html")
+    assert status == 2 and "needs nbclient, typst: pip install 'thermo-audit[report]'" in output.err

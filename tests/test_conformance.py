@@ -18,19 +18,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conformance_configs import COMMON, TINY_CONFIGS, build_tiny_model, char_tokenizer
 
 from contract.errors import ModelLoadError
-from conformance_configs import COMMON, TINY_CONFIGS, build_tiny_model, char_tokenizer
 from measure.adapters import ADAPTERS, get_adapter
 from measure.adapters.base import HeadWeights
 from measure.attention import FUSED_STATISTICS, supports_fused_statistics
 from measure.conformance import (
-    EAGER_CHECKS, ConformanceError, attention_implementation, check_adapter, check_fused_statistics,
-    fused_against_eager, padded_batch,
+    EAGER_CHECKS,
+    ConformanceError,
+    attention_implementation,
+    check_adapter,
+    check_fused_statistics,
+    fused_against_eager,
+    padded_batch,
 )
 from measure.loading import load_model
-from measure.prompts import read_prompt_file
 from measure.probe import Probe
+from measure.prompts import read_prompt_file
 from measure.registry import FAMILIES
 from measure.runner import RunOptions, batches, measure_model, tokenize
 
@@ -40,8 +45,12 @@ WINDOW = 3  # every tiny config's sliding/local window
 # The implementation each family loads with (without, with attention statistics), from the class flags of
 # the installed transformers: SDPA refused by GPT-Neo, BLOOM, Gemma 2; attention outside the interface in
 # GPT-Neo, BLOOM and Falcon.
-EXPECTED_ATTENTION = {"gpt_neo": ("eager", "eager"), "bloom": ("eager", "eager"), "falcon": ("sdpa", "eager"),
-                      "gemma2": ("eager", FUSED_STATISTICS)}
+EXPECTED_ATTENTION = {
+    "gpt_neo": ("eager", "eager"),
+    "bloom": ("eager", "eager"),
+    "falcon": ("sdpa", "eager"),
+    "gemma2": ("eager", FUSED_STATISTICS),
+}
 REFUSED_WITH_ATTENTION = {"falcon-per-head-alibi"}  # eager Falcon adds ALiBi twice (measure.attention.check_faithful)
 
 
@@ -92,10 +101,16 @@ def _eager_statistics(model, adapter):
     return capture.offdiag_mass, capture.attention_entropy
 
 
-@pytest.mark.parametrize("name, setting, plain", [
-    ("mistral", "sliding_window", 4096), ("gemma2", "sliding_window", 4096), ("gemma3_text", "sliding_window", 4096),
-    ("qwen2-sliding", "sliding_window", 4096), ("gemma2", "attn_logit_softcapping", None),
-])
+@pytest.mark.parametrize(
+    "name, setting, plain",
+    [
+        ("mistral", "sliding_window", 4096),
+        ("gemma2", "sliding_window", 4096),
+        ("gemma3_text", "sliding_window", 4096),
+        ("qwen2-sliding", "sliding_window", 4096),
+        ("gemma2", "attn_logit_softcapping", None),
+    ],
+)
 def test_windows_and_soft_capping_change_the_statistics_at_the_conformance_length(name, setting, plain):
     """Power of the fused-vs-eager check: the same weights with a window longer than the prompts (or without
     soft-capping) give other statistics."""
@@ -155,8 +170,11 @@ def test_a_mis_scaled_fused_kernel_is_caught(monkeypatch):
     import measure.attention
 
     honest = measure.attention.lse_rows
-    monkeypatch.setattr(measure.attention, "lse_rows",
-                        lambda q, k, mask, scale, *args, **kwargs: honest(q, k, mask, 1.01 * scale, *args, **kwargs))
+    monkeypatch.setattr(
+        measure.attention,
+        "lse_rows",
+        lambda q, k, mask, scale, *args, **kwargs: honest(q, k, mask, 1.01 * scale, *args, **kwargs),
+    )
     model = build_tiny_model("gpt2")
     with pytest.raises(ConformanceError, match="fused_statistics.*kernel auto"):
         check_fused_statistics(model, get_adapter("gpt2"), BATCH)
@@ -177,7 +195,8 @@ def saved(tmp_path_factory):
         build_tiny_model(name).save_pretrained(root / name)
         char_tokenizer().save_pretrained(root / name)
     pd.DataFrame({"text": ["abc def ghi jkl mno", "x", "hello world, again", "the cat sat"]}).to_csv(
-        root / "prompts.csv", index=False)
+        root / "prompts.csv", index=False
+    )
     return root
 
 
@@ -215,9 +234,14 @@ def test_loading_path_measures_every_family(saved, name, attention):
                     np.testing.assert_allclose(frame["entropy"], capture.attention_entropy[r].ravel(), atol=1e-5)
 
 
-@pytest.mark.parametrize("name, implementation, faithful", [
-    ("bloom", "eager", True), ("falcon-per-head-alibi", "sdpa", True), ("falcon-per-head-alibi", "eager", False),
-])
+@pytest.mark.parametrize(
+    "name, implementation, faithful",
+    [
+        ("bloom", "eager", True),
+        ("falcon-per-head-alibi", "sdpa", True),
+        ("falcon-per-head-alibi", "eager", False),
+    ],
+)
 def test_alibi_attention_against_an_independent_computation(name, implementation, faithful):
     """ALiBi adds slope_h * j to the score of key j, slope_h = 2^(-8 (h + 1) / H) (H a power of 2): BLOOM to the
     scaled scores, q.k / sqrt(d) + slope_h j; Falcon before the scaling, (q.k + slope_h j) / sqrt(d). Falcon's
@@ -227,9 +251,13 @@ def test_alibi_attention_against_an_independent_computation(name, implementation
     attention = model.transformer.h[0].self_attention
     seen = {}
     handle = attention.register_forward_hook(
-        lambda module, args, kwargs, output: seen.update(x=args[0] if args else kwargs["hidden_states"],
-                                                         residual=args[1] if len(args) > 1 else kwargs.get("residual"),
-                                                         out=output[0]), with_kwargs=True)
+        lambda module, args, kwargs, output: seen.update(
+            x=args[0] if args else kwargs["hidden_states"],
+            residual=args[1] if len(args) > 1 else kwargs.get("residual"),
+            out=output[0],
+        ),
+        with_kwargs=True,
+    )
     length = 9
     with torch.no_grad():
         model(input_ids=torch.arange(3, 3 + length)[None])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from claims_fixtures import residual_rows
+
 from contract.conventions import (
     canonical,
     hook_frobenius_all_tokens,
@@ -56,8 +56,18 @@ def test_r3_summaries(residual):
 
 
 def test_r4_is_a_ratio_of_mean_norms():
-    sublayers = pd.DataFrame({"model": "m", "prompt_set": "s", "prompt_id": "p", "layer": [0, 0],
-                              "sublayer": ["attention", "mlp"], "norm_in_mean": [2.0, 4.0],
-                              "norm_out_mean": [1.0, 10.0], "norm_in_last": 1.0, "norm_out_last": 1.0})
+    sublayers = pd.DataFrame(
+        {
+            "model": "m",
+            "prompt_set": "s",
+            "prompt_id": "p",
+            "layer": [0, 0],
+            "sublayer": ["attention", "mlp"],
+            "norm_in_mean": [2.0, 4.0],
+            "norm_out_mean": [1.0, 10.0],
+            "norm_in_last": 1.0,
+            "norm_out_last": 1.0,
+        }
+    )
     r4 = sublayer_vs_normed_input(sublayers)
     assert dict(zip(r4["quantity"], r4["value"])) == {"attention_gain": 0.5, "mlp_gain": 2.5}

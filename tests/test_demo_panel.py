@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contract.store import commit_run, read_measured_tables
 from measure.loading import load_model
 from measure.prompts import load_prompt_set
-from contract.store import commit_run, read_measured_tables
 from measure.runner import RunOptions, measure_model
-from contract.tables import MEASURED_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "measured"
@@ -32,7 +31,10 @@ def demo():
     tables = {}
     for name in ("smollm2-135m-instruct", "gemma-3-270m"):
         loaded = load_model(name, device="cpu", attention=True)
-        tables[name] = (loaded, measure_model(loaded, prompts, RunOptions(batch_size=4, attention=True, progress=False)))
+        tables[name] = (
+            loaded,
+            measure_model(loaded, prompts, RunOptions(batch_size=4, attention=True, progress=False)),
+        )
     return prompts, tables
 
 
@@ -63,7 +65,7 @@ def test_grouped_and_multi_query_heads_map_to_their_kv_heads(demo):
 
 def test_measurements_are_finite_and_complete(demo):
     prompts, tables = demo
-    for name, (loaded, measured) in tables.items():
+    for loaded, measured in tables.values():
         n_layers = loaded.architecture.n_layers
         residual = measured["residual"]
         assert len(residual) == len(prompts) * (n_layers + 2)
@@ -81,7 +83,9 @@ def test_measurement_reproduces_the_shipped_data(demo):
     shipped = read_measured_tables(SHIPPED)["residual"]
     for name, (_, measured) in tables.items():
         fresh = measured["residual"].set_index(["prompt_id", "layer"])
-        old = shipped[(shipped["model"] == name) & (shipped["prompt_set"] == "core25")].set_index(["prompt_id", "layer"])
+        old = shipped[(shipped["model"] == name) & (shipped["prompt_set"] == "core25")].set_index(
+            ["prompt_id", "layer"]
+        )
         old = old.loc[fresh.index]
         np.testing.assert_allclose(fresh["norm_last"], old["norm_last"], rtol=1e-4)
         np.testing.assert_allclose(fresh["norm_frobenius"], old["norm_frobenius"], rtol=1e-4)
@@ -101,15 +105,31 @@ def test_remeasuring_one_model_replaces_exactly_its_run(demo, tmp_path):
             kept = lambda f: f[f["model"] == "gemma-3-270m"].reset_index(drop=True)  # noqa: E731
             pd.testing.assert_frame_equal(kept(frame), kept(before[name]))
     assert after["attention"].query("model == 'smollm2-135m-instruct'").empty
-    pd.testing.assert_frame_equal(after["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
-                                  before["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
-                                  rtol=1e-5)
+    pd.testing.assert_frame_equal(
+        after["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
+        before["residual"].query("model == 'smollm2-135m-instruct'").reset_index(drop=True),
+        rtol=1e-5,
+    )
 
 
 def test_panel_dry_run_resumes_from_the_shipped_runs():
     """Every shipped control is recorded in runs.csv, so a panel run would skip all of them."""
-    result = subprocess.run([sys.executable, "-m", "measure", "panel", "arch-controls", "--dry-run",
-                             "--prompt-set", "core25", "--attention"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "measure",
+            "panel",
+            "arch-controls",
+            "--dry-run",
+            "--prompt-set",
+            "core25",
+            "--attention",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and len(lines) == 16
     assert all("skip: already measured" in line and "GiB" in line for line in lines)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-
 from conformance_configs import build_tiny_model, char_tokenizer
+
 from contract.errors import ModelLoadError
 from measure.adapters import get_adapter
 from measure.devices import dispatch
@@ -19,8 +19,15 @@ from measure.runner import RunOptions, measure_model
 pytest.importorskip("accelerate", reason="device maps need accelerate (pip install 'accelerate>=1.1')")
 
 # every block after the first on disk, the rest in CPU memory
-SPLIT = {"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "disk", "model.layers.2": "disk",
-         "model.norm": "cpu", "model.rotary_emb": "cpu", "lm_head": "cpu"}
+SPLIT = {
+    "model.embed_tokens": "cpu",
+    "model.layers.0": "cpu",
+    "model.layers.1": "disk",
+    "model.layers.2": "disk",
+    "model.norm": "cpu",
+    "model.rotary_emb": "cpu",
+    "lm_head": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +62,16 @@ def test_a_dispatched_random_model_probes_like_the_original(tmp_path):
     mask[1, 6:] = 0
     with Probe(model, adapter, attention=True) as probe:
         expected = probe.run(ids, mask)
-    device_map = {"transformer.wte": "cpu", "transformer.wpe": "cpu", "transformer.drop": "cpu",
-                  "transformer.h.0": "cpu", "transformer.h.1": "disk", "transformer.h.2": "disk",
-                  "transformer.ln_f": "cpu", "lm_head": "cpu"}
+    device_map = {
+        "transformer.wte": "cpu",
+        "transformer.wpe": "cpu",
+        "transformer.drop": "cpu",
+        "transformer.h.0": "cpu",
+        "transformer.h.1": "disk",
+        "transformer.h.2": "disk",
+        "transformer.ln_f": "cpu",
+        "lm_head": "cpu",
+    }
     dispatched = dispatch(model, device_map, tmp_path)
     with Probe(dispatched, adapter, attention=True) as probe:
         got = probe.run(ids, mask)
@@ -70,9 +84,13 @@ def test_auto_device_map_on_a_cpu_machine_keeps_everything_in_memory(folder):
     assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
 
 
-@pytest.mark.parametrize("device_map, folder_given, message", [
-    ("everywhere", False, "Unknown device map"), (SPLIT, False, "offload folder"),
-])
+@pytest.mark.parametrize(
+    "device_map, folder_given, message",
+    [
+        ("everywhere", False, "Unknown device map"),
+        (SPLIT, False, "offload folder"),
+    ],
+)
 def test_bad_device_maps_are_clear_errors(folder, tmp_path, device_map, folder_given, message):
     with pytest.raises(ModelLoadError, match=message):
         load_model(str(folder), device_map=device_map, offload_folder=tmp_path if folder_given else None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conformance_configs import build_tiny_model, char_tokenizer
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from conformance_configs import build_tiny_model, char_tokenizer
 from contract.errors import ModelLoadError
 from measure.adapters import get_adapter
 from measure.attention import FUSED_STATISTICS, select_attention
@@ -136,22 +136,31 @@ class _Flags:
         self.__name__, self._supports_sdpa, self._supports_attention_backend = name, sdpa, backend
 
 
-@pytest.mark.parametrize("flags, statistics, expected", [
-    ((True, True), False, "sdpa"), ((True, True), True, FUSED_STATISTICS),
-    ((False, False), False, "eager"), ((False, False), True, "eager"),  # GPT-Neo, BLOOM
-    ((True, False), True, "eager"),  # Falcon
-    ((False, True), False, "eager"), ((False, True), True, FUSED_STATISTICS),  # Gemma 2
-])
+@pytest.mark.parametrize(
+    "flags, statistics, expected",
+    [
+        ((True, True), False, "sdpa"),
+        ((True, True), True, FUSED_STATISTICS),
+        ((False, False), False, "eager"),
+        ((False, False), True, "eager"),  # GPT-Neo, BLOOM
+        ((True, False), True, "eager"),  # Falcon
+        ((False, True), False, "eager"),
+        ((False, True), True, FUSED_STATISTICS),  # Gemma 2
+    ],
+)
 def test_attention_selection_follows_the_class_flags(flags, statistics, expected):
     assert select_attention(_Flags("Model", *flags), statistics) == expected
 
 
-@pytest.mark.parametrize("flags, statistics, requested, message", [
-    ((False, False), False, "sdpa", "does not support SDPA"),
-    ((True, True), True, "sdpa", "does not expose attention statistics"),
-    ((True, False), True, FUSED_STATISTICS, "own code"),
-    ((True, True), False, "flash", "Unknown attention implementation"),
-])
+@pytest.mark.parametrize(
+    "flags, statistics, requested, message",
+    [
+        ((False, False), False, "sdpa", "does not support SDPA"),
+        ((True, True), True, "sdpa", "does not expose attention statistics"),
+        ((True, False), True, FUSED_STATISTICS, "own code"),
+        ((True, True), False, "flash", "Unknown attention implementation"),
+    ],
+)
 def test_impossible_attention_requests_are_clear_errors(flags, statistics, requested, message):
     with pytest.raises(ModelLoadError, match=message):
         select_attention(_Flags("Model", *flags), statistics, requested)

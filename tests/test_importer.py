@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import shutil
 import logging
 import math
+import shutil
 import urllib.error
 from pathlib import Path
 
@@ -21,12 +21,12 @@ import pytest
 from scipy import stats
 
 from contract.errors import ThermoAuditError
+from contract.registry import get_entry, load_registry
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, read_table
 from measure.published import EXPECTED_FILES, import_published
 from measure.published.aliases import ALIASES
 from measure.published.catalogue import AGGREGATES, LABEL_KINDS, NOTEBOOKS, QUANTITIES
 from measure.published.download import COMMIT, DownloadError, download_results, read_checksums
-from contract.registry import get_entry, load_registry
-from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, read_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "paper3"
 REAL = SHARED / "Results"
@@ -46,186 +46,556 @@ def _gu25_rows(models: list[dict], extra: dict | None = None) -> list[dict]:
     rows = []
     for model in models:
         for i, (category, complexity, text) in enumerate(PROMPTS):
-            rows.append({**model, "Category": category, "Complexity": complexity, "Prompt": text,
-                         "Entropy": f"{1.5 + i:.7f}", "Last_Gain": 0.8 + 0.1 * i, "Total_Amp": 5.0 + i,
-                         "Top_Token": " x", "Top_Prob": "0.25", **(extra or {})})
+            rows.append(
+                {
+                    **model,
+                    "Category": category,
+                    "Complexity": complexity,
+                    "Prompt": text,
+                    "Entropy": f"{1.5 + i:.7f}",
+                    "Last_Gain": 0.8 + 0.1 * i,
+                    "Total_Amp": 5.0 + i,
+                    "Top_Token": " x",
+                    "Top_Prob": "0.25",
+                    **(extra or {}),
+                }
+            )
     return rows
 
 
 def synthetic_files() -> dict[str, object]:
     """File name -> JSON content, or a list of row dicts for the CSV files."""
     gub = _gu25_rows([{"Model": "Pythia-6.9B", "Norm_Type": "LayerNorm", "Role": "Control"}], {"N_Layers": 3})
-    g2l = _gu25_rows([{"Model": "GPT2-XL", "Norm_Type": "LayerNorm", "Params": "1.5B", "Role": "Large"}],
-                     {"N_Layers": 3})
-    gjp = _gu25_rows([{"Model": "GPT-J-6B", "Architecture": "Parallel", "Norm_Type": "LayerNorm", "Params": "6B",
-                       "Role": "Parallel"}], {"N_Layers": 3})
-    twn = [{k: r[k] for k in ["Family", "Model", "Variant", "Norm_Type", "Category", "Prompt", "Entropy",
-                              "Last_Gain", "Total_Amp", "Top_Token", "Top_Prob"]}
-           for r in _gu25_rows([{"Family": "Gemma-7B", "Model": "Gemma-7B-Base", "Variant": "base", "Norm_Type": "RMS"},
-                                {"Family": "Gemma-7B", "Model": "Gemma-7B-IT", "Variant": "instruct",
-                                 "Norm_Type": "RMS"}])]
+    g2l = _gu25_rows(
+        [{"Model": "GPT2-XL", "Norm_Type": "LayerNorm", "Params": "1.5B", "Role": "Large"}], {"N_Layers": 3}
+    )
+    gjp = _gu25_rows(
+        [
+            {
+                "Model": "GPT-J-6B",
+                "Architecture": "Parallel",
+                "Norm_Type": "LayerNorm",
+                "Params": "6B",
+                "Role": "Parallel",
+            }
+        ],
+        {"N_Layers": 3},
+    )
+    twn = [
+        {
+            k: r[k]
+            for k in [
+                "Family",
+                "Model",
+                "Variant",
+                "Norm_Type",
+                "Category",
+                "Prompt",
+                "Entropy",
+                "Last_Gain",
+                "Total_Amp",
+                "Top_Token",
+                "Top_Prob",
+            ]
+        }
+        for r in _gu25_rows(
+            [
+                {"Family": "Gemma-7B", "Model": "Gemma-7B-Base", "Variant": "base", "Norm_Type": "RMS"},
+                {"Family": "Gemma-7B", "Model": "Gemma-7B-IT", "Variant": "instruct", "Norm_Type": "RMS"},
+            ]
+        )
+    ]
     r1 = {"n_layers": 3, "n_heads": 8, "d_model": 512, "d_head": 64, "rho": 0.125}
-    r1_gains = {"gain_no_ln_mean": 0.9, "gain_no_ln_std": 0.1, "gain_with_ln_mean": 1.1, "gain_with_ln_std": 0.2,
-                "all_layer_gains": GAINS, "n_hidden_states": 4}
-    h4l = {"model": "gpt2", "lab": "OpenAI", "behavior": "EXPAND", "known_gain": 1.05, "n_layers": 3,
-           "spectral_gaps": [1e-14, 3e-14, 2e-14], "lambda_2": [1e-10] * 3, "traces": [0.5, 0.6, 0.7],
-           "L_star_gap_max": 1, "L_star_lambda2_max": 0, "L_star_inflection": 1, "max_spectral_gap": 3e-14,
-           "mean_spectral_gap": 2e-14, "spectral_gap_at_half": 3e-14}
-    h4l_summary = [{"Model": "gpt2", "Lab": "OpenAI", "Behavior": "EXPAND", "Known Gain": 1.05, "Layers": 3,
-                    "L* (gap max)": 1, "L* / L": 1 / 3, "Max Gap": 3e-14, "Mean Gap": 2e-14}]
-    h4v2 = {"model": "gpt2", "lab": "OpenAI", "behavior": "EXPAND", "known_gain": 1.05, "n_layers": 3, "n_heads": 12,
-            "L_star_apriori": 1.9333, "traces_full": [1.0, 2.0, 3.0], "traces_multihead": [10.0, 20.0, 30.0],
-            "mean_trace_full": 2.0, "mean_trace_multihead": 20.0, "lambda_2": [-0.1] * 3, "spectral_gaps": [0.1] * 3,
-            "graph_lambda_2": [0.2] * 3, "L_star_trace": 1, "L_star_spectral": 2, "L_star_ratio_apriori": 0.6444,
-            "L_star_ratio_trace": 1 / 3}
-    h4v2_summary = [{"Model": "gpt2", "Lab": "OpenAI", "Behavior": "EXPAND", "Gain": 1.05, "Heads": 12, "Layers": 3,
-                     "L* apriori": "1.9", "L* empirical": 1, "Mean Trace": "2.00", "Mean Trace (MH)": "20.00"}]
-    matrix = {"shape": [100, 8], "frobenius_norm": 4.0, "spectral_norm": 2.0, "max_singular": 2.0,
-              "mean_row_norm": 0.3, "std_row_norm": 0.03, "max_row_norm": 0.7, "min_row_norm": 0.1, "mean_abs": 0.003,
-              "std_abs": 0.002, "frobenius_normalized": 0.004, "spectral_normalized": 0.25}
+    r1_gains = {
+        "gain_no_ln_mean": 0.9,
+        "gain_no_ln_std": 0.1,
+        "gain_with_ln_mean": 1.1,
+        "gain_with_ln_std": 0.2,
+        "all_layer_gains": GAINS,
+        "n_hidden_states": 4,
+    }
+    h4l = {
+        "model": "gpt2",
+        "lab": "OpenAI",
+        "behavior": "EXPAND",
+        "known_gain": 1.05,
+        "n_layers": 3,
+        "spectral_gaps": [1e-14, 3e-14, 2e-14],
+        "lambda_2": [1e-10] * 3,
+        "traces": [0.5, 0.6, 0.7],
+        "L_star_gap_max": 1,
+        "L_star_lambda2_max": 0,
+        "L_star_inflection": 1,
+        "max_spectral_gap": 3e-14,
+        "mean_spectral_gap": 2e-14,
+        "spectral_gap_at_half": 3e-14,
+    }
+    h4l_summary = [
+        {
+            "Model": "gpt2",
+            "Lab": "OpenAI",
+            "Behavior": "EXPAND",
+            "Known Gain": 1.05,
+            "Layers": 3,
+            "L* (gap max)": 1,
+            "L* / L": 1 / 3,
+            "Max Gap": 3e-14,
+            "Mean Gap": 2e-14,
+        }
+    ]
+    h4v2 = {
+        "model": "gpt2",
+        "lab": "OpenAI",
+        "behavior": "EXPAND",
+        "known_gain": 1.05,
+        "n_layers": 3,
+        "n_heads": 12,
+        "L_star_apriori": 1.9333,
+        "traces_full": [1.0, 2.0, 3.0],
+        "traces_multihead": [10.0, 20.0, 30.0],
+        "mean_trace_full": 2.0,
+        "mean_trace_multihead": 20.0,
+        "lambda_2": [-0.1] * 3,
+        "spectral_gaps": [0.1] * 3,
+        "graph_lambda_2": [0.2] * 3,
+        "L_star_trace": 1,
+        "L_star_spectral": 2,
+        "L_star_ratio_apriori": 0.6444,
+        "L_star_ratio_trace": 1 / 3,
+    }
+    h4v2_summary = [
+        {
+            "Model": "gpt2",
+            "Lab": "OpenAI",
+            "Behavior": "EXPAND",
+            "Gain": 1.05,
+            "Heads": 12,
+            "Layers": 3,
+            "L* apriori": "1.9",
+            "L* empirical": 1,
+            "Mean Trace": "2.00",
+            "Mean Trace (MH)": "20.00",
+        }
+    ]
+    matrix = {
+        "shape": [100, 8],
+        "frobenius_norm": 4.0,
+        "spectral_norm": 2.0,
+        "max_singular": 2.0,
+        "mean_row_norm": 0.3,
+        "std_row_norm": 0.03,
+        "max_row_norm": 0.7,
+        "min_row_norm": 0.1,
+        "mean_abs": 0.003,
+        "std_abs": 0.002,
+        "frobenius_normalized": 0.004,
+        "spectral_normalized": 0.25,
+    }
     return {
         "scaling_law_multi_pythia_results.json": {
-            "scaling_law": {"exponent_alpha": 0.26, "exponent_std_err": 0.08, "intercept": -1.9, "r_squared": 0.65,
-                            "p_value": 0.015},
-            "hypothesis_test": {"hypothesized_alpha": 0.35, "measured_alpha": 0.26, "difference": 0.09,
-                                "within_1_std_err": "False"},
-            "models": [{"model": "pythia-70m", "n_params": 70426624, "n_layers": 3, "hidden_dim": 512,
-                        "attn_gains": [0.2, 0.1, 0.3], "mlp_gains": [0.5, 0.6, 1.5], "last_layer_attn_gain": 0.3,
-                        "last_layer_mlp_gain": 1.5, "attn_contracting_pct": 100.0, "mlp_contracting_pct": 200 / 3,
-                        "max_mlp_gain": 1.5, "max_mlp_layer": 2}]},
+            "scaling_law": {
+                "exponent_alpha": 0.26,
+                "exponent_std_err": 0.08,
+                "intercept": -1.9,
+                "r_squared": 0.65,
+                "p_value": 0.015,
+            },
+            "hypothesis_test": {
+                "hypothesized_alpha": 0.35,
+                "measured_alpha": 0.26,
+                "difference": 0.09,
+                "within_1_std_err": "False",
+            },
+            "models": [
+                {
+                    "model": "pythia-70m",
+                    "n_params": 70426624,
+                    "n_layers": 3,
+                    "hidden_dim": 512,
+                    "attn_gains": [0.2, 0.1, 0.3],
+                    "mlp_gains": [0.5, 0.6, 1.5],
+                    "last_layer_attn_gain": 0.3,
+                    "last_layer_mlp_gain": 1.5,
+                    "attn_contracting_pct": 100.0,
+                    "mlp_contracting_pct": 200 / 3,
+                    "max_mlp_gain": 1.5,
+                    "max_mlp_layer": 2,
+                }
+            ],
+        },
         "pythia_family_NO_FINAL_LN_20260105_174820.json": {
             "n_prompts": 3,
-            "models": [{"model": "pythia-70m", **r1, "rotary_pct": 0.25, "residual_gain_all": [1.0, 1.2, 1.4],
-                        "residual_gain_mean": 1.2, "residual_gain_std": 0.16329931618554522, "gain_with_ln_mean": 1.1,
-                        "gain_with_ln_std": 0.2, "all_layer_gains": GAINS[:2] + [1.1], "is_dampening": False}],
-            "analysis": {"rho_gain_correlation": -0.8, "correlation_p_value": 0.01, "high_rho_dampen_rate": 1.0,
-                         "low_rho_expand_rate": 1.0}},
+            "models": [
+                {
+                    "model": "pythia-70m",
+                    **r1,
+                    "rotary_pct": 0.25,
+                    "residual_gain_all": [1.0, 1.2, 1.4],
+                    "residual_gain_mean": 1.2,
+                    "residual_gain_std": 0.16329931618554522,
+                    "gain_with_ln_mean": 1.1,
+                    "gain_with_ln_std": 0.2,
+                    "all_layer_gains": GAINS[:2] + [1.1],
+                    "is_dampening": False,
+                }
+            ],
+            "analysis": {
+                "rho_gain_correlation": -0.8,
+                "correlation_p_value": 0.01,
+                "high_rho_dampen_rate": 1.0,
+                "low_rho_expand_rate": 1.0,
+            },
+        },
         "clean_residual_NO_FINAL_LN_20260105_173546.json": {
-            "prompts": ["The capital of France is", "Water freezes at"], "precision": "float32", "h25_accuracy": 100.0,
-            "results": {"pythia-6.9b": {"model": "pythia-6.9b", "path": "EleutherAI/pythia-6.9b", **r1, **r1_gains,
-                                        "is_dampening_no_ln": True, "is_dampening_with_ln": False}}},
+            "prompts": ["The capital of France is", "Water freezes at"],
+            "precision": "float32",
+            "h25_accuracy": 100.0,
+            "results": {
+                "pythia-6.9b": {
+                    "model": "pythia-6.9b",
+                    "path": "EleutherAI/pythia-6.9b",
+                    **r1,
+                    **r1_gains,
+                    "is_dampening_no_ln": True,
+                    "is_dampening_with_ln": False,
+                }
+            },
+        },
         "high_rho_hunt_NO_FINAL_LN_20260105_184728.json": {
-            "h25_accuracy": 0.5, "models_tested": 1,
-            "tested_results": [{"model": "facebook/opt-350m", "lab": "Meta", **r1, **r1_gains, "norm_type": "Unknown",
-                                "status": "OK", "is_dampening": True, "h25_prediction_correct": True}],
-            "h26_lab_signatures": {"Meta": {"mean_gain": 0.9, "std_gain": 0.0, "dampen_pct": 100.0, "n_models": 1.0,
-                                            "signature": "DAMPENER"}}},
+            "h25_accuracy": 0.5,
+            "models_tested": 1,
+            "tested_results": [
+                {
+                    "model": "facebook/opt-350m",
+                    "lab": "Meta",
+                    **r1,
+                    **r1_gains,
+                    "norm_type": "Unknown",
+                    "status": "OK",
+                    "is_dampening": True,
+                    "h25_prediction_correct": True,
+                }
+            ],
+            "h26_lab_signatures": {
+                "Meta": {
+                    "mean_gain": 0.9,
+                    "std_gain": 0.0,
+                    "dampen_pct": 100.0,
+                    "n_models": 1.0,
+                    "signature": "DAMPENER",
+                }
+            },
+        },
         "ffn_expansion_results.json": {
-            "model": "EleutherAI/pythia-1.4b", "n_layers": 3, "hidden_dim": 2048, "n_prompts": 2,
-            "attention": {"gains": [0.5, 0.3, 0.1], "min_gain": 0.1, "max_gain": 0.5, "L_star_min": 2,
-                          "n_contracting": 3, "n_expanding": 0},
-            "mlp": {"gains": [0.9, 0.3, 3.6], "min_gain": 0.3, "max_gain": 3.6, "L_star_max": 2, "n_contracting": 2,
-                    "n_expanding": 1},
+            "model": "EleutherAI/pythia-1.4b",
+            "n_layers": 3,
+            "hidden_dim": 2048,
+            "n_prompts": 2,
+            "attention": {
+                "gains": [0.5, 0.3, 0.1],
+                "min_gain": 0.1,
+                "max_gain": 0.5,
+                "L_star_min": 2,
+                "n_contracting": 3,
+                "n_expanding": 0,
+            },
+            "mlp": {
+                "gains": [0.9, 0.3, 3.6],
+                "min_gain": 0.3,
+                "max_gain": 3.6,
+                "L_star_max": 2,
+                "n_contracting": 2,
+                "n_expanding": 1,
+            },
             "combined": {"gains": [0.45, 0.09, 0.36], "n_net_contracting": 3, "n_net_expanding": 0},
-            "hypothesis_test": {"attention_contracts": True, "mlp_expands": False, "hypothesis_confirmed": False}},
+            "hypothesis_test": {"attention_contracts": True, "mlp_expands": False, "hypothesis_confirmed": False},
+        },
         "thermodynamic_benchmark_20260105_141034.json": {
-            "all_results": gub, "base_levels": {"Pythia-6.9B": 0.85},
+            "all_results": gub,
+            "base_levels": {"Pythia-6.9B": 0.85},
             "modulation_ranges": {"Pythia-6.9B": {"min": 0.8, "max": 0.9, "range": 0.1}},
-            "entropy_correlations": [{"Model": "Pythia-6.9B", "Spearman_r": 1.0, "Spearman_p": 0.0, "Pearson_r": 1.0,
-                                      "Pearson_p": 0.0}],
-            "complexity_correlations": [{"Model": "Pythia-6.9B", "Complexity_Spearman_r": 1.0,
-                                         "Complexity_Spearman_p": 0.0}],
-            "p3_platitude_tunnel": [{"Model": "Pythia-6.9B", "Cliche_Entropy_Mean": "1.5", "Novel_Entropy_Mean": "2.5",
-                                     "t_stat": -1.0, "p_val": 0.3, "cohens_d": -0.9, "hypothesis": "CONFIRMED"}]},
+            "entropy_correlations": [
+                {"Model": "Pythia-6.9B", "Spearman_r": 1.0, "Spearman_p": 0.0, "Pearson_r": 1.0, "Pearson_p": 0.0}
+            ],
+            "complexity_correlations": [
+                {"Model": "Pythia-6.9B", "Complexity_Spearman_r": 1.0, "Complexity_Spearman_p": 0.0}
+            ],
+            "p3_platitude_tunnel": [
+                {
+                    "Model": "Pythia-6.9B",
+                    "Cliche_Entropy_Mean": "1.5",
+                    "Novel_Entropy_Mean": "2.5",
+                    "t_stat": -1.0,
+                    "p_val": 0.3,
+                    "cohens_d": -0.9,
+                    "hypothesis": "CONFIRMED",
+                }
+            ],
+        },
         "thermodynamic_benchmark_20260105_141034.csv": gub,
         "gpt2_layernorm_validation_20260105_150306.json": {
-            "all_results": g2l, "reference_models": {"Pythia-6.9B": {"gain": 0.8, "norm": "LayerNorm"}},
+            "all_results": g2l,
+            "reference_models": {"Pythia-6.9B": {"gain": 0.8, "norm": "LayerNorm"}},
             "base_levels": {"GPT2-XL": 0.85},
-            "validation_results": [{"Model": "GPT2-XL", "Mean_Gain": 0.85, "Std": 0.07, "Min": 0.8, "Max": 0.9,
-                                    "t_stat": -3.0, "p_value": 0.1, "Is_Dampening": True, "Status": "CONFIRMED"}],
-            "bentov_law_results": [{"Model": "GPT2-XL", "Bentov_Correlation": -1.0, "p_value": 0.0,
-                                    "Direction": "Negative"}]},
+            "validation_results": [
+                {
+                    "Model": "GPT2-XL",
+                    "Mean_Gain": 0.85,
+                    "Std": 0.07,
+                    "Min": 0.8,
+                    "Max": 0.9,
+                    "t_stat": -3.0,
+                    "p_value": 0.1,
+                    "Is_Dampening": True,
+                    "Status": "CONFIRMED",
+                }
+            ],
+            "bentov_law_results": [
+                {"Model": "GPT2-XL", "Bentov_Correlation": -1.0, "p_value": 0.0, "Direction": "Negative"}
+            ],
+        },
         "gpt2_layernorm_validation_20260105_150306.csv": g2l,
         "gptj_parallel_test_20260105_152333.json": {
-            "model": "GPT-J-6B", "all_results": gjp, "reference_models": {"Pythia-6.9B": {"gain": 0.8}},
-            "results": {"mean_gain": 0.85, "std_gain": 0.07, "min_gain": 0.8, "max_gain": 0.9, "t_statistic": -3.0,
-                        "p_value_one_sided": 0.05},
+            "model": "GPT-J-6B",
+            "all_results": gjp,
+            "reference_models": {"Pythia-6.9B": {"gain": 0.8}},
+            "results": {
+                "mean_gain": 0.85,
+                "std_gain": 0.07,
+                "min_gain": 0.8,
+                "max_gain": 0.9,
+                "t_statistic": -3.0,
+                "p_value_one_sided": 0.05,
+            },
             "category_means": {"Cliche": 0.8, "Novel": 0.9},
-            "hypothesis_test": {"result": "CONFIRMED", "comparison": {"pythia_6.9b": {"gain": 0.8},
-                                                                      "gptj_6b": {"gain": 0.85}}}},
+            "hypothesis_test": {
+                "result": "CONFIRMED",
+                "comparison": {"pythia_6.9b": {"gain": 0.8}, "gptj_6b": {"gain": 0.85}},
+            },
+        },
         "gptj_parallel_test_20260105_152333.csv": gjp,
         "twin_test_results_20260105_160237.json": {
             "all_results": twn,
-            "twin_summary": {"Gemma-7B": {"base": {"mean_gain": 0.85, "std_gain": 0.05, "n_samples": 2},
-                                          "instruct": {"mean_gain": 0.85, "std_gain": 0.05, "n_samples": 2}}},
-            "hypothesis_results": [{"Family": "Gemma-7B", "Base_Gain": 0.85, "Instruct_Gain": 0.85, "Delta": 0.0,
-                                    "Ratio": 1.0, "Same_Sign": True, "RLHF_Effect": "NEUTRAL"}],
-            "reference_gains": {"Pythia-6.9B": 0.8}},
+            "twin_summary": {
+                "Gemma-7B": {
+                    "base": {"mean_gain": 0.85, "std_gain": 0.05, "n_samples": 2},
+                    "instruct": {"mean_gain": 0.85, "std_gain": 0.05, "n_samples": 2},
+                }
+            },
+            "hypothesis_results": [
+                {
+                    "Family": "Gemma-7B",
+                    "Base_Gain": 0.85,
+                    "Instruct_Gain": 0.85,
+                    "Delta": 0.0,
+                    "Ratio": 1.0,
+                    "Same_Sign": True,
+                    "RLHF_Effect": "NEUTRAL",
+                }
+            ],
+            "reference_gains": {"Pythia-6.9B": 0.8},
+        },
         "twin_test_results_20260105_160237.csv": twn,
         "4model_validation_results.json": {
             "mistral_reference": {"last_layer_gain": 1.37, "initial_explosion": 43.86, "plateau_range": [1, 2]},
-            "results": {name: {"family": "llama", "norm_type": "RMSNorm", "mlp_type": "SwiGLU", "n_layers": 3,
-                               "initial_gain": GAINS[0], "last_gain": GAINS[-1], "last_expands": True, "max_gain": 2.0,
-                               "max_gain_layer": 0, "contracting_pct": 100 / 3, "expanding_pct": 200 / 3,
-                               "paper2_inversion_layer": inversion, "paper2_inversion_gain": gain,
-                               "cumulative_energy": [2.0, 1.8, 1.98], "final_cumulative": 1.98, "gains": GAINS,
-                               "norms": [1.0, 2.0, 1.8, 1.98]}
-                        for name, inversion, gain in [("llama3.1-8b", None, None), ("apertus-8b", 1, 0.9)]},
+            "results": {
+                name: {
+                    "family": "llama",
+                    "norm_type": "RMSNorm",
+                    "mlp_type": "SwiGLU",
+                    "n_layers": 3,
+                    "initial_gain": GAINS[0],
+                    "last_gain": GAINS[-1],
+                    "last_expands": True,
+                    "max_gain": 2.0,
+                    "max_gain_layer": 0,
+                    "contracting_pct": 100 / 3,
+                    "expanding_pct": 200 / 3,
+                    "paper2_inversion_layer": inversion,
+                    "paper2_inversion_gain": gain,
+                    "cumulative_energy": [2.0, 1.8, 1.98],
+                    "final_cumulative": 1.98,
+                    "gains": GAINS,
+                    "norms": [1.0, 2.0, 1.8, 1.98],
+                }
+                for name, inversion, gain in [("llama3.1-8b", None, None), ("apertus-8b", 1, 0.9)]
+            },
             "cumulative_energy": {"llama3.1-8b": {"final_cumulative": 1.98, "net_effect": "AMPLIFY"}},
             "swiglu_comparison": {"llama31_8b_last_gain": 1.1, "mistral_7b_last_gain": 1.37, "ratio": 0.8},
-            "paper2_connection": {"layer28_gain": 0.9, "last_layer_gain": 1.1}},
+            "paper2_connection": {"layer28_gain": 0.9, "last_layer_gain": 1.1},
+        },
         "mistral_paradox_investigation_results.json": {
-            "unembedding_analysis": {"mistral-7b": {"family": "mistral", "unembedding": matrix, "embedding": matrix,
-                                                    "wu_we_ratio": 1.0, "tied_embeddings": False}},
-            "residual_stream_analysis": {"mistral-7b": {"n_layers": 3, "gains": [40.0, 1.0, 1.4],
-                                                        "norms": [1.0, 40.0, 40.0, 56.0], "contracting_pct": 0.0,
-                                                        "last_gain": 1.4, "max_gain": 40.0, "max_gain_layer": 0,
-                                                        "expansion_layers": [[0, 40.0], [2, 1.4]]}},
-            "entropy_analysis": {"mistral-7b": {"logit_mean": -3.0, "logit_std": 3.0, "logit_max": 12.0,
-                                                "logit_min": -11.0, "logit_range": 23.0, "entropy": 4.2,
-                                                "effective_vocab": 66.7, "top10_prob_mass": 0.58}}},
+            "unembedding_analysis": {
+                "mistral-7b": {
+                    "family": "mistral",
+                    "unembedding": matrix,
+                    "embedding": matrix,
+                    "wu_we_ratio": 1.0,
+                    "tied_embeddings": False,
+                }
+            },
+            "residual_stream_analysis": {
+                "mistral-7b": {
+                    "n_layers": 3,
+                    "gains": [40.0, 1.0, 1.4],
+                    "norms": [1.0, 40.0, 40.0, 56.0],
+                    "contracting_pct": 0.0,
+                    "last_gain": 1.4,
+                    "max_gain": 40.0,
+                    "max_gain_layer": 0,
+                    "expansion_layers": [[0, 40.0], [2, 1.4]],
+                }
+            },
+            "entropy_analysis": {
+                "mistral-7b": {
+                    "logit_mean": -3.0,
+                    "logit_std": 3.0,
+                    "logit_max": 12.0,
+                    "logit_min": -11.0,
+                    "logit_range": 23.0,
+                    "entropy": 4.2,
+                    "effective_vocab": 66.7,
+                    "top10_prob_mass": 0.58,
+                }
+            },
+        },
         "input_dependency_thermodynamics.json": {
             "model": "meta-llama/Llama-3.1-8B",
-            "prompts": {"1_Factual": {"text": "The capital of France is", "difficulty": "Trivial"},
-                        "2_Nonsense": {"text": "Table sky run", "difficulty": "Chaos"}},
-            "results": {key: {"last_gain": 1.1, "entropy": 4.0, "expands": True, "gains": GAINS,
-                              "top_tokens": [[" a", 0.17], [" the", 0.1]]} for key in ("1_Factual", "2_Nonsense")},
+            "prompts": {
+                "1_Factual": {"text": "The capital of France is", "difficulty": "Trivial"},
+                "2_Nonsense": {"text": "Table sky run", "difficulty": "Chaos"},
+            },
+            "results": {
+                key: {
+                    "last_gain": 1.1,
+                    "entropy": 4.0,
+                    "expands": True,
+                    "gains": GAINS,
+                    "top_tokens": [[" a", 0.17], [" the", 0.1]],
+                }
+                for key in ("1_Factual", "2_Nonsense")
+            },
             "correlation": {"pearson_r": 0.2, "pearson_p": 0.7, "spearman_r": 0.6, "spearman_p": 0.3},
-            "conclusion": "COMPLEX"},
+            "conclusion": "COMPLEX",
+        },
         "llama_anomaly_hypothesis_tests.json": {
-            "hypothesis_1_titanium_projector": {"results": {"llama3.1-8b": {
-                "shape": [128, 16], "vocab_size": 128, "hidden_dim": 16, "frobenius_norm": 331.0, "spectral_norm": 94.6,
-                "mean_row_norm": 0.9, "std_row_norm": 0.1, "spectral_per_sqrt_vocab": 0.26,
-                "effective_amplification": 45.4, "last_gain": 0.48}}},
-            "hypothesis_2_rope": {"results": {"llama3.1-8b": {
-                "rope_theta": 500000.0, "max_position": 131072, "context_length": 128000,
-                "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                 "original_max_position_embeddings": 8192, "rope_type": "llama3"}}}}},
+            "hypothesis_1_titanium_projector": {
+                "results": {
+                    "llama3.1-8b": {
+                        "shape": [128, 16],
+                        "vocab_size": 128,
+                        "hidden_dim": 16,
+                        "frobenius_norm": 331.0,
+                        "spectral_norm": 94.6,
+                        "mean_row_norm": 0.9,
+                        "std_row_norm": 0.1,
+                        "spectral_per_sqrt_vocab": 0.26,
+                        "effective_amplification": 45.4,
+                        "last_gain": 0.48,
+                    }
+                }
+            },
+            "hypothesis_2_rope": {
+                "results": {
+                    "llama3.1-8b": {
+                        "rope_theta": 500000.0,
+                        "max_position": 131072,
+                        "context_length": 128000,
+                        "rope_scaling": {
+                            "factor": 8.0,
+                            "low_freq_factor": 1.0,
+                            "high_freq_factor": 4.0,
+                            "original_max_position_embeddings": 8192,
+                            "rope_type": "llama3",
+                        },
+                    }
+                }
+            },
+        },
         "restriction_maps_results.json": {
-            "model": "EleutherAI/pythia-1.4b", "n_layers": 3, "n_heads": 16, "hidden_dim": 2048,
-            "test_prompt": "The capital of France is Paris.", "seq_len": 7,
-            "restriction_maps": {"L_star_min_contraction": 2, "L_star_inflection": 1,
-                                 "contraction_ratios": [0.3, 0.2, float("nan")], "mean_op_norms": [2.0, 1.5, 1.0],
-                                 "W_V_op_norms": [6.8, 5.7, 4.5], "attention_entropies": [1.7, 1.3, 1.4]},
-            "sheaf_laplacian": {"spectral_gaps": [0.0] * 3, "lambda_1": [1e-10] * 3, "lambda_2": [1e-10] * 3,
-                                "traces": [0.5, 0.9, 1.2]},
-            "validation": {"contraction_before_Lstar": True, "expansion_after_Lstar": False}},
+            "model": "EleutherAI/pythia-1.4b",
+            "n_layers": 3,
+            "n_heads": 16,
+            "hidden_dim": 2048,
+            "test_prompt": "The capital of France is Paris.",
+            "seq_len": 7,
+            "restriction_maps": {
+                "L_star_min_contraction": 2,
+                "L_star_inflection": 1,
+                "contraction_ratios": [0.3, 0.2, float("nan")],
+                "mean_op_norms": [2.0, 1.5, 1.0],
+                "W_V_op_norms": [6.8, 5.7, 4.5],
+                "attention_entropies": [1.7, 1.3, 1.4],
+            },
+            "sheaf_laplacian": {
+                "spectral_gaps": [0.0] * 3,
+                "lambda_1": [1e-10] * 3,
+                "lambda_2": [1e-10] * 3,
+                "traces": [0.5, 0.9, 1.2],
+            },
+            "validation": {"contraction_before_Lstar": True, "expansion_after_Lstar": False},
+        },
         "H4_validation_20260106_014132.json": {"results": [h4l], "summary": h4l_summary},
         "H4_summary_20260106_014132.csv": h4l_summary,
         "H4_v2_validation_20260106_015547.json": {"results": [h4v2], "summary": h4v2_summary},
         "H4_v2_summary_20260106_015547.csv": h4v2_summary,
         "H4_v2_extended_20260106_012606.json": {
             "reference_results": {"gpt2": {"trace_mh": 62696, "behavior": "EXPAND"}},
-            "extended_results": [{"model": "google/gemma-2b", "lab": "Google", "behavior": "UNKNOWN", "known_gain": 1.0,
-                                  "n_layers": 3, "n_heads": 8, "traces_full": [1.0, float("nan"), 2.0],
-                                  "traces_mh": [5.0, float("nan"), 6.0], "mean_trace_mh": float("nan"), "L_star": 2,
-                                  "L_star_ratio": 2 / 3}]},
+            "extended_results": [
+                {
+                    "model": "google/gemma-2b",
+                    "lab": "Google",
+                    "behavior": "UNKNOWN",
+                    "known_gain": 1.0,
+                    "n_layers": 3,
+                    "n_heads": 8,
+                    "traces_full": [1.0, float("nan"), 2.0],
+                    "traces_mh": [5.0, float("nan"), 6.0],
+                    "mean_trace_mh": float("nan"),
+                    "L_star": 2,
+                    "L_star_ratio": 2 / 3,
+                }
+            ],
+        },
         "l_star_sign_change_20260106_111315.json": {
-            "overall_mape": 50.0, "calibration_consistency": "0/1", "comparison_v2_argmax": 15.7,
+            "overall_mape": 50.0,
+            "calibration_consistency": "0/1",
+            "comparison_v2_argmax": 15.7,
             "improvement_pp": -34.3,
-            "results": [{"model": "openai-community/gpt2", "lab": "OpenAI", "L": 3, "H": 12, "arch": "gpt2",
-                         "L_star_predicted": 1.9, "L_star_empirical": 1.5, "L_star_std": 0.5,
-                         "L_star_calibration": None, "error_pct": 13.3, "detection_method": "sign_change",
-                         "individual_L_stars": [1, 2]}]},
+            "results": [
+                {
+                    "model": "openai-community/gpt2",
+                    "lab": "OpenAI",
+                    "L": 3,
+                    "H": 12,
+                    "arch": "gpt2",
+                    "L_star_predicted": 1.9,
+                    "L_star_empirical": 1.5,
+                    "L_star_std": 0.5,
+                    "L_star_calibration": None,
+                    "error_pct": 13.3,
+                    "detection_method": "sign_change",
+                    "individual_L_stars": [1, 2],
+                }
+            ],
+        },
         "OPT_anomaly_20260106_013155.json": {
-            "W_V_analysis": {"gpt2": {"model": "gpt2", "mean_frobenius": 88.1, "mean_spectral": 8.95,
-                                      "mean_condition": 21478.9}},
-            "attention_analysis": {"gpt2": {"model": "gpt2", "entropy_by_layer": [1.2, 1.1, 1.0],
-                                            "sparsity_by_layer": [0.44, 0.44, 0.5], "mean_entropy": 1.1,
-                                            "mean_sparsity": 0.46}}},
+            "W_V_analysis": {
+                "gpt2": {"model": "gpt2", "mean_frobenius": 88.1, "mean_spectral": 8.95, "mean_condition": 21478.9}
+            },
+            "attention_analysis": {
+                "gpt2": {
+                    "model": "gpt2",
+                    "entropy_by_layer": [1.2, 1.1, 1.0],
+                    "sparsity_by_layer": [0.44, 0.44, 0.5],
+                    "mean_entropy": 1.1,
+                    "mean_sparsity": 0.46,
+                }
+            },
+        },
         "restriction_map_summary_20260105_202448.csv": [
-            {"Model": "gpt2", "Lab": "OpenAI", "Expected": "NEUTRAL", "Layers": 12, "W_V Mean": 8.954,
-             "W_O Mean": 22.5}],
+            {"Model": "gpt2", "Lab": "OpenAI", "Expected": "NEUTRAL", "Layers": 12, "W_V Mean": 8.954, "W_O Mean": 22.5}
+        ],
     }
 
 
@@ -303,7 +673,11 @@ def test_synthetic_import_layout(synthetic, tmp_path):
     assert sorted(mpi["layer"].dropna()) == [1, 2, 3]
     assert _one(mpi, aggregate="layer_argmax") == 1
     assert sorted(values[values["quantity"] == "frobenius_norm"].query("notebook == '4MV'")["layer"].unique()) == [
-        -1, 0, 1, 2]
+        -1,
+        0,
+        1,
+        2,
+    ]
     # NaN kept, null dropped
     assert math.isnan(_one(values, notebook="H4X", quantity="trace_multihead", aggregate="layer_mean"))
     assert values[values["quantity"] == "l_star_calibration"].empty
@@ -344,8 +718,11 @@ def test_missing_key_is_an_error_naming_file_and_key(tmp_path):
     files = synthetic_files()
     del files["pythia_family_NO_FINAL_LN_20260105_174820.json"]["models"][0]["residual_gain_mean"]
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(ThermoAuditError, match=r"pythia_family_NO_FINAL_LN_20260105_174820\.json: missing key "
-                                           r"'models\[0\]\.residual_gain_mean'"):
+    with pytest.raises(
+        ThermoAuditError,
+        match=r"pythia_family_NO_FINAL_LN_20260105_174820\.json: missing key "
+        r"'models\[0\]\.residual_gain_mean'",
+    ):
         import_published(folder, tmp_path / "out", allow_changed=True)
 
 
@@ -353,8 +730,11 @@ def test_non_numeric_value_is_an_error_naming_file_and_key(tmp_path):
     files = synthetic_files()
     files["restriction_maps_results.json"]["restriction_maps"]["contraction_ratios"][1] = "n/a"
     folder = write_files(tmp_path / "Results", files)
-    with pytest.raises(ThermoAuditError, match=r"restriction_maps_results\.json: 'restriction_maps\.contraction_ratios"
-                                           r"\[1\]' is not a number"):
+    with pytest.raises(
+        ThermoAuditError,
+        match=r"restriction_maps_results\.json: 'restriction_maps\.contraction_ratios"
+        r"\[1\]' is not a number",
+    ):
         import_published(folder, tmp_path / "out", allow_changed=True)
 
 
@@ -370,8 +750,11 @@ def test_csv_missing_column_is_an_error_naming_file_and_column(tmp_path):
 
 def test_unknown_model_spelling_is_an_error_naming_the_file(tmp_path):
     files = synthetic_files()
-    files["OPT_anomaly_20260106_013155.json"]["W_V_analysis"]["gpt-7"] = {"mean_frobenius": 1.0, "mean_spectral": 1.0,
-                                                                          "mean_condition": 1.0}
+    files["OPT_anomaly_20260106_013155.json"]["W_V_analysis"]["gpt-7"] = {
+        "mean_frobenius": 1.0,
+        "mean_spectral": 1.0,
+        "mean_condition": 1.0,
+    }
     folder = write_files(tmp_path / "Results", files)
     with pytest.raises(ThermoAuditError, match=r"OPT_anomaly_20260106_013155\.json: unknown model name 'gpt-7'"):
         import_published(folder, tmp_path / "out", allow_changed=True)
@@ -403,8 +786,9 @@ def test_csv_disagreeing_with_json_keeps_the_json_value_and_notes_it(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="measure.published"):
         import_published(folder, tmp_path / "out", allow_changed=True)
     values = _values(tmp_path / "out")
-    row = values[(values["notebook"] == "GJP") & (values["quantity"] == "gain_last_block")
-                 & (values["prompt_id"] == "GU25-01")]
+    row = values[
+        (values["notebook"] == "GJP") & (values["quantity"] == "gain_last_block") & (values["prompt_id"] == "GU25-01")
+    ]
     assert float(row["value"].iloc[0]) == pytest.approx(0.8)
     assert "gptj_parallel_test_20260105_152333.csv states 0.5" in row["note"].iloc[0]
     assert any("disagree" in message for message in caplog.messages)
@@ -527,8 +911,17 @@ def test_real_tables_follow_the_catalogue(real):
 def test_real_dtypes_per_notebook(real):
     values = _values(real)
     measured = values.dropna(subset=["dtype"]).groupby("notebook")["dtype"].unique()
-    expected = {"GUB": "float16", "PFS": "float16", "TWN": "bfloat16", "GJP": "bfloat16", "4MV": "bfloat16",
-                "CRG": "float32", "G2L": "float32", "H4X": "4bit-nf4", "HRH": "float16"}
+    expected = {
+        "GUB": "float16",
+        "PFS": "float16",
+        "TWN": "bfloat16",
+        "GJP": "bfloat16",
+        "4MV": "bfloat16",
+        "CRG": "float32",
+        "G2L": "float32",
+        "H4X": "4bit-nf4",
+        "HRH": "float16",
+    }
     for notebook, dtype in expected.items():
         assert list(measured[notebook]) == [dtype]
 
@@ -545,32 +938,40 @@ def test_real_labs_come_from_the_registry(real):
 @needs_real
 def test_real_spot_checks_against_methods_appendix_a(real):
     v = _values(real)
-    assert _one(v, notebook="PFS", model="pythia-6.9b", quantity="gain_penultimate_block",
-                aggregate="mean") == pytest.approx(0.9941, abs=5e-5)
-    assert _one(v, notebook="PFS", model="pythia-6.9b", quantity="gain_penultimate_block",
-                aggregate="sd_population") == pytest.approx(0.0174, abs=5e-5)
-    assert _one(v, notebook="HRH", model="gpt-neo-2.7b", quantity="gain_penultimate_block",
-                aggregate="mean") == pytest.approx(0.7885, abs=5e-5)
+    assert _one(
+        v, notebook="PFS", model="pythia-6.9b", quantity="gain_penultimate_block", aggregate="mean"
+    ) == pytest.approx(0.9941, abs=5e-5)
+    assert _one(
+        v, notebook="PFS", model="pythia-6.9b", quantity="gain_penultimate_block", aggregate="sd_population"
+    ) == pytest.approx(0.0174, abs=5e-5)
+    assert _one(
+        v, notebook="HRH", model="gpt-neo-2.7b", quantity="gain_penultimate_block", aggregate="mean"
+    ) == pytest.approx(0.7885, abs=5e-5)
     base_levels = {"pythia-6.9b": 0.80472, "gemma-7b": 2.31436, "mistral-7b-v0.1": 1.10533, "llama-3.1-8b": 1.48450}
     for model, level in base_levels.items():
         assert _one(v, notebook="GUB", model=model, quantity="gain_last_block", aggregate="mean") == pytest.approx(
-            level, abs=5e-6)
+            level, abs=5e-6
+        )
     assert _one(v, notebook="TWN", model="gemma-7b", quantity="gain_last_block", aggregate="mean") == pytest.approx(
-        2.3159, abs=5e-5)
-    assert _one(v, notebook="TWN", model="gemma-7b-it", quantity="gain_last_block",
-                aggregate="mean") == pytest.approx(1.1531, abs=5e-5)
-    assert _one(v, notebook="H4V2", model="gpt2", quantity="trace_multihead",
-                aggregate="layer_mean") == pytest.approx(62695.87, abs=5e-3)
+        2.3159, abs=5e-5
+    )
+    assert _one(v, notebook="TWN", model="gemma-7b-it", quantity="gain_last_block", aggregate="mean") == pytest.approx(
+        1.1531, abs=5e-5
+    )
+    assert _one(v, notebook="H4V2", model="gpt2", quantity="trace_multihead", aggregate="layer_mean") == pytest.approx(
+        62695.87, abs=5e-3
+    )
     assert _one(v, notebook="MPI", quantity="frobenius_gain", layer=31) == pytest.approx(1.3680, abs=5e-5)
-    assert _one(v, notebook="4MV", model="llama-3.1-8b", quantity="cumulative_gain",
-                layer=31) == pytest.approx(198.21, abs=5e-3)
+    assert _one(v, notebook="4MV", model="llama-3.1-8b", quantity="cumulative_gain", layer=31) == pytest.approx(
+        198.21, abs=5e-3
+    )
     assert _one(v, notebook="SLP", quantity="final_mlp_gain_vs_params", aggregate="slope") == pytest.approx(
-        0.2650, abs=5e-5)
+        0.2650, abs=5e-5
+    )
     rme = v[(v["notebook"] == "RME") & (v["quantity"] == "contraction_ratio")].set_index("layer")["value"]
     assert rme[10] == pytest.approx(0.1241, abs=5e-5) and rme[[21, 22, 23]].isna().all()
     assert _one(v, notebook="HRH", quantity="h25_rule_accuracy") == pytest.approx(43.75)
-    assert _one(v, notebook="HRH", quantity="gain_penultimate_block",
-                aggregate="model_pct_below_1:EleutherAI") == 80.0
+    assert _one(v, notebook="HRH", quantity="gain_penultimate_block", aggregate="model_pct_below_1:EleutherAI") == 80.0
 
 
 @needs_real
@@ -588,13 +989,15 @@ def test_real_recomputed_from_the_imported_values(real):
     depth = v[(v["notebook"] == "PFS") & (v["quantity"] == "n_layers")].set_index("model")["value"]
     r, p = stats.pearsonr(rho[recomputed.index], recomputed)
     assert round(r, 4) == -0.8116 and round(p, 5) == 0.01444
-    assert r == pytest.approx(_one(v, notebook="PFS", quantity="rho_vs_gain_penultimate_block",
-                                   aggregate="pearson_r"), rel=CSV_RTOL)
+    assert r == pytest.approx(
+        _one(v, notebook="PFS", quantity="rho_vs_gain_penultimate_block", aggregate="pearson_r"), rel=CSV_RTOL
+    )
     assert round(stats.pearsonr(depth[recomputed.index], recomputed)[0], 3) == -0.878
     gub = v[(v["notebook"] == "GUB") & (v["quantity"] == "gain_last_block")]
     means = gub.dropna(subset=["prompt_id"]).groupby("model")["value"].mean()
-    np.testing.assert_allclose(means, gub[gub["aggregate"] == "mean"].set_index("model")["value"][means.index],
-                               rtol=CSV_RTOL)
+    np.testing.assert_allclose(
+        means, gub[gub["aggregate"] == "mean"].set_index("model")["value"][means.index], rtol=CSV_RTOL
+    )
 
 
 @needs_real
@@ -602,8 +1005,9 @@ def test_real_gu25_prompts(real):
     prompts = read_table(real / "prompts.csv", PROMPTS_TABLE)
     gu25 = prompts[prompts["prompt_set"] == "GU25"]
     assert list(gu25["prompt_id"]) == [f"GU25-{i:02d}" for i in range(1, 26)]
-    assert gu25["category"].value_counts().to_dict() == {c: 5 for c in
-                                                         ["Factual", "Syntactic", "Cliche", "Novel", "Nonsense"]}
+    assert gu25["category"].value_counts().to_dict() == {
+        c: 5 for c in ["Factual", "Syntactic", "Cliche", "Novel", "Nonsense"]
+    }
     complexity = gu25.groupby("category")["complexity"].unique().map(list).to_dict()
     assert complexity == {"Factual": [1], "Cliche": [2], "Nonsense": [3], "Novel": [4], "Syntactic": [5]}
     assert gu25["notebooks"].unique().tolist() == ["GUB;G2L;GJP;TWN"]

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,20 +17,28 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoConfig
-
 from conformance_configs import build_tiny_model
 from measure_fixtures import char_tokenizer
-from contract.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
-from measure.loading import load_model
-from measure.prompts import load_prompt_set, read_prompt_file
-from contract.store import commit_run, read_measured_tables
+from transformers import AutoConfig
+
 import measure as measure_package
+from contract.errors import ModelLoadError, PromptError, TableError, UnsupportedArchitectureError
+from contract.store import commit_run, read_measured_tables
 from contract.vocab import SUBLAYERS
+from measure.loading import load_model
 from measure.probe import BatchCapture
-from measure.runner import (RunOptions, _attention_frame, _sublayer_frame, batches, git_revision, measure_model,
-                            model_row, run_provenance, tokenize)
-from contract.tables import MEASURED_TABLES
+from measure.prompts import load_prompt_set, read_prompt_file
+from measure.runner import (
+    RunOptions,
+    _attention_frame,
+    _sublayer_frame,
+    batches,
+    git_revision,
+    measure_model,
+    model_row,
+    run_provenance,
+    tokenize,
+)
 from measure.weights import head_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,14 +59,17 @@ def model_dirs(tmp_path_factory):
 @pytest.fixture
 def prompts(tmp_path):
     path = tmp_path / "prompts.csv"
-    pd.DataFrame({"text": ["abc def", "x", "hello world, again", "the cat sat"],
-                  "category": ["a", "b", "a", "b"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"text": ["abc def", "x", "hello world, again", "the cat sat"], "category": ["a", "b", "a", "b"]}
+    ).to_csv(path, index=False)
     return read_prompt_file(path)
 
 
 def measure(folder, prompts, attention=True, name=None, batch_size=3):
     loaded = load_model(str(folder), attention=attention, device="cpu", name=name)
-    return loaded, measure_model(loaded, prompts, RunOptions(batch_size=batch_size, attention=attention, progress=False))
+    return loaded, measure_model(
+        loaded, prompts, RunOptions(batch_size=batch_size, attention=attention, progress=False)
+    )
 
 
 def test_tables_follow_the_contract(model_dirs, prompts, tmp_path):
@@ -112,8 +123,7 @@ def test_every_gain_view_is_the_ratio_of_its_own_stored_norms(model_dirs, prompt
         norms = residual.pivot(index="prompt_id", columns="layer", values=f"norm_{view}").to_numpy()
         gains = residual.pivot(index="prompt_id", columns="layer", values=f"gain_{view}").to_numpy()
         assert np.isnan(gains[:, 0]).all(), view
-        np.testing.assert_allclose(gains[:, 1:], norms[:, 1:] / norms[:, :-1], rtol=1e-12, equal_nan=True,
-                                   err_msg=view)
+        np.testing.assert_allclose(gains[:, 1:], norms[:, 1:] / norms[:, :-1], rtol=1e-12, equal_nan=True, err_msg=view)
         assert np.isfinite(gains[:, 1:]).sum() >= (len(prompts) - 1) * 4, view  # only "x" has no mean view
     views = residual.loc[residual["layer"] >= 0, ["gain_last", "gain_mean", "gain_frobenius"]].dropna()
     assert (views["gain_last"] != views["gain_mean"]).all() and (views["gain_mean"] != views["gain_frobenius"]).all()
@@ -162,8 +172,10 @@ def test_remeasuring_replaces_exactly_that_models_run(model_dirs, prompts, tmp_p
     after = read_measured_tables(tmp_path)
     for name, table in after.items():
         if "model" in table:
-            pd.testing.assert_frame_equal(table[table["model"] == "b"].reset_index(drop=True),
-                                          before[name][before[name]["model"] == "b"].reset_index(drop=True))
+            pd.testing.assert_frame_equal(
+                table[table["model"] == "b"].reset_index(drop=True),
+                before[name][before[name]["model"] == "b"].reset_index(drop=True),
+            )
     assert after["attention"].query("model == 'a'").empty  # the new run has no attention metrics
     assert after["runs"].set_index("model").loc["a", "batch_size"] == 1
     assert len(list((tmp_path / "runs").iterdir())) == 2  # the superseded version is gone
@@ -220,8 +232,12 @@ def test_default_prompt_set_has_five_prompts_per_category():
     prompts = load_prompt_set()
     assert len(prompts) == 25
     assert prompts.groupby("category")["complexity"].agg(["size", "first"]).to_dict("index") == {
-        "Factual": {"size": 5, "first": 1}, "Syntactic": {"size": 5, "first": 5}, "Cliche": {"size": 5, "first": 2},
-        "Novel": {"size": 5, "first": 4}, "Nonsense": {"size": 5, "first": 3}}
+        "Factual": {"size": 5, "first": 1},
+        "Syntactic": {"size": 5, "first": 5},
+        "Cliche": {"size": 5, "first": 2},
+        "Novel": {"size": 5, "first": 4},
+        "Nonsense": {"size": 5, "first": 3},
+    }
 
 
 def test_unsupported_architecture_fails_before_loading_weights(tmp_path):
@@ -236,15 +252,30 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "measure", *args], capture_output=True, text=True, cwd=cwd,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "measure", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_cli_help_explains_every_run_option():
     result = run_cli("run", "--help")
     assert result.returncode == 0
-    for option in ("--model", "--gguf-file", "--prompt-set", "--prompts", "--dtype", "--device", "--batch-size",
-                   "--attention", "--random-init", "--out"):
+    for option in (
+        "--model",
+        "--gguf-file",
+        "--prompt-set",
+        "--prompts",
+        "--dtype",
+        "--device",
+        "--batch-size",
+        "--attention",
+        "--random-init",
+        "--out",
+    ):
         assert option in result.stdout
     assert "default: float32" in result.stdout
 
@@ -253,8 +284,18 @@ def test_cli_run_writes_tables_and_reports_errors(model_dirs, prompts, tmp_path)
     prompt_file = tmp_path / "p.csv"
     prompts.to_csv(prompt_file, index=False)
     out = tmp_path / "out"
-    result = run_cli("run", "--model", str(model_dirs["gpt2"]), "--prompts", str(prompt_file), "--out", str(out),
-                     "--no-progress", "--device", "cpu")
+    result = run_cli(
+        "run",
+        "--model",
+        str(model_dirs["gpt2"]),
+        "--prompts",
+        str(prompt_file),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     assert result.returncode == 0, result.stderr
     assert len(read_measured_tables(out)["outputs"]) == len(prompts)
     assert "python -m measure run" in read_measured_tables(out)["runs"]["command"].iloc[0]
@@ -280,10 +321,18 @@ def planted_capture(seed: int = 0) -> BatchCapture:
     offdiag[2, 0, :] = 0.0
     offdiag[2, 1, :] = 0.25
     empty = np.zeros(3)
-    return BatchCapture(n_tokens=n_tokens, token_norms=None, sublayer_norms=sublayer, offdiag_mass=offdiag,
-                        attention_entropy=rng.uniform(0, 1, size=(3, 2, 3)),
-                        mass_minus_tokens=rng.normal(0, 1e-6, size=(3, 2, 3)), next_token_entropy=empty,
-                        top_token_id=empty, top_prob=empty, nonfinite_logits=empty.astype(bool))
+    return BatchCapture(
+        n_tokens=n_tokens,
+        token_norms=None,
+        sublayer_norms=sublayer,
+        offdiag_mass=offdiag,
+        attention_entropy=rng.uniform(0, 1, size=(3, 2, 3)),
+        mass_minus_tokens=rng.normal(0, 1e-6, size=(3, 2, 3)),
+        next_token_entropy=empty,
+        top_token_id=empty,
+        top_prob=empty,
+        nonfinite_logits=empty.astype(bool),
+    )
 
 
 PLANTED_PROMPTS = pd.DataFrame({"prompt_set": "planted", "prompt_id": ["p0", "p1", "p2"]})
@@ -317,12 +366,16 @@ def test_attention_frame_divides_the_mass_by_the_tokens_after_the_first_and_warn
     for row in frame.itertuples():
         b = int(row.prompt_id[1])
         assert row.n_tokens == capture.n_tokens[b]
-        for column, values in (("offdiag_mass", capture.offdiag_mass), ("entropy", capture.attention_entropy),
-                               ("mass_minus_tokens", capture.mass_minus_tokens)):
+        for column, values in (
+            ("offdiag_mass", capture.offdiag_mass),
+            ("entropy", capture.attention_entropy),
+            ("mass_minus_tokens", capture.mass_minus_tokens),
+        ):
             assert getattr(row, column) == values[b, row.layer, row.head]
         if row.n_tokens > 1:
-            assert row.offdiag_mean == pytest.approx(capture.offdiag_mass[b, row.layer, row.head] / (row.n_tokens - 1),
-                                                     rel=1e-6)
+            assert row.offdiag_mean == pytest.approx(
+                capture.offdiag_mass[b, row.layer, row.head] / (row.n_tokens - 1), rel=1e-6
+            )
         else:
             assert np.isnan(row.offdiag_mean)
 
@@ -345,8 +398,9 @@ def test_model_row_takes_labels_from_the_options_else_from_the_registry(model_di
     bare = model_row(loaded, RunOptions(progress=False))
     assert (bare["lab"], bare["variant"], bare["twin_of"]) == (None, None, None)
     assert bare["device"] == "cpu" and bare["measured_at"]  # its own provenance when none is given
-    registered = dataclasses.replace(loaded, entry=pd.Series({"lab": "EleutherAI", "variant": "instruct",
-                                                              "twin_of": "base-model"}))
+    registered = dataclasses.replace(
+        loaded, entry=pd.Series({"lab": "EleutherAI", "variant": "instruct", "twin_of": "base-model"})
+    )
     row = model_row(registered, RunOptions(progress=False))
     assert (row["lab"], row["variant"], row["twin_of"]) == ("EleutherAI", "instruct", "base-model")
     overridden = model_row(registered, RunOptions(progress=False, lab="Other", twin_of="other-base"))
@@ -359,12 +413,17 @@ def test_model_row_takes_labels_from_the_options_else_from_the_registry(model_di
 def test_run_provenance_is_stamped_in_utc():
     stamp = datetime.fromisoformat(run_provenance()["measured_at"])
     assert stamp.utcoffset() == timedelta(0)
-    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
 
 
 def _git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=folder, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def test_git_revision_is_the_checkouts_commit_marked_dirty_by_tracked_changes_only(tmp_path, monkeypatch):
@@ -399,12 +458,14 @@ def _poison_final_output(model, calls: list[int], poison_call) -> None:
     """Make the final norm's output infinite at position 0 of the first prompt of the batches for which
     ``poison_call(call number)`` is true: one non-finite token at one site, the logits of the last token
     untouched."""
+
     def hook(module, args, output):
         calls.append(len(calls))
         if poison_call(calls[-1]):
             output = output.clone()
             output[0, 0, :] = float("inf")
         return output
+
     model.transformer.ln_f.register_forward_hook(hook)
 
 
@@ -419,7 +480,8 @@ def test_a_prompt_with_one_non_finite_token_is_flagged_and_named(model_dirs, pro
     assert not tables["outputs"]["nonfinite_logits"].any()  # flagged by its tokens alone
     assert tables["runs"]["nonfinite_prompts"].iloc[0] == 1
     assert [r.getMessage() for r in caplog.records] == [
-        f"tiny: non-finite activations in 1 prompt(s) ({longest}); they are flagged and left out of means."]
+        f"tiny: non-finite activations in 1 prompt(s) ({longest}); they are flagged and left out of means."
+    ]
 
 
 def test_the_warning_names_the_first_five_flagged_prompts(model_dirs, tmp_path, caplog):
@@ -433,7 +495,8 @@ def test_the_warning_names_the_first_five_flagged_prompts(model_dirs, tmp_path, 
     assert tables["runs"]["nonfinite_prompts"].iloc[0] == 6
     named = ", ".join(sorted(six["prompt_id"])[:5])
     assert [r.getMessage() for r in caplog.records] == [
-        f"tiny: non-finite activations in 6 prompt(s) ({named}); they are flagged and left out of means."]
+        f"tiny: non-finite activations in 6 prompt(s) ({named}); they are flagged and left out of means."
+    ]
 
 
 def test_a_head_with_a_non_finite_weight_is_counted_and_warned_of(model_dirs, prompts, caplog):
@@ -444,9 +507,11 @@ def test_a_head_with_a_non_finite_weight_is_counted_and_warned_of(model_dirs, pr
         tables = measure_model(loaded, prompts, RunOptions(batch_size=4, progress=False))
     heads = tables["heads"]
     assert heads.loc[heads["nonfinite_weights"] > 0, ["layer", "head", "nonfinite_weights"]].values.tolist() == [
-        [1, 0, 1]]
-    assert ("tiny: 1 head(s) have non-finite weights; their norms are left empty (heads.nonfinite_weights)."
-            in [r.getMessage() for r in caplog.records])
+        [1, 0, 1]
+    ]
+    assert "tiny: 1 head(s) have non-finite weights; their norms are left empty (heads.nonfinite_weights)." in [
+        r.getMessage() for r in caplog.records
+    ]
 
 
 def test_run_row_device_timing_provenance_and_prompt_hashes(model_dirs, prompts, monkeypatch):
@@ -458,8 +523,11 @@ def test_run_row_device_timing_provenance_and_prompt_hashes(model_dirs, prompts,
     loaded = load_model(str(model_dirs["gpt2"]), device="cpu", name="tiny")
     monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=iter([100.0, 101.23456]).__next__))
     stamps = iter(range(10))
-    monkeypatch.setattr(runner, "run_provenance", lambda: {"package_version": "v", "git_revision": "g",
-                                                            "measured_at": f"t{next(stamps)}"})
+    monkeypatch.setattr(
+        runner,
+        "run_provenance",
+        lambda: {"package_version": "v", "git_revision": "g", "measured_at": f"t{next(stamps)}"},
+    )
     tables = measure_model(loaded, prompts, RunOptions(batch_size=3, progress=False))
     run = tables["runs"].iloc[0]
     assert run["device"] == "cpu" and tables["models"]["device"].iloc[0] == "cpu"

@@ -31,8 +31,10 @@ def residual_tables(draw):
     for m in range(draw(st.integers(1, 3))):
         n_layers = draw(st.integers(2, 5))
         for p in range(draw(st.integers(1, 3))):
-            views = {v: np.array(draw(st.lists(NORM, min_size=n_layers + 2, max_size=n_layers + 2)))
-                     for v in ("last", "mean", "frobenius")}
+            views = {
+                v: np.array(draw(st.lists(NORM, min_size=n_layers + 2, max_size=n_layers + 2)))
+                for v in ("last", "mean", "frobenius")
+            }
             norms[(f"m{m}", f"p{p}")] = views
             for i, layer in enumerate(range(-1, n_layers + 1)):
                 site = "embedding" if layer == -1 else "final_norm" if layer == n_layers else "block"
@@ -71,29 +73,35 @@ def expected_values(norms: dict) -> dict[tuple[str, str, str], float]:
 
 
 def _as_dict(frame: pd.DataFrame) -> dict[tuple[str, str, tuple[str, str]], float]:
-    return {(c, q, (m, p)): v for c, q, m, p, v in
-            zip(frame["convention"], frame["quantity"], frame["model"], frame["prompt_id"], frame["value"])}
+    return {
+        (c, q, (m, p)): v
+        for c, q, m, p, v in zip(
+            frame["convention"], frame["quantity"], frame["model"], frame["prompt_id"], frame["value"]
+        )
+    }
 
 
 def _measured(frame: pd.DataFrame, convention: str, norms: dict) -> dict:
-    """The values of the measured prompts; the frame's layout is checked on the way. The pivot by (model,
-    prompt_set, prompt_id) also yields the pairs a model was not measured on (all NaN, which
-    analysis.sources drops): those are allowed, and must be NaN."""
+    """The values of the measured prompts; the frame's layout is checked on the way, and it holds no row for
+    a (model, prompt) pair that was not measured."""
     assert list(frame.columns) == LONG_COLUMNS
     assert frame.index.equals(pd.RangeIndex(len(frame)))
     assert (frame["convention"] == convention).all()
     values = _as_dict(frame)
-    phantom = {k: v for k, v in values.items() if k[2] not in norms}
-    assert all(np.isnan(v) for v in phantom.values()), phantom
-    return {k: v for k, v in values.items() if k[2] in norms}
+    assert {k[2] for k in values} <= set(norms)
+    return values
 
 
 @given(residual_tables())
 def test_residual_conventions_agree_with_a_direct_computation(table):
     residual, norms = table
     expected = expected_values(norms)
-    frames = {"canonical": canonical(residual), "R1": legacy_hs_penultimate(residual),
-              "R2": hook_last_token(residual), "R3": hook_frobenius_all_tokens(residual)}
+    frames = {
+        "canonical": canonical(residual),
+        "R1": legacy_hs_penultimate(residual),
+        "R2": hook_last_token(residual),
+        "R3": hook_frobenius_all_tokens(residual),
+    }
     for convention, frame in frames.items():
         got = _measured(frame, convention, norms)
         want = {k: v for k, v in expected.items() if k[0] == convention}
@@ -109,9 +117,21 @@ def test_residual_conventions_agree_with_a_direct_computation(table):
 
 @given(st.lists(st.tuples(NORM, NORM, NORM, NORM), min_size=1, max_size=8))
 def test_r4_is_the_ratio_of_mean_norms_per_sublayer(values):
-    rows = [dict(model="m", prompt_set="s", prompt_id=f"p{i // 2}", layer=i % 2, sublayer=sublayer,
-                 norm_in_mean=a, norm_out_mean=b, norm_in_last=c, norm_out_last=d)
-            for i, (a, b, c, d) in enumerate(values) for sublayer in ("attention", "mlp")]
+    rows = [
+        dict(
+            model="m",
+            prompt_set="s",
+            prompt_id=f"p{i // 2}",
+            layer=i % 2,
+            sublayer=sublayer,
+            norm_in_mean=a,
+            norm_out_mean=b,
+            norm_in_last=c,
+            norm_out_last=d,
+        )
+        for i, (a, b, c, d) in enumerate(values)
+        for sublayer in ("attention", "mlp")
+    ]
     sublayers = pd.DataFrame(rows)
     r4 = sublayer_vs_normed_input(sublayers)
     assert list(r4.columns) == KEYS + ["layer", "convention", "quantity", "value"]

@@ -14,13 +14,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from measure_fixtures import save_tiny
 
 from measure.loading import load_model
-from measure.prompts import read_prompt_file
 from measure.probe import BatchCapture, attention_reductions
+from measure.prompts import read_prompt_file
 from measure.runner import RunOptions, measure_model, residual_rows
 from measure.weights import head_metrics, weight_table
-from measure_fixtures import save_tiny
 
 # --- residual views on random captures ------------------------------------------------------------
 
@@ -41,9 +41,18 @@ def captures(draw):
     padded = np.arange(length)[None, None, :] >= n_tokens[:, None, None]
     norms = np.where(padded, np.float32(draw(PADDING)), norms).astype(np.float32)
     empty = np.zeros(batch)
-    capture = BatchCapture(n_tokens=n_tokens, token_norms=norms, sublayer_norms=None, offdiag_mass=None,
-                           attention_entropy=None, mass_minus_tokens=None, next_token_entropy=empty,
-                           top_token_id=empty, top_prob=empty, nonfinite_logits=empty.astype(bool))
+    capture = BatchCapture(
+        n_tokens=n_tokens,
+        token_norms=norms,
+        sublayer_norms=None,
+        offdiag_mass=None,
+        attention_entropy=None,
+        mass_minus_tokens=None,
+        next_token_entropy=empty,
+        top_token_id=empty,
+        top_prob=empty,
+        nonfinite_logits=empty.astype(bool),
+    )
     return capture
 
 
@@ -95,31 +104,39 @@ TEXT = st.text(alphabet="abcdefgh xyz,.", min_size=1, max_size=14)
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    return {arch: load_model(str(save_tiny(arch, folder / arch)), attention=True, device="cpu", name=arch)
-            for arch in ARCHITECTURES}
+    return {
+        arch: load_model(str(save_tiny(arch, folder / arch)), attention=True, device="cpu", name=arch)
+        for arch in ARCHITECTURES
+    }
 
 
 def _run(loaded, texts: list[str], batch_size: int, folder) -> dict[str, pd.DataFrame]:
     path = folder / "prompts.csv"
     pd.DataFrame({"text": texts}).to_csv(path, index=False)
-    return measure_model(loaded, read_prompt_file(path), RunOptions(batch_size=batch_size, attention=True,
-                                                                    progress=False))
+    return measure_model(
+        loaded, read_prompt_file(path), RunOptions(batch_size=batch_size, attention=True, progress=False)
+    )
 
 
-PER_PROMPT = {"residual": (["prompt_id", "layer"], ["norm_last", "norm_mean", "norm_frobenius", "gain_last",
-                                                    "gain_mean", "gain_frobenius", "n_tokens"]),
-              "sublayers": (["prompt_id", "layer", "sublayer"], ["norm_in_mean", "norm_out_mean", "norm_in_last",
-                                                                 "norm_out_last"]),
-              "attention": (["prompt_id", "layer", "head"], ["offdiag_mass", "entropy", "mass_minus_tokens",
-                                                             "sheaf_trace"]),
-              "outputs": (["prompt_id"], ["n_tokens", "entropy", "top_prob"])}
+PER_PROMPT = {
+    "residual": (
+        ["prompt_id", "layer"],
+        ["norm_last", "norm_mean", "norm_frobenius", "gain_last", "gain_mean", "gain_frobenius", "n_tokens"],
+    ),
+    "sublayers": (
+        ["prompt_id", "layer", "sublayer"],
+        ["norm_in_mean", "norm_out_mean", "norm_in_last", "norm_out_last"],
+    ),
+    "attention": (["prompt_id", "layer", "head"], ["offdiag_mass", "entropy", "mass_minus_tokens", "sheaf_trace"]),
+    "outputs": (["prompt_id"], ["n_tokens", "entropy", "top_prob"]),
+}
 
 
-@given(arch=st.sampled_from(ARCHITECTURES), texts=st.lists(TEXT, min_size=2, max_size=6),
-       batch_size=st.integers(2, 6))
+@given(arch=st.sampled_from(ARCHITECTURES), texts=st.lists(TEXT, min_size=2, max_size=6), batch_size=st.integers(2, 6))
 @settings(max_examples=10)
-def test_padding_and_batch_composition_never_change_a_prompts_numbers(tiny_models, tmp_path_factory, arch, texts,
-                                                                      batch_size):
+def test_padding_and_batch_composition_never_change_a_prompts_numbers(
+    tiny_models, tmp_path_factory, arch, texts, batch_size
+):
     """Each prompt measured in a batch of prompts of other lengths (right-padded) gives the numbers it
     gives measured alone."""
     folder = tmp_path_factory.mktemp("prompts")
@@ -130,8 +147,9 @@ def test_padding_and_batch_composition_never_change_a_prompts_numbers(tiny_model
         right = alone[table].set_index(keys).sort_index()[columns]
         assert left.index.equals(right.index), table
         # float32 forward passes of different shapes: rounding-level differences only
-        np.testing.assert_allclose(left.to_numpy(float), right.to_numpy(float), rtol=2e-4, atol=1e-5,
-                                   equal_nan=True, err_msg=table)
+        np.testing.assert_allclose(
+            left.to_numpy(float), right.to_numpy(float), rtol=2e-4, atol=1e-5, equal_nan=True, err_msg=table
+        )
 
 
 # --- per-head reductions permute with the heads ---------------------------------------------------
@@ -164,9 +182,11 @@ def test_head_metrics_permute_with_the_heads_and_equal_the_svd(weights, random):
     for name, values in metrics.items():
         torch.testing.assert_close(permuted[name], values[order], rtol=1e-9, atol=1e-9, msg=name)
     for h in range(w_v.shape[0]):
-        singular = {"wv": np.linalg.svd(w_v[h].numpy(), compute_uv=False),
-                    "wo": np.linalg.svd(w_o[h].numpy(), compute_uv=False),
-                    "ov": np.linalg.svd((w_o[h] @ w_v[h]).numpy(), compute_uv=False)}
+        singular = {
+            "wv": np.linalg.svd(w_v[h].numpy(), compute_uv=False),
+            "wo": np.linalg.svd(w_o[h].numpy(), compute_uv=False),
+            "ov": np.linalg.svd((w_o[h] @ w_v[h]).numpy(), compute_uv=False),
+        }
         for what, s in singular.items():
             scale = max(1.0, s[0])
             assert metrics[f"{what}_spectral"][h].item() == pytest.approx(s[0], abs=1e-6 * scale), what
@@ -200,13 +220,21 @@ def test_weight_table_rows_permute_with_the_heads_and_a_broken_head_stays_its_ow
     table = weight_table(adapter.model, adapter, "m")
     adapter = _FakeAdapter([(w_v[list(order)], w_o[list(order)]) for w_v, w_o in layers])
     permuted = weight_table(adapter.model, adapter, "m")
-    columns = ["wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius", "ov_spectral", "ov_frobenius",
-               "nonfinite_weights"]
+    columns = [
+        "wv_spectral",
+        "wv_frobenius",
+        "wo_spectral",
+        "wo_frobenius",
+        "ov_spectral",
+        "ov_frobenius",
+        "nonfinite_weights",
+    ]
     for layer in range(len(layers)):
         original = table[table["layer"] == layer].set_index("head")[columns]
         moved = permuted[permuted["layer"] == layer].set_index("head")[columns]
-        np.testing.assert_allclose(moved.to_numpy(float), original.loc[list(order)].to_numpy(float), rtol=1e-9,
-                                   equal_nan=True)
+        np.testing.assert_allclose(
+            moved.to_numpy(float), original.loc[list(order)].to_numpy(float), rtol=1e-9, equal_nan=True
+        )
     first = table[table["layer"] == 0].set_index("head")
     assert first.loc[broken, "nonfinite_weights"] == 1 and first.loc[broken, columns[:-1]].isna().all()
     healthy = first.drop(index=broken)
@@ -218,8 +246,9 @@ def attention_probs(draw):
     """Causal softmax attention [B, H, T, T] of right-padded prompts and its query mask."""
     batch, heads, length = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 6))
     n_tokens = torch.tensor(draw(st.lists(st.integers(1, length), min_size=batch, max_size=batch)))
-    scores = torch.from_numpy(draw(arrays(np.float32, (batch, heads, length, length),
-                                          elements=st.floats(-6, 6, width=32))))
+    scores = torch.from_numpy(
+        draw(arrays(np.float32, (batch, heads, length, length), elements=st.floats(-6, 6, width=32)))
+    )
     key_mask = torch.arange(length)[None, :] < n_tokens[:, None]  # [B, T]
     causal = torch.ones(length, length, dtype=torch.bool).tril()
     allowed = causal[None, None] & key_mask[:, None, None, :]

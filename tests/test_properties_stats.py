@@ -23,8 +23,11 @@ VALUES = st.integers(-4, 4).map(float)
 def _count(null: np.ndarray, observed: float, alternative: str) -> int:
     """Relabellings at least as extreme as ``observed`` (ties within 1e-9, as rounding allows)."""
     tolerance = 1e-9 * max(1.0, abs(observed))
-    hits = {"greater": null >= observed - tolerance, "less": null <= observed + tolerance,
-            "two-sided": np.abs(null) >= abs(observed) - tolerance}[alternative]
+    hits = {
+        "greater": null >= observed - tolerance,
+        "less": null <= observed + tolerance,
+        "two-sided": np.abs(null) >= abs(observed) - tolerance,
+    }[alternative]
     return int(hits.sum())
 
 
@@ -32,8 +35,9 @@ def _count(null: np.ndarray, observed: float, alternative: str) -> int:
 def two_groups(draw):
     n_a, n_b = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     values = draw(st.lists(VALUES, min_size=n_a + n_b, max_size=n_a + n_b))
-    return pd.DataFrame({"model": [f"m{i}" for i in range(n_a + n_b)], "lab": ["a"] * n_a + ["b"] * n_b,
-                         "gain": values})
+    return pd.DataFrame(
+        {"model": [f"m{i}" for i in range(n_a + n_b)], "lab": ["a"] * n_a + ["b"] * n_b, "gain": values}
+    )
 
 
 @given(two_groups(), ALTERNATIVES)
@@ -41,8 +45,9 @@ def test_exact_permutation_p_is_the_share_of_relabellings(data, alternative):
     values, in_a = data["gain"].to_numpy(), (data["lab"] == "a").to_numpy()
     n, n_a = len(values), int(in_a.sum())
     out = stats.permutation_test(data, "gain", "lab", "model", alternative=alternative, n_resamples=10_000)
-    null = np.array([values[list(a)].mean() - np.delete(values, list(a)).mean()
-                     for a in itertools.combinations(range(n), n_a)])
+    null = np.array(
+        [values[list(a)].mean() - np.delete(values, list(a)).mean() for a in itertools.combinations(range(n), n_a)]
+    )
     observed = values[in_a].mean() - values[~in_a].mean()
     assert out.at[0, "exact"] and out.at[0, "n_relabellings"] == math.comb(n, n_a)
     assert out.at[0, "p_value"] == _count(null, observed, alternative) / math.comb(n, n_a)
@@ -53,8 +58,9 @@ def test_exact_permutation_p_is_the_share_of_relabellings(data, alternative):
 def test_monte_carlo_permutation_p_is_never_below_one_over_n_plus_one(data, alternative, n_resamples, seed):
     n, n_a = len(data), int((data["lab"] == "a").sum())
     assume(math.comb(n, n_a) > n_resamples)
-    out = stats.permutation_test(data, "gain", "lab", "model", alternative=alternative, n_resamples=n_resamples,
-                                 seed=seed)
+    out = stats.permutation_test(
+        data, "gain", "lab", "model", alternative=alternative, n_resamples=n_resamples, seed=seed
+    )
     p = out.at[0, "p_value"]
     assert not out.at[0, "exact"]
     assert 1 / (n_resamples + 1) <= p <= 1
@@ -121,7 +127,7 @@ def test_rounding_interval_holds_exactly_the_values_that_print_as_the_string(pri
         assert min(abs(Decimal(x) - low), abs(Decimal(x) - high)) <= max(abs(Decimal(x)), 1) * Decimal("1e-12")
 
 
-@given(st.integers(-10**6, 10**6), st.sampled_from(["", "x", "×"]))
+@given(st.integers(-(10**6), 10**6), st.sampled_from(["", "x", "×"]))
 def test_integer_rounding_interval_is_closed_at_exactly_representable_ends(number, suffix):
     """For an integer the ends n - 0.5 and n + 0.5 are exact floats: both are in, the next floats out."""
     interval = stats.rounding_interval(f"{number}{suffix}")

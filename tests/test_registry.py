@@ -16,15 +16,32 @@ from contract.errors import UnknownNameError, UnsupportedArchitectureError
 from contract.registry import get_entry, load_registry, panel_members
 from contract.vocab import PANELS
 from measure.registry import (
-    ARCH_CONTROLS_MAX_PARAMS, DTYPE_BYTES, FAMILIES, FIXED_OVERHEAD_GB, build_config, build_random_model,
-    estimate_memory_gb, estimate_params, statistics_path,
+    ARCH_CONTROLS_MAX_PARAMS,
+    DTYPE_BYTES,
+    FAMILIES,
+    FIXED_OVERHEAD_GB,
+    build_config,
+    build_random_model,
+    estimate_memory_gb,
+    estimate_params,
+    statistics_path,
 )
 
 REGISTRY = load_registry()
 ROWS = [row for _, row in REGISTRY.iterrows()]
 IDS = list(REGISTRY.index)
-LABS = {"EleutherAI", "Meta", "BigScience", "TII", "StabilityAI", "OpenAI", "Google", "Mistral AI", "Swiss AI",
-        "Hugging Face"}
+LABS = {
+    "EleutherAI",
+    "Meta",
+    "BigScience",
+    "TII",
+    "StabilityAI",
+    "OpenAI",
+    "Google",
+    "Mistral AI",
+    "Swiss AI",
+    "Hugging Face",
+}
 # Families whose residual form is fixed in code rather than a config flag.
 PARALLEL_IN_CODE = {"gptj": True}
 SHAPE_COLUMNS = ["family", "n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_ff", "vocab_size"]
@@ -33,19 +50,31 @@ SHAPE_COLUMNS = ["family", "n_layers", "n_heads", "n_kv_heads", "d_model", "d_he
 def config_facts(config) -> dict:
     """What a config says about the registry's columns, read the way the adapters read it."""
     d_model, n_heads = config.hidden_size, config.num_attention_heads
-    d_ff = next((getattr(config, key) for key in ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
-                 if getattr(config, key, None) is not None), 4 * d_model)
+    d_ff = next(
+        (
+            getattr(config, key)
+            for key in ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
+            if getattr(config, key, None) is not None
+        ),
+        4 * d_model,
+    )
     n_kv = getattr(config, "num_key_value_heads", None) or getattr(config, "num_kv_heads", None) or n_heads
     if getattr(config, "do_layer_norm_before", True) and not getattr(
-            config, "apply_residual_connection_post_layernorm", False):
+        config, "apply_residual_connection_post_layernorm", False
+    ):
         placement = "pre"
     else:
         placement = "post"
     parallel = getattr(config, "use_parallel_residual", getattr(config, "parallel_attn", None))
     return {
-        "n_layers": config.num_hidden_layers, "n_heads": n_heads, "n_kv_heads": n_kv, "d_model": d_model,
-        "d_head": getattr(config, "head_dim", None) or d_model // n_heads, "d_ff": d_ff,
-        "vocab_size": config.vocab_size, "norm_placement": placement,
+        "n_layers": config.num_hidden_layers,
+        "n_heads": n_heads,
+        "n_kv_heads": n_kv,
+        "d_model": d_model,
+        "d_head": getattr(config, "head_dim", None) or d_model // n_heads,
+        "d_ff": d_ff,
+        "vocab_size": config.vocab_size,
+        "norm_placement": placement,
         "parallel_residual": PARALLEL_IN_CODE.get(config.model_type, False) if parallel is None else parallel,
         "tie_embeddings": config.tie_word_embeddings,
     }
@@ -128,8 +157,9 @@ def test_memory_estimate_grows_linearly_with_fused_statistics_and_quadratically_
     fused, eager = REGISTRY.loc["pythia-70m"], REGISTRY.loc["bloom-560m"]
     assert statistics_path(fused) == "fused_statistics" and statistics_path(eager) == "eager"
     for entry, second_difference in ((fused, 0.0), (eager, None)):
-        gb = [estimate_memory_gb(entry, "float32", attention=True, batch_size=1, n_tokens=t)
-              for t in (1024, 2048, 3072)]
+        gb = [
+            estimate_memory_gb(entry, "float32", attention=True, batch_size=1, n_tokens=t) for t in (1024, 2048, 3072)
+        ]
         step = (gb[2] - gb[1]) - (gb[1] - gb[0])
         if second_difference is not None:
             assert step == pytest.approx(second_difference, abs=1e-9)
@@ -146,7 +176,15 @@ def tiny(entry: pd.Series) -> pd.Series:
     n_kv = 1 if entry["n_kv_heads"] == 1 else (2 if entry["n_kv_heads"] < entry["n_heads"] else n_heads)
     d_head = 16 if entry["d_head"] * entry["n_heads"] != entry["d_model"] else 8  # keep head_dim != d/H
     small[["n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_ff", "vocab_size", "max_positions"]] = [
-        2, n_heads, n_kv, 32, d_head, 128, 128, 64]
+        2,
+        n_heads,
+        n_kv,
+        32,
+        d_head,
+        128,
+        128,
+        64,
+    ]
     for column, value in (("d_embed", 16), ("window_size", 8)):
         if pd.notna(entry[column]):
             small[column] = value

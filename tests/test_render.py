@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from report import RenderError, prerender, qmd
 from contract.folders import write_folder
 from contract.hashing import fingerprint
+from report import RenderError, prerender, qmd
 from report.convert import to_html, to_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +113,12 @@ def test_only_braced_python_blocks_are_cells(tmp_path: Path):
     assert document.cells[0].name == "cell 'fig-x' (cell 1 at line 13)"
     verbatim = [chunk.text for chunk in document.chunks if isinstance(chunk, qmd.Verbatim)]
     assert verbatim[0].startswith("```python\nraise SystemExit") and "not_a_cell()" in verbatim[1]
-    inline = [(m["expr"], line) for chunk in document.chunks if isinstance(chunk, qmd.Prose) for m, line in chunk.inline_expressions()]
+    inline = [
+        (m["expr"], line)
+        for chunk in document.chunks
+        if isinstance(chunk, qmd.Prose)
+        for m, line in chunk.inline_expressions()
+    ]
     assert inline == [("1 + 1", 4)]
 
 
@@ -134,7 +139,12 @@ def test_execute_defaults_apply_under_cell_options(tmp_path: Path):
     document = qmd.parse(source)
     qmd.apply_defaults(document, {"echo": False, "warning": False, "freeze": "auto"})
     assert document.cells[0].options == {
-        "eval": True, "echo": True, "output": True, "include": True, "warning": False, "error": False,
+        "eval": True,
+        "echo": True,
+        "output": True,
+        "include": True,
+        "warning": False,
+        "error": False,
     }
 
 
@@ -196,7 +206,7 @@ def test_crossrefs_and_callouts_in_typst(tmp_path: Path):
     assert "#link(<fig-plot>)[Figure 1]" in typst_source and "#link(<tbl-numbers>)[Table 1]" in typst_source
     assert "Figure 1: A #emph[plot]." in typst_source and "<fig-plot>" in typst_source
     assert "#set figure(numbering: none)" in typst_source  # Typst must not number a second time
-    assert '#block(width: 100%' in typst_source and "#strong[Read me]" in typst_source
+    assert "#block(width: 100%" in typst_source and "#strong[Read me]" in typst_source
 
 
 BIBLIOGRAPHY = """@misc{delia2026, author = {D'Elia, Davide}, title = {Thermodynamic Constraints}, year = {2026},
@@ -207,10 +217,17 @@ BIBLIOGRAPHY = """@misc{delia2026, author = {D'Elia, Davide}, title = {Thermodyn
 def test_citations_and_the_reference_list_offline(tmp_path: Path):
     """A `bibliography:` runs pandoc's citeproc (offline) in both formats; the list goes into #refs."""
     (tmp_path / "refs.bib").write_text(BIBLIOGRAPHY)
-    markdown = _markdown_document(tmp_path, "As @delia2026 says [see @fig-plot].\n\n![A plot.](doc_files/plot.png){#fig-plot}\n\n"
-                                            "# References {.unnumbered}\n\n::: {#refs}\n:::\n\n# After\n\nEnd.\n")
-    options = {"title": "T", "bibliography": "refs.bib", "link-citations": True,
-               "include-in-header": str(REPO / "report" / "assets" / "report.typ")}
+    markdown = _markdown_document(
+        tmp_path,
+        "As @delia2026 says [see @fig-plot].\n\n![A plot.](doc_files/plot.png){#fig-plot}\n\n"
+        "# References {.unnumbered}\n\n::: {#refs}\n:::\n\n# After\n\nEnd.\n",
+    )
+    options = {
+        "title": "T",
+        "bibliography": "refs.bib",
+        "link-citations": True,
+        "include-in-header": str(REPO / "report" / "assets" / "report.typ"),
+    }
     to_html(markdown, tmp_path / "doc.html", options, tmp_path)
     html = (tmp_path / "doc.html").read_text()
     page = HtmlIndex(html)
@@ -231,7 +248,9 @@ def test_table_label_without_a_table_is_an_error(tmp_path: Path):
 
 def test_broken_internal_link_is_an_error(tmp_path: Path):
     """Numbers link to the audit appendix: a link to an id that does not exist must not pass silently."""
-    markdown = _markdown_document(tmp_path, "Gain [0.81](#claim-kleiber) and [ok](#claim-ok).\n\n[]{#claim-ok} A claim.\n")
+    markdown = _markdown_document(
+        tmp_path, "Gain [0.81](#claim-kleiber) and [ok](#claim-ok).\n\n[]{#claim-ok} A claim.\n"
+    )
     with pytest.raises(RenderError, match=r"Unresolved cross-reference\(s\): \[0.81\]\(#claim-kleiber\) \("):
         to_html(markdown, tmp_path / "doc.html", {}, tmp_path)
 
@@ -267,7 +286,12 @@ def test_quarto_is_used_when_on_path(tmp_path: Path, project: Path):
 
     assert run_report("--project", str(project), "--to", "pdf", env=env).returncode == 0
     assert calls.read_text().split() == [str(project), "render", "--to", "typst", f"QUARTO_PYTHON={sys.executable}"]
-    assert run_report("--no-quarto", "--project", str(project), str(project / "report" / "missing-ref.qmd"), env=env).returncode == 2
+    assert (
+        run_report(
+            "--no-quarto", "--project", str(project), str(project / "report" / "missing-ref.qmd"), env=env
+        ).returncode
+        == 2
+    )
     assert len(calls.read_text().splitlines()) == 1  # --no-quarto did not call it
 
 
@@ -316,8 +340,13 @@ def test_figures_and_tables_are_numbered(rendered):
 def test_cross_references_link_to_existing_ids(rendered):
     page = rendered["page"]
     for text, target in [
-        ("Figure 1", "#fig-gain"), ("Figure 2", "#fig-square"), ("Table 1", "#tbl-gains"),
-        ("Table 2", "#tbl-frame"), ("Section 2", "#sec-methods"), ("Section 1", "#sec-intro"), ("2", "#fig-square"),
+        ("Figure 1", "#fig-gain"),
+        ("Figure 2", "#fig-square"),
+        ("Table 1", "#tbl-gains"),
+        ("Table 2", "#tbl-frame"),
+        ("Section 2", "#sec-methods"),
+        ("Section 1", "#sec-intro"),
+        ("2", "#fig-square"),
     ]:
         assert (text, target) in page.links
     assert all(target[1:] in page.ids for _, target in page.links)
@@ -341,7 +370,7 @@ def test_no_unrendered_syntax_left(rendered):
 def test_html_is_self_contained(rendered):
     images = rendered["page"].images
     assert len(images) == 2 and all(src.startswith("data:image/png;base64,") for src in images)
-    assert "<script src=" not in rendered["html"] and "<link rel=\"stylesheet\" href=" not in rendered["html"]
+    assert "<script src=" not in rendered["html"] and '<link rel="stylesheet" href=' not in rendered["html"]
     assert "<math" in rendered["html"] and "mathjax" not in rendered["html"].lower()
 
 
@@ -378,7 +407,9 @@ def test_failing_inline_expression_names_its_line(project: Path):
     result = run_report("--no-quarto", "--project", str(project), str(project / "report" / "failing-inline.qmd"))
 
     assert result.returncode == 2
-    assert "report/failing-inline.qmd: inline expression `{python} undefined_name + 1` at line 7 failed" in result.stderr
+    assert (
+        "report/failing-inline.qmd: inline expression `{python} undefined_name + 1` at line 7 failed" in result.stderr
+    )
     assert "NameError: name 'undefined_name' is not defined" in result.stderr
 
 
@@ -427,7 +458,8 @@ def test_prerender_compares_content_not_modification_times(tmp_path: Path):
     measured.write_text("y")
     os.utime(measured, (1_000_000, 1_000_000))  # older, other content: stale
     assert prerender.stale_reason(tmp_path) == (
-        "the measured or published data or the analysis code changed since the analysis ran")
+        "the measured or published data or the analysis code changed since the analysis ran"
+    )
     _write(tmp_path / "data" / "measured" / "runs" / ".staging-1-2" / "residual.csv", "z")  # hidden: ignored
     _analysed(tmp_path)
     assert prerender.stale_reason(tmp_path) is None

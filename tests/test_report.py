@@ -19,15 +19,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from claims_fixtures import PUBLISHED_RESULTS
 from test_render import HtmlIndex
 from test_report_pdf import overlapping_words
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 pytestmark = pytest.mark.slow
 
 
@@ -42,10 +48,25 @@ def render_copy(tmp_path: Path, with_published: bool) -> Path:
     if with_published:
         if not PUBLISHED_RESULTS.is_dir():
             pytest.skip(f"the authors' published results are not at {PUBLISHED_RESULTS}")
-        subprocess.run([sys.executable, "-m", "measure", "import-published", str(PUBLISHED_RESULTS),
-                        "--out", str(project / "data" / "published")], check=True, cwd=ROOT)
-    result = subprocess.run([sys.executable, "-m", "report", "--no-quarto", "--project", str(project)],
-                            capture_output=True, text=True, cwd=project)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "measure",
+                "import-published",
+                str(PUBLISHED_RESULTS),
+                "--out",
+                str(project / "data" / "published"),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "report", "--no-quarto", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return project
 
@@ -130,6 +151,66 @@ def test_the_paper_and_the_software_are_cited(rendered):
     assert "10.5281/zenodo.18165365" in text and "Pingouin" in text and "SciPy" in text
 
 
+def test_the_abstract_opens_the_page_with_the_findings_and_the_counts(rendered):
+    with_published, project = rendered
+    html, claims = html_of(project), claims_of(project)
+    abstract = html[html.index('class="abstract"') : html.index('id="TOC"')]  # before the table of contents
+    assert f"Of the {claims['claim_id'].nunique()} claims" in abstract or not with_published
+    if with_published:
+        from report.findings import STORY
+
+        for claim_id in STORY:
+            assert f'href="#claim-{claim_id}-published"' in abstract, f"{claim_id} is not among the findings"
+
+
+def headings_and_figures(pdf_path: Path) -> list[tuple[int, float, str]]:
+    """(page, top, text) of every numbered first-level heading and every figure caption, in reading order."""
+    pdfplumber = pytest.importorskip("pdfplumber")
+    found = []
+    with pdfplumber.open(pdf_path) as pdf:
+        body_size = 10
+        for number, page in enumerate(pdf.pages):
+            for line in page.extract_text_lines():
+                if re.match(r"^Figure \d+:", line["text"]) or (
+                    re.match(r"^\d+ [A-Z]", line["text"]) and line["chars"][0]["size"] > 1.3 * body_size
+                ):
+                    found.append((number, line["top"], line["text"]))
+    return sorted(found)
+
+
+def test_every_figure_lands_in_its_own_section(rendered):
+    """A floating figure comes after its section's heading and before the next one (the PDF's reading order
+    matches the document's)."""
+    _, project = rendered
+    document = (ROOT / "report" / "index.qmd").read_text()
+    expected, section = [], None
+    for line in document.splitlines():
+        if re.match(r"^# [^{]*\{#sec-", line):
+            section = line[2 : line.index("{")].strip()
+        elif line.startswith("#| label: fig-"):
+            expected.append(section)
+    order = headings_and_figures(project / "_output" / "report" / "index.pdf")
+    sections = [text for _, _, text in order if not text.startswith("Figure")]
+    current = None
+    for _, _, text in order:
+        if text.startswith("Figure"):
+            number = int(re.match(r"Figure (\d+)", text)[1])
+            assert current is not None and _same(current, expected[number - 1]), (
+                f"Figure {number} lands in section {current!r}, not in {expected[number - 1]!r} ({sections})"
+            )
+        else:
+            current = text
+
+
+def _same(pdf_heading: str, qmd_heading: str) -> bool:
+    """A PDF heading ("4 Law one: ... (“Kleiber’s law”)") is the document's heading, numbers and quotes aside."""
+
+    def plain(text):
+        return re.sub(r"[^a-z]", "", re.sub(r"^\d+(\.\d+)* ", "", text.lower()))
+
+    return plain(pdf_heading)[:30] == plain(qmd_heading)[:30]
+
+
 def test_pdf_text_lines_never_overlap(rendered):
     """No two words of the PDF overlap (tables that spill over a page, colliding headers), math aside."""
     _, project = rendered
@@ -151,8 +232,12 @@ def chromium() -> Path:
     if CHROMIUM.is_file():
         return CHROMIUM
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "chromium"],
+            capture_output=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     if not CHROMIUM.is_file():
         pytest.skip("no Chromium at /usr/bin/chromium and it could not be installed (apt-get install chromium)")
     return CHROMIUM
@@ -178,8 +263,14 @@ def test_in_a_browser_claim_links_land_on_their_rows(rendered, browser, tmp_path
     errors, requests = [], []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-               else (requests.append(route.request.url), route.abort()))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:"))
+            else (requests.append(route.request.url), route.abort())
+        ),
+    )
     page.goto((project / "_output" / "report" / "index.html").as_uri())
     page.screenshot(path=str(shots / "01-top.png"))
 
@@ -187,14 +278,21 @@ def test_in_a_browser_claim_links_land_on_their_rows(rendered, browser, tmp_path
         return page.evaluate(
             """id => { const el = document.getElementById(id); const box = el.getBoundingClientRect();
                      return {hash: location.hash, top: box.top, text: el.textContent,
-                             background: getComputedStyle(el).backgroundColor}; }""", anchor)
+                             background: getComputedStyle(el).backgroundColor}; }""",
+            anchor,
+        )
 
     # the claims table: sort by n, filter, follow a claim to its appendix entry
     table = page.locator("#claims-table")
     table.scroll_into_view_if_needed()
     table.locator("th button", has_text=re.compile(r"^n$")).click()
-    n_values = [float(v) for v in table.locator("tbody tr td:nth-child(8)").evaluate_all(
-        "cells => cells.map(c => c.getAttribute('data-sort'))") if v]
+    n_values = [
+        float(v)
+        for v in table.locator("tbody tr td:nth-child(8)").evaluate_all(
+            "cells => cells.map(c => c.getAttribute('data-sort'))"
+        )
+        if v
+    ]
     assert n_values == sorted(n_values)
     page.locator('input[data-filters="claims-table"]').fill("heritage")
     visible = table.locator("tbody tr:visible")
@@ -215,5 +313,19 @@ def test_in_a_browser_claim_links_land_on_their_rows(rendered, browser, tmp_path
     page.screenshot(path=str(shots / "04-from-prose-to-row.png"))
     page.locator("#fig-forest").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "05-forest.png"))
+
+    # the abstract opens the page: above the table of contents, or beside it on a wide screen
+    def box(selector: str) -> dict:
+        return page.evaluate(
+            "s => { const r = document.querySelector(s).getBoundingClientRect(); "
+            "return {top: r.top + scrollY, left: r.left, right: r.right}; }",
+            selector,
+        )
+
+    page.goto((project / "_output" / "report" / "index.html").as_uri())
+    assert box(".abstract")["top"] < box("#TOC")["top"]
+    page.set_viewport_size({"width": 1700, "height": 900})
+    assert box("#TOC")["right"] <= box(".claims-glance")["left"]  # a column of its own, clear of the text
+    page.screenshot(path=str(shots / "06-wide-screen.png"))
     assert not errors, errors
     assert not requests, f"the page asked the network for {requests}"

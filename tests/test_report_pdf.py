@@ -4,7 +4,6 @@ tested here on PDFs made for it: one with a row printed on top of another, one w
 from __future__ import annotations
 
 import re
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import typst
 
 # Math italic letters and norm bars: their sub- and superscripts stack by design.
-MATH_CHARACTERS = re.compile("[\U0001D400-\U0001D7FF\u2016\u210E]")
+MATH_CHARACTERS = re.compile("[\U0001d400-\U0001d7ff\u2016\u210e]")
 
 
 def overlapping_words(pdf_path: Path, min_share: float = 0.3) -> list[str]:
@@ -25,8 +24,11 @@ def overlapping_words(pdf_path: Path, min_share: float = 0.3) -> list[str]:
     with pdfplumber.open(pdf_path) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             # letters and digits only: punctuation is kerned into its neighbours (V. or ." by design)
-            chars = [c for c in page.chars if c["text"].isalnum() and not MATH_CHARACTERS.search(c["text"])
-                     and "Math" not in c["fontname"]]
+            chars = [
+                c
+                for c in page.chars
+                if c["text"].isalnum() and not MATH_CHARACTERS.search(c["text"]) and "Math" not in c["fontname"]
+            ]
             chars.sort(key=lambda c: c["top"])
             tops = np.array([c["top"] for c in chars])
             x0 = np.array([c["x0"] for c in chars])
@@ -42,8 +44,9 @@ def overlapping_words(pdf_path: Path, min_share: float = 0.3) -> list[str]:
                 hits = np.nonzero(overlap > min_share * np.maximum(narrower, 1e-6))[0]
                 if len(hits):
                     other = chars[i + 1 + hits[0]]
-                    found.append(f"page {number}: {char['text']!r} at {char['x0']:.0f},{char['top']:.0f} "
-                                 f"over {other['text']!r}")
+                    found.append(
+                        f"page {number}: {char['text']!r} at {char['x0']:.0f},{char['top']:.0f} over {other['text']!r}"
+                    )
     return found
 
 
@@ -55,8 +58,11 @@ def pdf(tmp_path: Path, body: str) -> Path:
 
 def test_rows_printed_on_top_of_each_other_are_found(tmp_path: Path):
     # the second row is drawn 3 pt below the first, as an unbreakable table spilling past a page does
-    collided = pdf(tmp_path, "#place(dy: 0pt, table(columns: 2, [claim_one], [holds]))\n"
-                             "#place(dy: 3pt, table(columns: 2, [claim_two], [fails]))")
+    collided = pdf(
+        tmp_path,
+        "#place(dy: 0pt, table(columns: 2, [claim_one], [holds]))\n"
+        "#place(dy: 3pt, table(columns: 2, [claim_two], [fails]))",
+    )
     assert overlapping_words(collided)
 
 

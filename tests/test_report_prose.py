@@ -50,8 +50,11 @@ def prose_and_captions(path: Path) -> list[tuple[str, str]]:
     document = qmd.parse(path)
     found = [(f"prose at line {chunk.line}", chunk.text) for chunk in document.chunks if isinstance(chunk, qmd.Prose)]
     for cell in document.cells:
-        found += [(f"{option} of {cell.name}", str(cell.options[option]))
-                  for option in CAPTION_OPTIONS if option in cell.options]
+        found += [
+            (f"{option} of {cell.name}", str(cell.options[option]))
+            for option in CAPTION_OPTIONS
+            if option in cell.options
+        ]
     return found
 
 
@@ -68,7 +71,7 @@ def test_the_scan_finds_typed_numbers_and_allows_the_exceptions(tmp_path: Path):
         "of 2026. Inline `{python} C.cite('x', digits=3)` and `code 42` and $\\lVert W \\rVert_F^2$, "
         "$x_{b-1}$, $G = 10^{1/L}$ but $L (0.11 + 4.9/H)$.\n"
         "<!-- a comment with 7 -->\n"
-        "```{python}\n#| label: fig-x\n#| fig-cap: \"The 16-model table.\"\nx = 12345\n```\n"
+        '```{python}\n#| label: fig-x\n#| fig-cap: "The 16-model table."\nx = 12345\n```\n'
         "```\nverbatim 99\n```\n"
     )
     found = {where.split(" ")[0]: typed_numbers(text) for where, text in prose_and_captions(document)}

@@ -8,8 +8,8 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-
 from claims_fixtures import PUBLISHED_RESULTS
+
 from report.published import obtain
 
 
@@ -22,8 +22,9 @@ def from_local_copy(url: str) -> bytes:
     return (PUBLISHED_RESULTS / url.rsplit("/", 1)[-1]).read_bytes()
 
 
-needs_results = pytest.mark.skipif(not PUBLISHED_RESULTS.is_dir(),
-                                   reason=f"the authors' published results are not at {PUBLISHED_RESULTS}")
+needs_results = pytest.mark.skipif(
+    not PUBLISHED_RESULTS.is_dir(), reason=f"the authors' published results are not at {PUBLISHED_RESULTS}"
+)
 
 
 @needs_results

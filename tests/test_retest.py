@@ -47,13 +47,17 @@ def published(tmp_path_factory) -> PublishedSource:
 
 
 def sources_with(published: PublishedSource, measured: MeasuredSource) -> dict:
-    empty = MeasuredSource("controls", with_derived_facts(pd.DataFrame(columns=MODEL_FACTS)),
-                           {t: pd.DataFrame(columns=list(MEASURED_TABLES[t].columns)) for t in MEASURED_TABLES})
+    empty = MeasuredSource(
+        "controls",
+        with_derived_facts(pd.DataFrame(columns=MODEL_FACTS)),
+        {t: pd.DataFrame(columns=list(MEASURED_TABLES[t].columns)) for t in MEASURED_TABLES},
+    )
     return {"published": published, "measured": measured, "controls": empty}
 
 
-def planted(model: str, n_layers: int, r1: float, r2: float, middle: float, noise: float = 0.001,
-            **fact_kwargs) -> tuple[dict, list]:
+def planted(
+    model: str, n_layers: int, r1: float, r2: float, middle: float, noise: float = 0.001, **fact_kwargs
+) -> tuple[dict, list]:
     """A model whose R1 gain (block L-2) is ``r1``, R2 gain (block L-1) ``r2`` and blocks 1..L-3 ``middle``,
     with a little prompt noise on the last block (so CIs exist)."""
     last = r2 + noise * np.linspace(-1, 1, PROMPTS) ** 3
@@ -67,6 +71,7 @@ def card_of(sources, model, **kwargs) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- predictions vs closed forms
 
+
 def pythia_means(published) -> pd.DataFrame:
     rows = published.get("gain_penultimate_block", notebook="PFS", aggregate="value")
     return published.with_facts(rows.groupby("model", as_index=False)["value"].mean())
@@ -77,7 +82,7 @@ def ols_prediction_interval(x: np.ndarray, y: np.ndarray, x0: float, confidence:
     n = len(x)
     slope, intercept = np.polyfit(x, y, 1)
     residuals = y - (intercept + slope * x)
-    s = math.sqrt((residuals ** 2).sum() / (n - 2))
+    s = math.sqrt((residuals**2).sum() / (n - 2))
     sxx = ((x - x.mean()) ** 2).sum()
     half = scipy.stats.t.ppf((1 + confidence) / 2, n - 2) * s * math.sqrt(1 + 1 / n + (x0 - x.mean()) ** 2 / sxx)
     centre = intercept + slope * x0
@@ -120,17 +125,43 @@ def test_sign_rates_are_the_published_counts_with_wilson_intervals(published):
 def heads_and_attention(model: str, n_layers: int, n_heads: int, trace: np.ndarray, noise: float = 0.0):
     """Heads (||W_V^h||_F = 1) and attention rows whose multi-head trace per layer is ``trace`` (per prompt,
     plus ``noise`` x a prompt-specific bump)."""
-    heads = [dict(model=model, layer=layer, head=h, kv_head=h, wv_spectral=0.5, wv_frobenius=1.0, wo_spectral=0.5,
-                  wo_frobenius=1.0, ov_spectral=0.25, ov_frobenius=1.0)
-             for layer in range(n_layers) for h in range(n_heads)]
+    heads = [
+        dict(
+            model=model,
+            layer=layer,
+            head=h,
+            kv_head=h,
+            wv_spectral=0.5,
+            wv_frobenius=1.0,
+            wo_spectral=0.5,
+            wo_frobenius=1.0,
+            ov_spectral=0.25,
+            ov_frobenius=1.0,
+        )
+        for layer in range(n_layers)
+        for h in range(n_heads)
+    ]
     attention = []
     for p in range(1, PROMPTS + 1):
         per_prompt = trace + noise * np.sin(p + np.arange(n_layers))
         for layer in range(n_layers):
             mass = per_prompt[layer] / n_heads
-            attention += [dict(model=model, prompt_set="core25", prompt_id=f"core25-{p:02d}", layer=layer, head=h,
-                               n_tokens=9, offdiag_mass=mass, offdiag_mean=mass / 8, sheaf_trace=mass, entropy=1.0,
-                               mass_minus_tokens=0.0) for h in range(n_heads)]
+            attention += [
+                dict(
+                    model=model,
+                    prompt_set="core25",
+                    prompt_id=f"core25-{p:02d}",
+                    layer=layer,
+                    head=h,
+                    n_tokens=9,
+                    offdiag_mass=mass,
+                    offdiag_mean=mass / 8,
+                    sheaf_trace=mass,
+                    entropy=1.0,
+                    mass_minus_tokens=0.0,
+                )
+                for h in range(n_heads)
+            ]
     return pd.DataFrame(heads), pd.DataFrame(attention)
 
 
@@ -143,8 +174,9 @@ def test_lstar_prediction_interval_and_planted_transition_layer(published):
     row = card_of(sources_with(published, source), "new").loc["lstar_formula"]
     # the formula and its calibration errors, from H4V2's stored L* and the registry's L and H
     h4 = published.with_facts(published.get("l_star_trace", notebook="H4V2", aggregate="value"))
-    predicted_h4 = np.clip(h4["n_layers"] * (0.11 + 0.012 * h4["n_layers"] + 4.9 / h4["n_heads"]), 0,
-                           h4["n_layers"] - 1)
+    predicted_h4 = np.clip(
+        h4["n_layers"] * (0.11 + 0.012 * h4["n_layers"] + 4.9 / h4["n_heads"]), 0, h4["n_layers"] - 1
+    )
     residual = ((h4["value"] - predicted_h4) / h4["n_layers"]).to_numpy(float)
     predicted = min(n_layers * (0.11 + 0.012 * n_layers + 4.9 / n_heads), n_layers - 1)
     half = scipy.stats.t.ppf(0.975, len(residual) - 1) * residual.std(ddof=1) * math.sqrt(1 + 1 / len(residual))
@@ -157,6 +189,7 @@ def test_lstar_prediction_interval_and_planted_transition_layer(published):
 
 # ---------------------------------------------------------------- planted verdicts
 
+
 def test_a_model_that_obeys_the_laws_is_consistent_and_one_that_defies_them_is_not(published):
     # EleutherAI GPT-NeoX, L = 24, rho = 0.25: the laws say dampen, gain near the Pythia fit, blocks below
     # 10^(1/24) = 1.1007, total gain within a factor sqrt(10) of 10 (1.095^21 x 0.97 x 0.98 = 6.7)
@@ -165,8 +198,14 @@ def test_a_model_that_obeys_the_laws_is_consistent_and_one_that_defies_them_is_n
     bad_fact, bad = planted("defies", 24, r1=1.6, r2=1.2, middle=1.3, **pythia)
     source = measured_source([good_fact, bad_fact], good + bad, name="measured")
     card = claim_card(sources_with(published, source), ["obeys", "defies"], SETTINGS).set_index(["model", "claim_id"])
-    laws = ["kleiber_depth_r", "kleiber_rho_r", "kleiber_gmax_bound", "kleiber_total_gain", "heritage_dampen_share",
-            "crowding_rule"]
+    laws = [
+        "kleiber_depth_r",
+        "kleiber_rho_r",
+        "kleiber_gmax_bound",
+        "kleiber_total_gain",
+        "heritage_dampen_share",
+        "crowding_rule",
+    ]
     assert (card.loc["obeys"].loc[laws, "consistent"] == "consistent").all()
     assert (card.loc["defies"].loc[laws, "consistent"] == "inconsistent").all()
     # the rule is right without the final norm for "obeys" (both dampen: change 0) and becomes wrong for
@@ -194,16 +233,26 @@ def test_twin_keeps_or_flips_the_sign_of_its_measured_base(published):
 
 @pytest.mark.parametrize("gain, verdict", [(1.3, "consistent"), (1.6, "inconsistent")])
 def test_a_hierarchy_model_must_fall_between_its_neighbours(published, gain, verdict):
-    fact, rows = planted("mistral-remeasured", 32, r1=1.0, r2=gain, middle=1.0, lab="Mistral AI", family="mistral",
-                         registry_model="mistral-7b-v0.1")
-    row = card_of(sources_with(published, measured_source([fact], rows, name="measured")),
-                  "mistral-remeasured").loc["hierarchy"]
+    fact, rows = planted(
+        "mistral-remeasured",
+        32,
+        r1=1.0,
+        r2=gain,
+        middle=1.0,
+        lab="Mistral AI",
+        family="mistral",
+        registry_model="mistral-7b-v0.1",
+    )
+    row = card_of(sources_with(published, measured_source([fact], rows, name="measured")), "mistral-remeasured").loc[
+        "hierarchy"
+    ]
     gub = published.get("gain_last_block", notebook="GUB", aggregate="value").groupby("model")["value"].mean()
     assert (row["pi_low"], row["pi_high"]) == pytest.approx((gub["pythia-6.9b"], gub["llama-3.1-8b"]))
     assert row["consistent"] == verdict
 
 
 # ---------------------------------------------------------------- damaged and missing data
+
 
 def test_non_finite_and_missing_data_give_reasons_never_a_crash(published, tmp_path):
     broken_fact, broken = planted("broken", 12, r1=1.0, r2=1.0, middle=1.0)
@@ -254,11 +303,13 @@ def test_an_unknown_model_is_refused_with_close_names(published):
 
 # ---------------------------------------------------------------- the panel shift
 
+
 def test_a_planted_model_moves_the_panel_statistics_by_the_expected_amount(published):
     # a Pythia-family model far above the Pythia fit at L = 48 weakens the depth correlation; with rho 0.25
     # and a dampening R1 gain... it is right for the crowding rule, so the rule's accuracy k/n becomes (k+1)/(n+1)
-    fact, rows = planted("deep", 48, r1=0.95, r2=0.95, middle=1.0, lab="EleutherAI", family="gpt_neox",
-                         n_heads=16, d_head=64)
+    fact, rows = planted(
+        "deep", 48, r1=0.95, r2=0.95, middle=1.0, lab="EleutherAI", family="gpt_neox", n_heads=16, d_head=64
+    )
     sources = sources_with(published, measured_source([fact], rows, name="measured"))
     shift = panel_shift(sources, ["deep"], SETTINGS).set_index("claim_id")
     assert set(shift.index) == set(CLAIMS)
@@ -274,6 +325,11 @@ def test_a_planted_model_moves_the_panel_statistics_by_the_expected_amount(publi
     assert depth["combined_n"] == 9 and depth["moved"] and "deep" in depth["joined"]
     for claim_id in ("spectral_wv_lab_ratio", "sheaf_trace_gpt2_opt", "hierarchy"):
         assert not shift.loc[claim_id, "moved"] and shift.loc[claim_id, "note"].startswith("unchanged")
+    # statements about the paper's own panel: a new model does not change them (panel_size would count it)
+    for claim_id in ("panel_size", "laws_validated", "heritage_fisher_implied"):
+        row = shift.loc[claim_id]
+        assert not row["moved"] and row["combined_holds"] == row["published_holds"]
+        assert row["note"] == "unchanged: a statement about the paper's own panel"
 
 
 def test_a_remeasured_published_model_is_left_out_but_its_random_init_control_joins(published):
@@ -284,8 +340,9 @@ def test_a_remeasured_published_model_is_left_out_but_its_random_init_control_jo
     sources["controls"] = measured_source([control_fact], control_rows, name="controls")
     combined, report = combined_source(sources, ["pythia-160m-again", "pythia-160m-random"], SETTINGS)
     report = report.set_index("model")
-    assert report.loc["pythia-160m-again", "joined"] == "" and "re-measurement" in report.loc["pythia-160m-again",
-                                                                                                "note"]
+    assert (
+        report.loc["pythia-160m-again", "joined"] == "" and "re-measurement" in report.loc["pythia-160m-again", "note"]
+    )
     assert report.loc["pythia-160m-random", "joined"] == "HRH, GUB, 4MV, PFS"
     assert "PYTHIA25" in report.loc["pythia-160m-random", "note"]  # its prompts are not the sweep's
     added = combined.values[combined.values["model"] == "pythia-160m-random"]
@@ -297,6 +354,7 @@ def test_every_registry_claim_says_what_it_reads():
 
 
 # ---------------------------------------------------------------- the written card
+
 
 def test_written_card_round_trips_and_is_self_contained(published, tmp_path):
     from report.card import retest
@@ -320,13 +378,14 @@ def test_written_card_round_trips_and_is_self_contained(published, tmp_path):
 
 def test_report_section_is_built_from_the_shipped_demo_models(published, tmp_path):
     """The analysis writes the demo models' card and panel shift into data/derived; the section only reads them."""
-    from report.retesting import retesting_section
-
     from analysis.run import run
     from contract.folders import write_folder
+    from report.retesting import retesting_section
 
-    write_folder(tmp_path, {"values": (published.values, None), "labels": (published.labels, None),
-                            "prompts": (published.prompts, None)})
+    write_folder(
+        tmp_path,
+        {"values": (published.values, None), "labels": (published.labels, None), "prompts": (published.prompts, None)},
+    )
     derived = tmp_path / "derived"
     run(REPOSITORY / "data" / "measured", tmp_path, derived, SETTINGS, log=lambda *_: None)
     section = retesting_section(derived_dir=derived)

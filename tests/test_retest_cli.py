@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from claims_fixtures import PUBLISHED_RESULTS
-from contract.store import read_measured_tables
 from measure_fixtures import PROMPTS, save_tiny
 from test_retest import ols_prediction_interval
+
+from contract.store import read_measured_tables
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def thermo_audit(*argv, cwd=REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "thermo_audit", *map(str, argv)], cwd=cwd, capture_output=True,
-                          text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "thermo_audit", *map(str, argv)], cwd=cwd, capture_output=True, text=True
+    )
 
 
 def test_retest_measures_and_cards_tiny_models_of_three_families(tmp_path):
@@ -30,8 +31,21 @@ def test_retest_measures_and_cards_tiny_models_of_three_families(tmp_path):
     models = [save_tiny(arch, tmp_path / "models" / arch) for arch in ("gpt_neo", "bloom", "gemma2")]
     data, card = tmp_path / "data", tmp_path / "card"
     args = [a for folder in models for a in ("--model", folder)]
-    result = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--out", card,
-                          "--resamples", 200, "--device", "cpu", "--no-progress")
+    result = thermo_audit(
+        "--data-dir",
+        data,
+        "retest",
+        *args,
+        "--prompts",
+        prompts,
+        "--out",
+        card,
+        "--resamples",
+        200,
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     measured = read_measured_tables(data / "measured")
     assert sorted(measured["runs"]["model"]) == ["bloom", "gemma2", "gpt_neo"]
@@ -43,8 +57,21 @@ def test_retest_measures_and_cards_tiny_models_of_three_families(tmp_path):
     for model in ("bloom", "gemma2", "gpt_neo"):
         assert f"{model}: " in result.stdout
     # a second retest measures nothing again and rewrites the card whole
-    again = thermo_audit("--data-dir", data, "retest", *args, "--prompts", prompts, "--out", card,
-                         "--resamples", 200, "--device", "cpu", "--no-progress")
+    again = thermo_audit(
+        "--data-dir",
+        data,
+        "retest",
+        *args,
+        "--prompts",
+        prompts,
+        "--out",
+        card,
+        "--resamples",
+        200,
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert again.returncode == 0 and again.stdout.count("already measured") == 3
 
 
@@ -61,16 +88,33 @@ def test_retest_user_mistakes_are_clear(tmp_path):
 def test_retest_of_the_demo_models_against_the_published_data(tmp_path):
     data, card = tmp_path / "data", tmp_path / "card"
     assert thermo_audit("--data-dir", data, "measure", "import-published", PUBLISHED_RESULTS).returncode == 0
-    result = thermo_audit("--data-dir", data, "retest", "--model", "smollm2-135m-instruct", "--model", "gemma-3-270m",
-                          "--out", card, "--resamples", 500, "--device", "cpu", "--no-progress")
+    result = thermo_audit(
+        "--data-dir",
+        data,
+        "retest",
+        "--model",
+        "smollm2-135m-instruct",
+        "--model",
+        "gemma-3-270m",
+        "--out",
+        card,
+        "--resamples",
+        500,
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(card / "claim_card.csv").set_index(["model", "claim_id"])
     runs = read_measured_tables(data / "measured")["runs"]
     assert set(runs["prompt_set"]) == {"GU25"}  # the paper's prompts once the published data are there
     # the Kleiber line from depth: the textbook OLS prediction interval over the published Pythia sweep
     values = pd.read_csv(data / "published" / "values.csv")
-    pfs = values[(values["notebook"] == "PFS") & (values["quantity"] == "gain_penultimate_block")
-                 & (values["aggregate"] == "value")]
+    pfs = values[
+        (values["notebook"] == "PFS")
+        & (values["quantity"] == "gain_penultimate_block")
+        & (values["aggregate"] == "value")
+    ]
     means = pfs.groupby("model")["value"].mean()
     registry = pd.read_csv(REPO / "contract" / "data" / "registry.csv").set_index("model")
     depth = registry.loc[means.index, "n_layers"].to_numpy(float)

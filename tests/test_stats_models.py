@@ -70,9 +70,7 @@ def test_ols_matches_student_t_and_hand_cluster_sandwich():
     y = data.gain.to_numpy()
     bread = np.linalg.inv(x.T @ x)
     resid = y - x @ bread @ x.T @ y
-    meat = sum(
-        np.outer(x[idx].T @ resid[idx], x[idx].T @ resid[idx]) for idx in data.groupby("model").indices.values()
-    )
+    meat = sum(np.outer(x[idx].T @ resid[idx], x[idx].T @ resid[idx]) for idx in data.groupby("model").indices.values())
     n, k, g = len(data), 2, 12
     se = np.sqrt(np.diag(bread @ meat @ bread) * g / (g - 1) * (n - 1) / (n - k))
     assert robust.se.to_numpy() == pytest.approx(se)

@@ -52,9 +52,7 @@ def test_exact_permutation_p_equals_brute_force():
     data = _units(values[:4], values[4:])
     out = st.permutation_test(data, "gain", "lab", "model", alternative="greater")
     observed = values[:4].mean() - values[4:].mean()
-    diffs = [
-        values[list(s)].mean() - np.delete(values, list(s)).mean() for s in itertools.combinations(range(8), 4)
-    ]
+    diffs = [values[list(s)].mean() - np.delete(values, list(s)).mean() for s in itertools.combinations(range(8), 4)]
     assert out.at[0, "p_value"] == pytest.approx(np.mean(np.array(diffs) >= observed - 1e-12))
     assert out.at[0, "n_relabellings"] == 70
 
@@ -167,7 +165,10 @@ def test_cluster_bootstrap_resamples_model_means(nested):
     out = st.bootstrap_ci(nested, "gain", cluster="model", seed=2)
     means = nested.groupby("model").gain.mean().to_frame()
     unit = st.bootstrap_ci(means, "gain", seed=2)
-    assert out.loc[0, ["statistic", "ci_low", "ci_high", "se"]].tolist() == unit.loc[0, ["statistic", "ci_low", "ci_high", "se"]].tolist()
+    assert (
+        out.loc[0, ["statistic", "ci_low", "ci_high", "se"]].tolist()
+        == unit.loc[0, ["statistic", "ci_low", "ci_high", "se"]].tolist()
+    )
     assert (out.at[0, "n"], out.at[0, "n_obs"]) == (20, 200)
     naive = st.bootstrap_ci(nested, "gain", seed=2)
     assert naive.at[0, "se"] < out.at[0, "se"]  # rows as independent understate the uncertainty
@@ -250,9 +251,7 @@ def test_logistic_matches_glm_and_flags_separation(scored):
 
 
 def test_threshold_on_separable_data():
-    data = pd.DataFrame(
-        {"rho": [0.0625, 0.0625, 0.125, 0.1875, 0.25, 0.25, 0.5], "dampens": [0, 0, 0, 0, 1, 1, 1]}
-    )
+    data = pd.DataFrame({"rho": [0.0625, 0.0625, 0.125, 0.1875, 0.25, 0.25, 0.5], "dampens": [0, 0, 0, 0, 1, 1, 1]})
     out = st.threshold_estimate(data, "rho", "dampens", seed=1)
     assert out.at[0, "statistic"] == pytest.approx((0.1875 + 0.25) / 2)
     assert (out.at[0, "cut_low"], out.at[0, "cut_high"], out.at[0, "score"]) == (0.1875, 0.25, 1.0)

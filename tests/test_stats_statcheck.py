@@ -102,11 +102,19 @@ def test_n_for_two_proportions_and_means_closed_forms():
     assert pingouin.power_ttest(d=0.5, n=n, alpha=0.05) >= 0.8
 
 
-@pytest.mark.parametrize("printed, same_as", [
-    ("p ≤ 0.05", "p <= 0.05"), ("p ≥ 0.05", "p >= 0.05"),
-    ("0.15—0.20", "0.15-0.20"), ("0.15–0.20", "0.15-0.20"),
-    ("−2.5", "-2.5"), ("26×", "26x"), ("≈ 10", "~10"), ("1,234,567", "1234567"),
-])
+@pytest.mark.parametrize(
+    "printed, same_as",
+    [
+        ("p ≤ 0.05", "p <= 0.05"),
+        ("p ≥ 0.05", "p >= 0.05"),
+        ("0.15—0.20", "0.15-0.20"),
+        ("0.15–0.20", "0.15-0.20"),
+        ("−2.5", "-2.5"),
+        ("26×", "26x"),
+        ("≈ 10", "~10"),
+        ("1,234,567", "1234567"),
+    ],
+)
 def test_printed_variants_mean_the_same_interval(printed, same_as):
     a, b = st.rounding_interval(printed), st.rounding_interval(same_as)
     assert (a.low, a.high, a.low_closed, a.high_closed, a.kind) == (b.low, b.high, b.low_closed, b.high_closed, b.kind)
@@ -164,19 +172,28 @@ def test_reproduces_explains_its_verdict():
 
 def test_decide_gives_the_reason_of_each_verdict():
     verdict, reason = st.decide(0.5, 0.2, 0.8, 0.001, direction="greater", claimed=0.9)
-    assert verdict == "holds" and reason == ("significant in the claimed direction: 0.5 [0.2, 0.8], p = 0.001; "
-                                             "the stated 0.9 is outside the CI")
+    assert verdict == "holds" and reason == (
+        "significant in the claimed direction: 0.5 [0.2, 0.8], p = 0.001; the stated 0.9 is outside the CI"
+    )
     assert st.decide(0.5, 0.2, 0.8, 0.001, direction="greater", claimed=0.6)[1].endswith("p = 0.001")
     assert st.decide(-0.5, -0.8, -0.2, 0.001, direction="greater") == (
-        "fails", "significant in the opposite direction: -0.5 [-0.8, -0.2], p = 0.001")
+        "fails",
+        "significant in the opposite direction: -0.5 [-0.8, -0.2], p = 0.001",
+    )
     assert st.decide(0.1, -0.2, 0.4, 0.5, direction="greater", claimed=0.9) == (
-        "fails", "not significant and the CI excludes the stated 0.9: 0.1 [-0.2, 0.4], p = 0.5")
+        "fails",
+        "not significant and the CI excludes the stated 0.9: 0.1 [-0.2, 0.4], p = 0.5",
+    )
     assert st.decide(0.1, np.nan, np.nan, 0.5, n_needed=40) == (
-        "inconclusive", "not significant: 0.1 [nan, nan], p = 0.5; about n = 40 would be needed for 80% power")
+        "inconclusive",
+        "not significant: 0.1 [nan, nan], p = 0.5; about n = 40 would be needed for 80% power",
+    )
     verdict, reason = st.decide(0.3, 0.1, 0.5, 0.07, direction="greater")
     assert verdict == "inconclusive" and reason.startswith("not significant by the test, although the CI excludes 0")
     assert st.decide(0.1, -0.2, 0.4, 0.5, null=0.0) == (
-        "inconclusive", "not significant, CI compatible with the claim and with no effect: 0.1 [-0.2, 0.4], p = 0.5")
+        "inconclusive",
+        "not significant, CI compatible with the claim and with no effect: 0.1 [-0.2, 0.4], p = 0.5",
+    )
     assert st.decide(1.2, 1.1, 1.3, 0.01, direction="greater", null=1.0)[0] == "holds"
     assert st.decide(0.9, 0.8, 0.95, 0.01, direction="greater", null=1.0)[0] == "fails"
     assert st.decide(0.9, 0.8, 0.95, 0.01, direction="less", null=1.0)[0] == "holds"
@@ -209,9 +226,13 @@ def test_sample_sizes_for_one_sided_tests_and_unequal_groups():
 
 
 def test_every_kind_of_interval_keeps_what_was_printed():
-    for printed, kind, value in [("26", "rounding", 26.0), ("0.15-0.20", "range", None),
-                                 ("~300x", "approximate", 300.0), ("p <= 0.001", "bound", 0.001),
-                                 ("p >= 0.05", "bound", 0.05)]:
+    for printed, kind, value in [
+        ("26", "rounding", 26.0),
+        ("0.15-0.20", "range", None),
+        ("~300x", "approximate", 300.0),
+        ("p <= 0.001", "bound", 0.001),
+        ("p >= 0.05", "bound", 0.05),
+    ]:
         interval = st.rounding_interval(printed)
         assert (interval.kind, interval.printed) == (kind, printed)
         assert math.isnan(interval.value) if value is None else interval.value == value
@@ -239,8 +260,10 @@ def test_reproduces_reasons_in_full():
     assert st.reproduces("1", None) == ("not recomputable", "no recomputed value")
     assert st.reproduces("-0.81", -0.878) == ("no", "-0.878 outside [-0.815, -0.805] from '-0.81'")
     assert st.reproduces("0.5", 0.5, printed_p="0.2", recomputed_p=0.3) == (
-        "yes", "0.5 within [0.45, 0.55] from '0.5'; recomputed p = 0.3 (not significant) agrees with printed '0.2'; "
-        "p outside [0.15, 0.25], decision unchanged")
+        "yes",
+        "0.5 within [0.45, 0.55] from '0.5'; recomputed p = 0.3 (not significant) agrees with printed '0.2'; "
+        "p outside [0.15, 0.25], decision unchanged",
+    )
     assert st.reproduces("~10", 25.0) == ("no", "25 outside [5, 20] from '~10'")  # the default factor is 2
     with pytest.raises(ValueError, match="^a printed p needs a recomputed p$"):
         st.reproduces("1", 1.0, printed_p="0.01")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from measure_fixtures import measure_tiny, save_tiny
 
 from contract.errors import StorageError, TableError
 from contract.store import commit_run, partitions, read_measured_tables, remove_run
-from measure_fixtures import measure_tiny, save_tiny
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 def runs(tmp_path_factory):
     """Run tables of three tiny models (a, b: GPT-2; c: LLaMA) on the same prompts, pickled for subprocesses."""
     folder = tmp_path_factory.mktemp("runs")
-    tables = {name: measure_tiny(arch, name, folder) for name, arch in (("a", "gpt2"), ("b", "gpt2"), ("c", "llama-gqa"))}
+    tables = {
+        name: measure_tiny(arch, name, folder) for name, arch in (("a", "gpt2"), ("b", "gpt2"), ("c", "llama-gqa"))
+    }
     for name, run in tables.items():
         (folder / f"{name}.pkl").write_bytes(pickle.dumps(run))
     return folder, tables
@@ -66,8 +68,13 @@ KILLER = textwrap.dedent("""
 
 
 def run_killer(measured: Path, pickled: Path, kill_at: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", KILLER, str(measured), str(pickled), str(kill_at)], cwd=REPO,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-c", KILLER, str(measured), str(pickled), str(kill_at)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 @pytest.mark.slow
@@ -123,9 +130,16 @@ def test_concurrent_commits_into_one_folder_lose_nothing(runs, tmp_path):
     measured = tmp_path / "measured"
     # four writers at once: three different runs, and a second writer of run a
     start = f"{__import__('time').time() + 3:.3f}"
-    writers = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(measured), str(folder / f"{name}.pkl"), start],
-                                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE,
-                                text=True) for name in ("a", "b", "c", "a")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(measured), str(folder / f"{name}.pkl"), start],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b", "c", "a")
+    ]
     for writer in writers:
         assert writer.wait(timeout=120) == 0, writer.stderr.read()
     state = visible_state(measured)
@@ -146,11 +160,32 @@ def test_concurrent_cli_runs_into_one_folder_lose_nothing(runs, tmp_path):
     prompts = tmp_path / "prompts.csv"
     pd.DataFrame({"text": ["abc def", "x", "hello world"]}).to_csv(prompts, index=False)
     out = tmp_path / "measured"
-    processes = [subprocess.Popen([sys.executable, "-m", "thermo_audit", "measure", "run", "--model", str(models / arch),
-                                   "--prompts", str(prompts), "--out", str(out), "--device", "cpu", "--attention",
-                                   "--no-progress"], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                                  env={**os.environ, "HF_HUB_OFFLINE": "1"})
-                 for arch in ("gpt2", "llama-gqa", "gpt_neox-parallel", "opt")]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "thermo_audit",
+                "measure",
+                "run",
+                "--model",
+                str(models / arch),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--attention",
+                "--no-progress",
+            ],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+        for arch in ("gpt2", "llama-gqa", "gpt_neox-parallel", "opt")
+    ]
     for process in processes:
         assert process.wait(timeout=300) == 0, process.stderr.read()
     state = visible_state(out)
@@ -216,7 +251,9 @@ def test_a_failing_write_changes_nothing_visible(runs, tmp_path, monkeypatch):
         commit_run(measured, tables["a"])
     for name, frame in visible_state(measured).items():
         pd.testing.assert_frame_equal(frame, before[name])
-    assert sorted(p.name.split("@")[0] for p in (measured / "runs").iterdir()) == [partitions(measured)[0].path.name.split("@")[0]]
+    assert sorted(p.name.split("@")[0] for p in (measured / "runs").iterdir()) == [
+        partitions(measured)[0].path.name.split("@")[0]
+    ]
 
 
 def _partition_of(measured: Path, model: str) -> Path:
@@ -263,8 +300,13 @@ def test_a_cross_table_inconsistency_is_refused_naming_the_run(runs, tmp_path):
     broken["residual"] = broken["residual"].iloc[:-2]
     folder = tmp_path / "measured" / "runs" / "a--prompts--00000000@00000000000000000001-1"
     folder.mkdir(parents=True)
-    write_folder(folder, {name: (frame, RUN_TABLES[name].float_format) for name, frame in broken.items()},
-                 model="a", prompt_set=broken["runs"]["prompt_set"].iloc[0], version="00000000000000000001-1")
+    write_folder(
+        folder,
+        {name: (frame, RUN_TABLES[name].float_format) for name, frame in broken.items()},
+        model="a",
+        prompt_set=broken["runs"]["prompt_set"].iloc[0],
+        version="00000000000000000001-1",
+    )
     with pytest.raises(TableError, match=rf"{folder}/residual.csv: \d+ rows, expected \d+"):
         visible_state(tmp_path / "measured")
     with pytest.raises(TableError, match="cross-table|rows, expected"):

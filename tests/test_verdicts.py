@@ -66,8 +66,13 @@ def test_claim_row_carries_the_paper_method_p_and_its_verdict(printed_claim):
 
 def _two_groups(values_a, values_b) -> pd.DataFrame:
     values = list(values_a) + list(values_b)
-    return pd.DataFrame({"model": [f"m{i:02d}" for i in range(len(values))],
-                         "lab": ["a"] * len(values_a) + ["b"] * len(values_b), "gain": values})
+    return pd.DataFrame(
+        {
+            "model": [f"m{i:02d}" for i in range(len(values))],
+            "lab": ["a"] * len(values_a) + ["b"] * len(values_b),
+            "gain": values,
+        }
+    )
 
 
 @pytest.mark.parametrize("alternative", ["greater", "two-sided"])
@@ -102,8 +107,10 @@ def test_exact_p_is_the_share_of_relabellings_without_correction():
     values = np.array([7.0, 9.0, 4.0, 8.0, 1.0, 5.0, 2.0, 3.0])
     out = st.permutation_test(_two_groups(values[:4], values[4:]), "gain", "lab", "model", alternative="greater")
     observed = values[:4].mean() - values[4:].mean()
-    count = sum(values[list(a)].mean() - np.delete(values, list(a)).mean() >= observed - 1e-12
-                for a in itertools.combinations(range(8), 4))
+    count = sum(
+        values[list(a)].mean() - np.delete(values, list(a)).mean() >= observed - 1e-12
+        for a in itertools.combinations(range(8), 4)
+    )
     assert out.at[0, "exact"] and out.at[0, "p_value"] == count / math.comb(8, 4)
     assert out.at[0, "min_attainable_p"] == 1 / 70
 
@@ -111,17 +118,20 @@ def test_exact_p_is_the_share_of_relabellings_without_correction():
 # --- significance decisions at exactly alpha --------------------------------------------------------
 
 
-@pytest.mark.parametrize("printed_p, recomputed_p, verdict", [
-    ("p = .05", 0.04, "yes"),  # statcheck: a printed p = .05 is a significant result
-    ("p = .05", 0.06, "no"),
-    ("p < .05", 0.04, "yes"),  # the bound's high end is alpha itself: significant
-    ("p < .05", 0.06, "no"),
-    ("p <= .05", 0.04, "yes"),
-    ("p > .05", 0.06, "yes"),  # the bound's low end is alpha: not significant
-    ("p > .05", 0.04, "no"),
-    ("p = .04", 0.05, "no"),  # a recomputed p of exactly alpha is not significant (p < alpha)
-    ("p = .06", 0.05, "yes"),
-])
+@pytest.mark.parametrize(
+    "printed_p, recomputed_p, verdict",
+    [
+        ("p = .05", 0.04, "yes"),  # statcheck: a printed p = .05 is a significant result
+        ("p = .05", 0.06, "no"),
+        ("p < .05", 0.04, "yes"),  # the bound's high end is alpha itself: significant
+        ("p < .05", 0.06, "no"),
+        ("p <= .05", 0.04, "yes"),
+        ("p > .05", 0.06, "yes"),  # the bound's low end is alpha: not significant
+        ("p > .05", 0.04, "no"),
+        ("p = .04", 0.05, "no"),  # a recomputed p of exactly alpha is not significant (p < alpha)
+        ("p = .06", 0.05, "yes"),
+    ],
+)
 def test_significance_decisions_at_alpha(printed_p, recomputed_p, verdict):
     result, reason = st.reproduces("0.5", 0.5, printed_p=printed_p, recomputed_p=recomputed_p, alpha=ALPHA)
     assert result == verdict, reason

@@ -12,8 +12,19 @@ import torch
 
 from measure.weights import gram_matrices, head_metrics, reduction_dtype, weight_table
 
-COLUMNS = ["model", "layer", "head", "kv_head", "wv_spectral", "wv_frobenius", "wo_spectral", "wo_frobenius",
-           "ov_spectral", "ov_frobenius", "nonfinite_weights"]
+COLUMNS = [
+    "model",
+    "layer",
+    "head",
+    "kv_head",
+    "wv_spectral",
+    "wv_frobenius",
+    "wo_spectral",
+    "wo_frobenius",
+    "ov_spectral",
+    "ov_frobenius",
+    "nonfinite_weights",
+]
 
 
 class FakeAdapter:
@@ -49,8 +60,9 @@ def svd_norms(w_v: torch.Tensor, w_o: torch.Tensor) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("device, dtype", [("cpu", torch.float64), ("cuda", torch.float64), ("mps", torch.float32),
-                                           ("meta", torch.float64)])
+@pytest.mark.parametrize(
+    "device, dtype", [("cpu", torch.float64), ("cuda", torch.float64), ("mps", torch.float32), ("meta", torch.float64)]
+)
 def test_reductions_run_in_float64_except_on_mps(device, dtype):
     assert reduction_dtype(torch.device(device)) == dtype
 

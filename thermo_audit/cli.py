@@ -42,19 +42,31 @@ def guarded(command: Callable[[], int], verbose: bool = False) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("interrupted: committed runs and tables are kept; the one in progress was not written.",
-              file=sys.stderr)
+        print("interrupted: committed runs and tables are kept; the one in progress was not written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of the output went away (`thermo-audit ls claims | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """``-v`` and ``--data-dir``, accepted at every level of the command (defaults suppressed so a
     subcommand never resets what an outer level set)."""
-    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log more, and show tracebacks of errors")
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
-                        help=f"data folder holding measured/, published/ and derived/ (default: ${DATA_DIR_ENV}, "
-                             "else data/ in the project folder)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log more, and show tracebacks of errors",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help=f"data folder holding measured/, published/ and derived/ (default: ${DATA_DIR_ENV}, "
+        "else data/ in the project folder)",
+    )
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
@@ -90,8 +102,7 @@ def verbose(args: argparse.Namespace) -> bool:
 def common_options(args: argparse.Namespace):
     """Set up logging and, for the duration of the command, export ``--data-dir`` so every stage (and
     a stage's subprocess, such as the report's pre-render step) sees it."""
-    logging.basicConfig(level=logging.INFO if verbose(args) else logging.WARNING,
-                        format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose(args) else logging.WARNING, format="%(levelname)s %(message)s")
     if getattr(args, "data_dir", None) is None:
         yield
         return
@@ -112,25 +123,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermo-audit",
         description="Measure how transformer language models grow or damp their residual stream, their attention "
-                    "value/output spectra and attention statistics, and re-test the claims of D'Elia (2026) "
-                    "with proper statistics. Stages: measure -> analyse -> report; `retest` confronts your own "
-                    "model with every law of the paper.",
+        "value/output spectra and attention statistics, and re-test the claims of D'Elia (2026) "
+        "with proper statistics. Stages: measure -> analyse -> report; `retest` confronts your own "
+        "model with every law of the paper.",
         epilog="Exit status: 0 done; 1 some items failed; 2 bad input or damaged data (nothing written); "
-               "130 interrupted.")
+        "130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"thermo-audit {__version__}")
     add_common(parser)
     sub = parser.add_subparsers(dest="stage", required=True, metavar="COMMAND")
-    measure = sub.add_parser("measure", help="measure models into run partitions (data/measured)",
-                             description="Measure models: residual-stream norms and gains, per-head W_V/W_O "
-                                         "spectra, attention statistics, into tidy tables (one partition per run).")
+    measure = sub.add_parser(
+        "measure",
+        help="measure models into run partitions (data/measured)",
+        description="Measure models: residual-stream norms and gains, per-head W_V/W_O "
+        "spectra, attention statistics, into tidy tables (one partition per run).",
+    )
     add_common(measure)
     add_measure_commands(measure)
-    for name, text in (("analyse", "re-test every claim of the paper (data/derived)"),
-                       ("report", "render the report (Quarto, or the project's own renderer)"),
-                       ("retest", "confront your own model with every law of the paper: a claim card")):
+    for name, text in (
+        ("analyse", "re-test every claim of the paper (data/derived)"),
+        ("report", "render the report (Quarto, or the project's own renderer)"),
+        ("retest", "confront your own model with every law of the paper: a claim card"),
+    ):
         sub.add_parser(name, help=text, add_help=False, description=text)  # parsed by the stage itself
-    ls = sub.add_parser("ls", help="list claims, architectures, panels, prompt sets, registry models or runs",
-                        description="List what is known.")
+    ls = sub.add_parser(
+        "ls",
+        help="list claims, architectures, panels, prompt sets, registry models or runs",
+        description="List what is known.",
+    )
     add_common(ls)
     ls.add_argument("what", choices=["claims", "architectures", "panels", "prompt-sets", "models", "runs"])
     return parser
@@ -169,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if stage is not None:  # its own parser reads everything after the stage's name
         args = parse(build_parser(), argv[: stage + 1])
         with common_options(args):
-            return _delegate(argv[stage], argv[stage + 1:])
+            return _delegate(argv[stage], argv[stage + 1 :])
     args = parse(build_parser(), argv)
     with common_options(args):
         return _run(args)

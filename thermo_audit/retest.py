@@ -25,25 +25,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermo-audit retest",
         description="Confront your own model(s) with every law of D'Elia (2026) that predicts something for a single "
-                    "model: measures what is not measured yet, then writes a claim card (claim_card.csv, card.md, "
-                    "card.html) and how the paper's panel statistics move when your models join the published "
-                    "panel.")
+        "model: measures what is not measured yet, then writes a claim card (claim_card.csv, card.md, "
+        "card.html) and how the paper's panel statistics move when your models join the published "
+        "panel.",
+    )
     add_common(parser)
-    parser.add_argument("--model", action="append", default=[], metavar="HF_ID_OR_PATH",
-                        help="a model to re-test (repeat for several): hub id, local folder or registry name")
-    parser.add_argument("--panel", type=Path, metavar="FILE.csv",
-                        help="a panel file of models to re-test (columns as for `thermo-audit measure panel`)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="HF_ID_OR_PATH",
+        help="a model to re-test (repeat for several): hub id, local folder or registry name",
+    )
+    parser.add_argument(
+        "--panel",
+        type=Path,
+        metavar="FILE.csv",
+        help="a panel file of models to re-test (columns as for `thermo-audit measure panel`)",
+    )
     parser.add_argument("--name", help="the model's name in the tables (one --model only)")
     parser.add_argument("--gguf-file", metavar="NAME", help="GGUF file inside the --model folder (one --model only)")
     parser.add_argument("--revision", help="hub revision to load (one --model only)")
     parser.add_argument("--lab", help="the lab that trained the model (one --model only; heritage law)")
-    parser.add_argument("--twin-of", metavar="BASE", help="the base model the (one) --model was fine-tuned from; "
-                                                          "it must be measured too (add it with --model)")
-    parser.add_argument("--out", type=Path, metavar="DIR", default=None,
-                        help="folder of the claim card, replaced whole (default: <data dir>/cards/<first model>); "
-                             "the models are measured into <data dir>/measured")
-    parser.add_argument("--resamples", type=positive_int, default=Settings().n_resamples,
-                        help="bootstrap / permutation resamples (default: %(default)s)")
+    parser.add_argument(
+        "--twin-of",
+        metavar="BASE",
+        help="the base model the (one) --model was fine-tuned from; it must be measured too (add it with --model)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="folder of the claim card, replaced whole (default: <data dir>/cards/<first model>); "
+        "the models are measured into <data dir>/measured",
+    )
+    parser.add_argument(
+        "--resamples",
+        type=positive_int,
+        default=Settings().n_resamples,
+        help="bootstrap / permutation resamples (default: %(default)s)",
+    )
     _add_run_options(parser, out=False)
     return parser
 
@@ -51,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _items(args) -> list:
     from measure.panels import load_panel
 
-    single = {"--name": args.name, "--gguf-file": args.gguf_file, "--revision": args.revision, "--lab": args.lab,
-              "--twin-of": args.twin_of}
+    single = {
+        "--name": args.name,
+        "--gguf-file": args.gguf_file,
+        "--revision": args.revision,
+        "--lab": args.lab,
+        "--twin-of": args.twin_of,
+    }
     given = [option for option, value in single.items() if value is not None]
     if given and len(args.model) != 1:
         raise UsageError(f"{', '.join(given)} apply to one --model; use a --panel file for several models")
@@ -76,8 +103,9 @@ def _item(source: str, args):
         except ThermoAuditError:
             name = Path(source.rstrip("/")).name.lower()
         name += f"@{args.revision}" if args.revision else ""
-    return PanelItem(model=name, source=source, revision=args.revision, gguf_file=args.gguf_file, lab=args.lab,
-                     twin_of=args.twin_of)
+    return PanelItem(
+        model=name, source=source, revision=args.revision, gguf_file=args.gguf_file, lab=args.lab, twin_of=args.twin_of
+    )
 
 
 def _prompts(args):
@@ -91,13 +119,16 @@ def _prompts(args):
 
 
 def _retest(args) -> int:
+    from measure.cli import require_torch
+
+    require_torch()
     import pandas as pd
 
     from analysis.claims import Settings
     from analysis.sources import load_sources
     from contract.atomic import staged_directory
     from measure.loading import resolve_device
-    from measure.panels import plan, measure_item
+    from measure.panels import measure_item, plan
     from report.card import retest
 
     items = _items(args)
@@ -111,21 +142,41 @@ def _retest(args) -> int:
         if item.status.startswith("skip: already"):
             print(f"{item.model}: already measured on {prompts['prompt_set'].iloc[0]}")
             continue
-        path = measure_item(item, prompts, measured, dtype=args.dtype, device=args.device, attention=args.attention,
-                            batch_size=args.batch_size, progress=not args.no_progress, command=None,
-                            device_map=args.device_map, offload_folder=args.offload_folder)
+        path = measure_item(
+            item,
+            prompts,
+            measured,
+            dtype=args.dtype,
+            device=args.device,
+            attention=args.attention,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            command=None,
+            device_map=args.device_map,
+            offload_folder=args.offload_folder,
+        )
         print(f"{item.model}: measured -> {path}")
     sources = load_sources(measured, paths.published)
     models = [item.model for item in items]
     twins = {item.model: item.twin_of for item in items if item.twin_of}
     with staged_directory(card_dir) as staging:
-        written = retest(sources, models, Settings(n_resamples=args.resamples), staging,
-                         prompt_set=prompts["prompt_set"].iloc[0], twin_of=twins or None)
+        written = retest(
+            sources,
+            models,
+            Settings(n_resamples=args.resamples),
+            staging,
+            prompt_set=prompts["prompt_set"].iloc[0],
+            twin_of=twins or None,
+        )
     card = pd.read_csv(card_dir / written["claim_card"].name)
     for model, rows in card.groupby("model", sort=False):
         counts = rows["consistent"].value_counts()
-        print(f"{model}: " + ", ".join(f"{counts[v]} {v}" for v in ("consistent", "inconsistent", "not applicable",
-                                                                     "error") if v in counts))
+        print(
+            f"{model}: "
+            + ", ".join(
+                f"{counts[v]} {v}" for v in ("consistent", "inconsistent", "not applicable", "error") if v in counts
+            )
+        )
     print(f"claim card: {card_dir / 'card.html'} (also card.md, claim_card.csv, panel_shift.csv)")
     return 0
 

@@ -44,22 +44,55 @@ EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
 # module key -> (files to mutate, as mutmut globs; test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "adapters": (["measure/adapters/*"], ["tests/test_conformance.py", "tests/test_registry.py"]),
-    "probe": (["measure/probe.py"], ["tests/test_conformance.py", "tests/test_measure.py",
-                                      "tests/test_fused_attention.py", "tests/test_properties_measure.py"]),
-    "runner": (["measure/runner.py"], ["tests/test_measure.py", "tests/test_store.py",
-                                        "tests/test_properties_measure.py"]),
-    "weights": (["measure/weights.py"], ["tests/test_measure.py", "tests/test_weights.py",
-                                          "tests/test_properties_measure.py"]),
+    "probe": (
+        ["measure/probe.py"],
+        [
+            "tests/test_conformance.py",
+            "tests/test_measure.py",
+            "tests/test_fused_attention.py",
+            "tests/test_properties_measure.py",
+        ],
+    ),
+    "runner": (
+        ["measure/runner.py"],
+        ["tests/test_measure.py", "tests/test_store.py", "tests/test_properties_measure.py"],
+    ),
+    "weights": (
+        ["measure/weights.py"],
+        ["tests/test_measure.py", "tests/test_weights.py", "tests/test_properties_measure.py"],
+    ),
     "conventions": (["contract/conventions.py"], ["tests/test_conventions.py", "tests/test_properties_conventions.py"]),
-    "stats": (["analysis/stats/*"], ["tests/test_stats_basic.py", "tests/test_stats_models.py",
-                                     "tests/test_stats_resampling.py", "tests/test_stats_statcheck.py",
-                                     "tests/test_properties_stats.py"]),
-    "statcheck": (["analysis/stats/statcheck.py"], ["tests/test_stats_statcheck.py", "tests/test_stats_basic.py",
-                                                    "tests/test_properties_stats.py", "tests/test_verdicts.py"]),
+    "stats": (
+        ["analysis/stats/*"],
+        [
+            "tests/test_stats_basic.py",
+            "tests/test_stats_models.py",
+            "tests/test_stats_resampling.py",
+            "tests/test_stats_statcheck.py",
+            "tests/test_properties_stats.py",
+        ],
+    ),
+    "statcheck": (
+        ["analysis/stats/statcheck.py"],
+        [
+            "tests/test_stats_statcheck.py",
+            "tests/test_stats_basic.py",
+            "tests/test_properties_stats.py",
+            "tests/test_verdicts.py",
+        ],
+    ),
     # the verdict logic of the analysis: run.py's statcheck comparison and Holm adjustment, and decide()
-    "verdicts": (["analysis/run.py", "analysis/stats/_common.py"],
-                 ["tests/test_verdicts.py", "tests/test_analysis.py", "tests/test_stats_statcheck.py",
-                  "tests/test_stats_basic.py", "tests/test_stats_resampling.py", "tests/test_properties_stats.py"]),
+    "verdicts": (
+        ["analysis/run.py", "analysis/stats/_common.py"],
+        [
+            "tests/test_verdicts.py",
+            "tests/test_analysis.py",
+            "tests/test_stats_statcheck.py",
+            "tests/test_stats_basic.py",
+            "tests/test_stats_resampling.py",
+            "tests/test_properties_stats.py",
+        ],
+    ),
 }
 
 # mutmut leaves decorated functions alone; these decorators only open a context, so the scratch copy
@@ -78,21 +111,32 @@ class _ContextDecoratorsToWith(cst.CSTTransformer):
     """``@torch.inference_mode()`` over a function -> ``with torch.inference_mode():`` around its body."""
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        contexts = [d for d in updated.decorators if isinstance(d.decorator, cst.Call)
-                    and cst.Module([]).code_for_node(d.decorator.func) in CONTEXT_DECORATORS]
+        contexts = [
+            d
+            for d in updated.decorators
+            if isinstance(d.decorator, cst.Call)
+            and cst.Module([]).code_for_node(d.decorator.func) in CONTEXT_DECORATORS
+        ]
         if not contexts:
             return updated
         statements = list(updated.body.body)
         docstring = statements[:1] if statements and _is_docstring(statements[0]) else []
-        block = cst.With(items=[cst.WithItem(d.decorator) for d in contexts],
-                         body=cst.IndentedBlock(body=statements[len(docstring):]))
-        return updated.with_changes(decorators=[d for d in updated.decorators if d not in contexts],
-                                    body=updated.body.with_changes(body=[*docstring, block]))
+        block = cst.With(
+            items=[cst.WithItem(d.decorator) for d in contexts],
+            body=cst.IndentedBlock(body=statements[len(docstring) :]),
+        )
+        return updated.with_changes(
+            decorators=[d for d in updated.decorators if d not in contexts],
+            body=updated.body.with_changes(body=[*docstring, block]),
+        )
 
 
 def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Expr)
-            and isinstance(statement.body[0].value, cst.SimpleString))
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.SimpleString)
+    )
 
 
 def unwrap_context_decorators(path: Path) -> None:
@@ -105,8 +149,16 @@ def prepare(module: str, scratch: Path, tests_at: str | None = None) -> None:
     """Copy the working tree to ``scratch`` and point its mutmut configuration at ``module``; with
     ``tests_at`` (a git revision), take tests/ from that revision (a score before new tests)."""
     globs, tests = MODULES[module]
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -145,8 +197,13 @@ def equivalent_mutants() -> dict[str, str]:
 
 def statuses(scratch: Path) -> dict[str, str]:
     """Mutant name -> mutmut status, read with ``mutmut results --all true``."""
-    listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=scratch,
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(re.findall(r"^\s+(\S+): (.+)$", listing, flags=re.MULTILINE))
 
 
@@ -160,8 +217,10 @@ def report(module: str, found: dict[str, str]) -> float:
     listed = [m for m in undetected if m in equivalent]
     score = killed / (killed + len(survivors)) if killed + len(survivors) else float("nan")
     print(f"\n{module}: {len(found)} mutants; " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    print(f"score = killed / (killed + survived) = {killed} / {killed + len(survivors)} = {score:.1%} "
-          f"({len(listed)} equivalent mutants left out)")
+    print(
+        f"score = killed / (killed + survived) = {killed} / {killed + len(survivors)} = {score:.1%} "
+        f"({len(listed)} equivalent mutants left out)"
+    )
     for name in survivors:
         print(f"  survived: {name} ({found[name]})")
     for name in listed:

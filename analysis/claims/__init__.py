@@ -6,6 +6,7 @@ The modules are imported in the paper's order, which is the order of the rows in
 # isort: off
 from analysis.claims import overview, kleiber, heritage, spectral, sheaf, lstar  # noqa: F401
 from analysis.claims import crowding, twins, hierarchy, robustness  # noqa: F401
+
 # isort: on
 from analysis.claims.registry import CLAIMS, Claim, Outcome, Settings, claim, missing
 from analysis.needs import InsufficientData

@@ -10,12 +10,22 @@ import scipy.stats
 from analysis.needs import Dataset
 from analysis.stats import leave_one_out
 
-CONTROLS_NOTE = ("controls have random weights: a difference here is architectural, present before any training")
+CONTROLS_NOTE = "controls have random weights: a difference here is architectural, present before any training"
+ABOUT_THE_PAPER_NOTE = (
+    "a statement about the paper's own panel and printed numbers, decided on the authors' data "
+    "only: on this source the value is shown for reference and the verdict is inconclusive"
+)
 OVERRIDE = "the verdict overrides the test"
 
 
-def robust_decision(decision: tuple[str, str], data: pd.DataFrame, func, unit: str = "model",
-                    alpha: float = 0.05, verdicts: tuple[str, ...] = ("holds",)) -> tuple[str, str]:
+def robust_decision(
+    decision: tuple[str, str],
+    data: pd.DataFrame,
+    func,
+    unit: str = "model",
+    alpha: float = 0.05,
+    verdicts: tuple[str, ...] = ("holds",),
+) -> tuple[str, str]:
     """Downgrade a verdict in ``verdicts`` (resting on significance) to 'inconclusive' when leaving one unit out
     changes the significance decision."""
     holds, reason = decision
@@ -33,6 +43,16 @@ def override(decision: tuple[str, str], verdict: str, why: str) -> tuple[str, st
     if holds == verdict:
         return holds, f"{reason}; {why}"
     return verdict, f"{OVERRIDE} ({holds} -> {verdict}): {why}; the test alone: {reason}"
+
+
+def about_the_paper(outcome, data: Dataset):
+    """A claim about the paper's own panel or printed numbers is decided on the authors' data only: on any other
+    source its verdict is 'inconclusive' (the value stays, for reference) and the note says why."""
+    if data.source == "published":
+        return outcome
+    outcome.holds = "inconclusive"
+    outcome.note = "; ".join(filter(None, [ABOUT_THE_PAPER_NOTE, outcome.note]))
+    return outcome
 
 
 def source_note(data: Dataset) -> list[str]:

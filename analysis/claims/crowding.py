@@ -67,7 +67,7 @@ def t_from_summary(mean: float, sd: float, n: int, alternative: str) -> float:
 def welch_difference(a: pd.Series, b: pd.Series, confidence: float) -> tuple[float, float, float]:
     """Difference of two means with Welch's CI, from their means, sample SDs and n."""
     var_a, var_b = a["sd"] ** 2 / a["n_prompts"], b["sd"] ** 2 / b["n_prompts"]
-    df = (var_a + var_b) ** 2 / (var_a ** 2 / (a["n_prompts"] - 1) + var_b ** 2 / (b["n_prompts"] - 1))
+    df = (var_a + var_b) ** 2 / (var_a**2 / (a["n_prompts"] - 1) + var_b**2 / (b["n_prompts"] - 1))
     half = scipy.stats.t.ppf((1 + confidence) / 2, df) * np.sqrt(var_a + var_b)
     difference = a["mean"] - b["mean"]
     return difference, difference - half, difference + half
@@ -80,14 +80,21 @@ def pair_tests(rows: pd.DataFrame) -> dict[str, float]:
 
 def pair_line(rows: pd.DataFrame) -> str:
     tests = pair_tests(rows)
-    return ", ".join(f"{r.model} {r.mean:.4f} (one-sided p = {tests[r.model]:.2g}, n = {int(r.n_prompts)})"
-                     for r in rows.itertuples())
+    return ", ".join(
+        f"{r.model} {r.mean:.4f} (one-sided p = {tests[r.model]:.2g}, n = {int(r.n_prompts)})"
+        for r in rows.itertuples()
+    )
 
 
-@claim("crowding_pair", section=SECTION, statement=(
-    "Dimensional crowding: Pythia-6.9B (rho = 0.25) dampens while GPT-J-6B (rho = 0.0625) expands."),
-    paper_value=None, paper_test="none (two gains; CRG, R1 fp32, 3 prompts: 0.987 vs 1.133)",
-    needs=Needs("pair_summaries", models=2, named=CROWDING_PAIR))
+@claim(
+    "crowding_pair",
+    section=SECTION,
+    statement=("Dimensional crowding: Pythia-6.9B (rho = 0.25) dampens while GPT-J-6B (rho = 0.0625) expands."),
+    paper_value=None,
+    paper_test="none (two gains; CRG, R1 fp32, 3 prompts: 0.987 vs 1.133)",
+    kind="difference",
+    needs=Needs("pair_summaries", models=2, named=CROWDING_PAIR),
+)
 def crowding_pair(data: Dataset, settings) -> Outcome:
     """Hypothesis: Pythia-6.9B (rho 0.25) dampens (gain < 1) while GPT-J-6B (rho 0.0625) expands (gain > 1).
 
@@ -105,8 +112,9 @@ def crowding_pair(data: Dataset, settings) -> Outcome:
     tests = pair_tests(rows)
     p_both = max(tests.values())
     wrong = [m for m in CROWDING_PAIR if (rows.loc[m, "mean"] < 1) != (PAIR[m] == "less")]
-    difference, low, high = welch_difference(rows.loc[CROWDING_PAIR[0]], rows.loc[CROWDING_PAIR[1]],
-                                             settings.confidence)
+    difference, low, high = welch_difference(
+        rows.loc[CROWDING_PAIR[0]], rows.loc[CROWDING_PAIR[1]], settings.confidence
+    )
     if wrong:
         holds, why = "fails", f"{', '.join(wrong)} is on the other side of 1"
     elif p_both < settings.alpha:
@@ -121,25 +129,39 @@ def crowding_pair(data: Dataset, settings) -> Outcome:
         if len(usable):
             notes.append(f"sensitivity, {convention} {dataset}: {pair_line(usable)}")
             agree &= all((r.mean < 1) == (PAIR[r.model] == "less") for r in usable.itertuples())
-    notes.append("two models differ in far more than rho (family, attention form, d_head, depth): the pair "
-                 "illustrates the rule but cannot attribute the difference to rho (see crowding_rule)")
+    notes.append(
+        "two models differ in far more than rho (family, attention form, d_head, depth): the pair "
+        "illustrates the rule but cannot attribute the difference to rho (see crowding_rule)"
+    )
     return Outcome(
-        statistic="difference of mean gains, Pythia-6.9B - GPT-J-6B (R1)", value=difference, ci_low=low, ci_high=high,
-        p_value=p_both, n=int(rows["n_prompts"].sum()),
+        statistic="difference of mean gains, Pythia-6.9B - GPT-J-6B (R1)",
+        value=difference,
+        ci_low=low,
+        ci_high=high,
+        p_value=p_both,
+        n=int(rows["n_prompts"].sum()),
         test="one-sided one-sample t-tests vs 1 per model from the mean and SD over prompts (Pythia: less, GPT-J: "
-             "greater), p = max (intersection-union); Welch CI of the difference",
-        holds=holds, comparable=False,
-        reproduced=("yes" if agree else "no",
-                    f"the claimed signs (Pythia-6.9B < 1 < GPT-J-6B) {'hold' if agree else 'do not all hold'} in every "
-                    "stored file and convention"),
+        "greater), p = max (intersection-union); Welch CI of the difference",
+        holds=holds,
+        comparable=False,
+        reproduced=(
+            "yes" if agree else "no",
+            f"the claimed signs (Pythia-6.9B < 1 < GPT-J-6B) {'hold' if agree else 'do not all hold'} in every "
+            "stored file and convention",
+        ),
         note="; ".join(notes + source_note(data)),
     )
 
 
-@claim("crowding_rule", section=SECTION, statement=(
-    "The rule 'rho >= 0.2 => dampen' classifies models correctly (validated with 100% accuracy)."),
-    paper_value="100%", paper_test="accuracy (CRG: 2 models; HRH: 16 models, 43.75%)",
-    needs=Needs("rule_models", models=4))
+@claim(
+    "crowding_rule",
+    section=SECTION,
+    statement=("The rule 'rho >= 0.2 => dampen' classifies models correctly (validated with 100% accuracy)."),
+    paper_value="100%",
+    paper_test="accuracy (CRG: 2 models; HRH: 16 models, 43.75%)",
+    kind="accuracy",
+    needs=Needs("rule_models", models=4),
+)
 def crowding_rule(data: Dataset, settings) -> Outcome:
     """Hypothesis: the rule "rho >= 0.2 => dampen" classifies models better than chance (paper: 100% accuracy).
 
@@ -155,32 +177,56 @@ def crowding_rule(data: Dataset, settings) -> Outcome:
     k, n = int(models["correct"].sum()), len(models)
     ci = wilson_ci(k, n, settings.confidence).iloc[0]
     test = accuracy_test(models).iloc[0]
-    decision = decide(k / n, ci["ci_low"], ci["ci_high"], test["p_value"], direction="greater", null=0.5,
-                      claimed=1.0, alpha=settings.alpha)
+    decision = decide(
+        k / n,
+        ci["ci_low"],
+        ci["ci_high"],
+        test["p_value"],
+        direction="greater",
+        null=0.5,
+        claimed=1.0,
+        alpha=settings.alpha,
+    )
     holds, reason = robust_decision(decision, models, accuracy_test, alpha=settings.alpha)
     majority = models["sign"].value_counts()
     wrong = models[~models["correct"]]
-    notes = [reason, f"always predicting '{majority.idxmax()}' scores {majority.max()}/{n}",
-             f"dampen predicted {int((models['predicted'] == 'dampen').sum())}, observed "
-             f"{int((models['sign'] == 'dampen').sum())}",
-             f"misclassified: {', '.join(f'{r.model} (rho {r.rho:.3g}, {r.gain:.4f})' for r in wrong.itertuples())}"]
+    notes = [
+        reason,
+        f"always predicting '{majority.idxmax()}' scores {majority.max()}/{n}",
+        f"dampen predicted {int((models['predicted'] == 'dampen').sum())}, observed "
+        f"{int((models['sign'] == 'dampen').sum())}",
+        f"misclassified: {', '.join(f'{r.model} (rho {r.rho:.3g}, {r.gain:.4f})' for r in wrong.itertuples())}",
+    ]
     if "notebook" in models and models["notebook"].notna().any():
-        notes.insert(1, f"HRH's 16 models {share(models[models['notebook'] == 'HRH'])}; the other PFS Pythia models "
-                        f"{share(models[models['notebook'] == 'PFS'])}")
+        notes.insert(
+            1,
+            f"HRH's 16 models {share(models[models['notebook'] == 'HRH'])}; the other PFS Pythia models "
+            f"{share(models[models['notebook'] == 'PFS'])}",
+        )
     if "r2" in data.extras:
         notes.append(f"under R2 (true last block; GUB/G2L/GJP base models) {share(with_rule(data.extras['r2']))}")
     return Outcome(
-        statistic="accuracy of 'rho >= 0.2 => dampen'", value=k / n, ci_low=ci["ci_low"], ci_high=ci["ci_high"],
-        p_value=test["p_value"], n=n,
+        statistic="accuracy of 'rho >= 0.2 => dampen'",
+        value=k / n,
+        ci_low=ci["ci_low"],
+        ci_high=ci["ci_high"],
+        p_value=test["p_value"],
+        n=n,
         test="accuracy over models, Wilson CI; exact binomial test vs 50% (one-sided: greater)",
-        holds=holds, note="; ".join(notes + source_note(data)),
+        holds=holds,
+        note="; ".join(notes + source_note(data)),
     )
 
 
-@claim("crowding_threshold", section=SECTION, statement=(
-    "A critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models."),
-    paper_value=PAPER_RANGE, paper_test="none (the code uses the fixed threshold 0.2; no estimation)",
-    needs=Needs("rule_models", groups={"sign": {"dampen": 2, "expand": 2}}))
+@claim(
+    "crowding_threshold",
+    section=SECTION,
+    statement=("A critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models."),
+    paper_value=PAPER_RANGE,
+    paper_test="none (the code uses the fixed threshold 0.2; no estimation)",
+    kind="other",
+    needs=Needs("rule_models", groups={"sign": {"dampen": 2, "expand": 2}}),
+)
 def crowding_threshold(data: Dataset, settings) -> Outcome:
     """Hypothesis: a critical head density rho_crit of about 0.15-0.20 separates dampening from expanding models.
 
@@ -197,8 +243,13 @@ def crowding_threshold(data: Dataset, settings) -> Outcome:
     """
     models = data.frame
     counts = models["sign"].value_counts()
-    options = dict(positive="dampen", direction="greater", confidence=settings.confidence,
-                   n_resamples=settings.n_resamples, seed=settings.seed)
+    options = dict(
+        positive="dampen",
+        direction="greater",
+        confidence=settings.confidence,
+        n_resamples=settings.n_resamples,
+        seed=settings.seed,
+    )
     cut = threshold_estimate(models, "rho", "sign", criterion="youden", **options).iloc[0]
     by_accuracy = threshold_estimate(models, "rho", "sign", criterion="accuracy", **options).iloc[0]
     area = auc(models, "rho", "sign", positive="dampen", alternative="greater", confidence=settings.confidence).iloc[0]
@@ -208,40 +259,66 @@ def crowding_threshold(data: Dataset, settings) -> Outcome:
     meets = overlap or (cut["ci_low"] <= paper.high and cut["ci_high"] >= paper.low)
     discriminates = area["p_value"] < settings.alpha
     if not discriminates:
-        holds, why = "inconclusive", (f"rho does not separate dampening from expanding models (AUC p = "
-                                      f"{area['p_value']:.3g}): there is no threshold to estimate")
+        holds, why = (
+            "inconclusive",
+            (
+                f"rho does not separate dampening from expanding models (AUC p = "
+                f"{area['p_value']:.3g}): there is no threshold to estimate"
+            ),
+        )
     elif meets:
         holds, why = "holds", f"rho separates the classes (AUC significant), compatible with {PAPER_RANGE}"
     else:
         holds, why = "fails", f"neither the bootstrap CI of the cut nor the equivalent cuts meet {PAPER_RANGE}"
     base_rate = counts.max() / counts.sum()
-    notes = [why, f"every cut in ({low:.4g}, {high:.4g}] classifies alike (Youden J = {cut['score']:.3f}); "
-             f"AUC of rho = {area['auc']:.3f} [{area['ci_low']:.3f}, {area['ci_high']:.3f}]",
-             f"the accuracy-maximising cut {by_accuracy['statistic']:.4g} scores {by_accuracy['score']:.1%} in sample, "
-             f"{'no better than' if by_accuracy['score'] <= base_rate + 1e-12 else 'against'} {base_rate:.1%} "
-             "for putting every model in the larger class", cut["note"]]
+    notes = [
+        why,
+        f"every cut in ({low:.4g}, {high:.4g}] classifies alike (Youden J = {cut['score']:.3f}); "
+        f"AUC of rho = {area['auc']:.3f} [{area['ci_low']:.3f}, {area['ci_high']:.3f}]",
+        f"the accuracy-maximising cut {by_accuracy['statistic']:.4g} scores {by_accuracy['score']:.1%} in sample, "
+        f"{'no better than' if by_accuracy['score'] <= base_rate + 1e-12 else 'against'} {base_rate:.1%} "
+        "for putting every model in the larger class",
+        cut["note"],
+    ]
     if not discriminates:
-        reproduced = ("no", f"a threshold cannot reproduce when its predictor does not discriminate (AUC "
-                            f"{area['auc']:.3f}, p = {area['p_value']:.3g}); the equivalent cuts "
-                            f"({low:.4g}, {high:.4g}] "
-                            f"{'fall in' if overlap else 'miss'} {paper} by chance")
+        reproduced = (
+            "no",
+            f"a threshold cannot reproduce when its predictor does not discriminate (AUC "
+            f"{area['auc']:.3f}, p = {area['p_value']:.3g}); the equivalent cuts "
+            f"({low:.4g}, {high:.4g}] "
+            f"{'fall in' if overlap else 'miss'} {paper} by chance",
+        )
     else:
-        reproduced = ("yes" if overlap else "no",
-                      f"equivalent cuts ({low:.4g}, {high:.4g}] {'overlap' if overlap else 'miss'} {paper} from "
-                      f"{PAPER_RANGE!r}")
+        reproduced = (
+            "yes" if overlap else "no",
+            f"equivalent cuts ({low:.4g}, {high:.4g}] {'overlap' if overlap else 'miss'} {paper} from {PAPER_RANGE!r}",
+        )
     return Outcome(
-        statistic="estimated rho_crit (cut maximising Youden's J, dampen if rho >= c)", value=cut["statistic"],
-        ci_low=cut["ci_low"], ci_high=cut["ci_high"], p_value=area["p_value"], n=int(cut["n"]),
-        test=f"{cut['test']}; {area['test']} (one-sided: dampeners have higher rho)", holds=holds,
-        reproduced=reproduced, note="; ".join(notes + source_note(data)),
+        statistic="estimated rho_crit (cut maximising Youden's J, dampen if rho >= c)",
+        value=cut["statistic"],
+        ci_low=cut["ci_low"],
+        ci_high=cut["ci_high"],
+        p_value=area["p_value"],
+        n=int(cut["n"]),
+        test=f"{cut['test']}; {area['test']} (one-sided: dampeners have higher rho)",
+        holds=holds,
+        reproduced=reproduced,
+        note="; ".join(notes + source_note(data)),
     )
 
 
-@claim("crowding_rho_gain_r", section=SECTION, statement=(
-    "Across the heritage panel, the gain falls with the head density rho (the Pythia correlation, r = -0.81, "
-    "carried to every lab)."),
-    paper_value=None, paper_test="none (the correlation is computed on Pythia only)",
-    needs=Needs("heritage_gains", models=4))
+@claim(
+    "crowding_rho_gain_r",
+    section=SECTION,
+    statement=(
+        "Across the heritage panel, the gain falls with the head density rho (the Pythia correlation, r = -0.81, "
+        "carried to every lab)."
+    ),
+    paper_value=None,
+    paper_test="none (the correlation is computed on Pythia only)",
+    kind="correlation",
+    needs=Needs("heritage_gains", models=4),
+)
 def crowding_rho_gain_r(data: Dataset, settings) -> Outcome:
     """Hypothesis: across the models of the heritage panel (every lab), the mean gain falls with rho (r < 0).
 
@@ -257,19 +334,28 @@ def crowding_rho_gain_r(data: Dataset, settings) -> Outcome:
 
     corr = pearson(frame).iloc[0]
     perm = permutation_correlation(frame, "rho", "gain", n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
-    decision = decide(corr["r"], corr["ci_low"], corr["ci_high"], perm["p_value"], direction="less",
-                      alpha=settings.alpha)
+    decision = decide(
+        corr["r"], corr["ci_low"], corr["ci_high"], perm["p_value"], direction="less", alpha=settings.alpha
+    )
     holds, reason = robust_decision(decision, frame, pearson, alpha=settings.alpha)
     notes = [reason, f"parametric p = {corr['p_value']:.3g}"]
     if "r1_all" in data.extras:
         wider = data.extras["r1_all"]
         more = correlation(wider, "rho", "gain").iloc[0]
-        notes.append(f"with the other Pythia models of PFS and CRG ({len(wider)} R1 models): r = {more['r']:.3g} "
-                     f"[{more['ci_low']:.3g}, {more['ci_high']:.3g}], parametric p = {more['p_value']:.3g}")
+        notes.append(
+            f"with the other Pythia models of PFS and CRG ({len(wider)} R1 models): r = {more['r']:.3g} "
+            f"[{more['ci_low']:.3g}, {more['ci_high']:.3g}], parametric p = {more['p_value']:.3g}"
+        )
     return Outcome(
-        statistic="Pearson r (rho, mean gain) across the heritage panel", value=corr["r"], ci_low=corr["ci_low"],
-        ci_high=corr["ci_high"], p_value=perm["p_value"], n=len(frame), comparable=False,
-        test=f"Pearson r across models; {perm['test']}; Fisher-z CI", holds=holds,
+        statistic="Pearson r (rho, mean gain) across the heritage panel",
+        value=corr["r"],
+        ci_low=corr["ci_low"],
+        ci_high=corr["ci_high"],
+        p_value=perm["p_value"],
+        n=len(frame),
+        comparable=False,
+        test=f"Pearson r across models; {perm['test']}; Fisher-z CI",
+        holds=holds,
         note="; ".join(notes + source_note(data)),
     )
 
@@ -284,9 +370,17 @@ def final_norm_correct(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-@claim("final_ln_accuracy", section="App. B Final-LayerNorm artefact", statement=(
-    "Excluding the final LayerNorm from the gain raised the rule's validation accuracy from 43.75% to 100%."),
-    paper_value="43.75% -> 100%", paper_test="accuracy (no test)", needs=Needs("final_norm", models=4))
+@claim(
+    "final_ln_accuracy",
+    section="App. B Final-LayerNorm artefact",
+    statement=(
+        "Excluding the final LayerNorm from the gain raised the rule's validation accuracy from 43.75% to 100%."
+    ),
+    paper_value="43.75% -> 100%",
+    paper_test="accuracy (no test)",
+    kind="proportion_difference",
+    needs=Needs("final_norm", models=4),
+)
 def final_ln_accuracy(data: Dataset, settings) -> Outcome:
     """Hypothesis: excluding the final LayerNorm from the gain raises the accuracy of "rho >= 0.2 => dampen".
 
@@ -303,8 +397,9 @@ def final_ln_accuracy(data: Dataset, settings) -> Outcome:
     gained = int((table["improvement"] > 0).sum())
     lost = int((table["improvement"] < 0).sum())
     p = scipy.stats.binomtest(gained, gained + lost, 0.5, alternative="greater").pvalue if gained + lost else 1.0
-    boot = bootstrap_ci(table, "improvement", confidence=settings.confidence, n_resamples=settings.n_resamples,
-                        seed=settings.seed).iloc[0]
+    boot = bootstrap_ci(
+        table, "improvement", confidence=settings.confidence, n_resamples=settings.n_resamples, seed=settings.seed
+    ).iloc[0]
     change = without_acc - with_acc
     if change <= 0:
         holds, why = "fails", f"excluding the final norm does not raise the accuracy on the same {n} models"
@@ -312,22 +407,35 @@ def final_ln_accuracy(data: Dataset, settings) -> Outcome:
         holds, why = "holds", "excluding the final norm raises the accuracy significantly on the same models"
     else:
         holds, why = "inconclusive", "the accuracy rises, but not significantly"
-    notes = [f"{why}: with the final norm {with_acc:.2%}, without {without_acc:.2%} ({gained} model(s) become "
-             f"correct, {lost} become wrong)"]
+    notes = [
+        f"{why}: with the final norm {with_acc:.2%}, without {without_acc:.2%} ({gained} model(s) become "
+        f"correct, {lost} become wrong)"
+    ]
     reproduced = None
     if "crg" in data.extras:
         crg = final_norm_correct(data.extras["crg"])
         crg_with, crg_without = crg["correct_with_norm"].mean(), crg["correct_without_norm"].mean()
         before, after = reproduces("43.75%", without_acc), reproduces("100%", crg_without)
-        reproduced = ("yes" if before[0] == after[0] == "yes" else "no",
-                      f"43.75% = HRH {n} models without the final norm: {before[1]}; 100% = CRG "
-                      f"{len(crg)} models ({', '.join(crg['model'])}): {after[1]}")
-        notes.append(f"the 100% is CRG's {len(crg)} models ({', '.join(crg['model'])}), a different model set, on "
-                     f"which the same change gives {crg_with:.0%} -> {crg_without:.0%}")
+        reproduced = (
+            "yes" if before[0] == after[0] == "yes" else "no",
+            f"43.75% = HRH {n} models without the final norm: {before[1]}; 100% = CRG "
+            f"{len(crg)} models ({', '.join(crg['model'])}): {after[1]}",
+        )
+        notes.append(
+            f"the 100% is CRG's {len(crg)} models ({', '.join(crg['model'])}), a different model set, on "
+            f"which the same change gives {crg_with:.0%} -> {crg_without:.0%}"
+        )
     return Outcome(
-        statistic="accuracy without minus with the final norm, same models", value=change,
-        ci_low=boot["ci_low"], ci_high=boot["ci_high"], p_value=p, n=n,
+        statistic="accuracy without minus with the final norm, same models",
+        value=change,
+        ci_low=boot["ci_low"],
+        ci_high=boot["ci_high"],
+        p_value=p,
+        n=n,
         test="rule accuracy with and without the final norm on the same models; exact McNemar test (one-sided); "
-             "bootstrap CI over models",
-        holds=holds, comparable=False, reproduced=reproduced, note="; ".join(notes + source_note(data)),
+        "bootstrap CI over models",
+        holds=holds,
+        comparable=False,
+        reproduced=reproduced,
+        note="; ".join(notes + source_note(data)),
     )

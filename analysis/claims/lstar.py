@@ -56,17 +56,27 @@ def formula_vs_naive(data: pd.DataFrame) -> pd.DataFrame:
     difference = float((data["formula_error"] - data["naive_error"]).mean())
     if not (data["formula_error"] != data["naive_error"]).any():
         return pd.DataFrame({"statistic": [difference], "p_value": [1.0]})
-    long = data.melt(id_vars="model", value_vars=["formula_error", "naive_error"], var_name="predictor",
-                     value_name="error")
-    p = paired(long, "error", within="predictor", subject="model", order=["formula_error", "naive_error"],
-               method="wilcoxon").iloc[0]["p_value"]
+    long = data.melt(
+        id_vars="model", value_vars=["formula_error", "naive_error"], var_name="predictor", value_name="error"
+    )
+    p = paired(
+        long, "error", within="predictor", subject="model", order=["formula_error", "naive_error"], method="wilcoxon"
+    ).iloc[0]["p_value"]
     return pd.DataFrame({"statistic": [difference], "p_value": [p]})
 
 
-@claim("lstar_formula", section=SECTION, statement=(
-    "The transition layer follows L* = L (0.11 + 0.012 L + 4.9 / H): MAPE 4.8% within heritage, 15.7% "
-    "across heritages, against 25% for the naive L/2."),
-    paper_value="15.7%", paper_test="MAPE (|pred - emp| / L, mean over models)", needs=Needs("lstar", models=2))
+@claim(
+    "lstar_formula",
+    section=SECTION,
+    statement=(
+        "The transition layer follows L* = L (0.11 + 0.012 L + 4.9 / H): MAPE 4.8% within heritage, 15.7% "
+        "across heritages, against 25% for the naive L/2."
+    ),
+    paper_value="15.7%",
+    paper_test="MAPE (|pred - emp| / L, mean over models)",
+    kind="proportion",
+    needs=Needs("lstar", models=2),
+)
 def lstar_formula(data: Dataset, settings) -> Outcome:
     """Hypothesis: L* = L (0.11 + 0.012 L + 4.9 / H) predicts the transition layer better than the naive L/2.
 
@@ -79,70 +89,128 @@ def lstar_formula(data: Dataset, settings) -> Outcome:
     and always where the empirical L* is not a valid measurement (the published LSC values are rounding noise).
     """
     rows = prediction_errors(data.frame)
-    mape = bootstrap_ci(rows, "formula_error", confidence=settings.confidence, n_resamples=settings.n_resamples,
-                        seed=settings.seed).iloc[0]
+    mape = bootstrap_ci(
+        rows, "formula_error", confidence=settings.confidence, n_resamples=settings.n_resamples, seed=settings.seed
+    ).iloc[0]
     comparison = formula_vs_naive(rows).iloc[0]
     differences = rows.assign(difference=rows["formula_error"] - rows["naive_error"])
-    interval = bootstrap_ci(differences, "difference", confidence=settings.confidence,
-                            n_resamples=settings.n_resamples, seed=settings.seed).iloc[0]
-    decision = decide(interval["statistic"], interval["ci_low"], interval["ci_high"], comparison["p_value"],
-                      direction="less", alpha=settings.alpha)
+    interval = bootstrap_ci(
+        differences, "difference", confidence=settings.confidence, n_resamples=settings.n_resamples, seed=settings.seed
+    ).iloc[0]
+    decision = decide(
+        interval["statistic"],
+        interval["ci_low"],
+        interval["ci_high"],
+        comparison["p_value"],
+        direction="less",
+        alpha=settings.alpha,
+    )
     by_significance = ("holds", "fails") if decision[1].startswith("significant") else ("holds",)
     holds, reason = robust_decision(decision, rows, formula_vs_naive, alpha=settings.alpha, verdicts=by_significance)
     if holds != "fails" and mape["ci_low"] > CLAIMED_MAPE:
         holds, reason = "fails", f"{reason}; the MAPE's CI lies above the stated {CLAIMED_MAPE:.1%}"
     minimum_p = 2 / 2 ** len(rows)
-    test = (f"{mape['test']} (models); Wilcoxon signed-rank test (two-sided) of formula vs naive L/2 depth-normalised "
-            "errors, paired by model")
+    test = (
+        f"{mape['test']} (models); Wilcoxon signed-rank test (two-sided) of formula vs naive L/2 depth-normalised "
+        "errors, paired by model"
+    )
     true = rows["formula_true_error"]
-    common = [f"naive L/2 MAPE {_mape(rows, 'naive_error'):.1%}", f"true MAPE |pred - emp| / emp {true.mean():.1%} "
-              f"({true.isna().sum()} model(s) with L* = 0 left out)",
-              f"with {len(rows)} models the smallest possible two-sided Wilcoxon p is {minimum_p:.3g}"]
+    common = [
+        f"naive L/2 MAPE {_mape(rows, 'naive_error'):.1%}",
+        f"true MAPE |pred - emp| / emp {true.mean():.1%} ({true.isna().sum()} model(s) with L* = 0 left out)",
+        f"with {len(rows)} models the smallest possible two-sided Wilcoxon p is {minimum_p:.3g}",
+    ]
     if not data.extras["valid_l_star"]:
         calibration = prediction_errors(data.extras["calibration"])
         within = calibration[calibration["lab"] == HERITAGE_LAB]
-        holds, reason = override((holds, f"formula minus naive error: {reason}"), "inconclusive",
-                                 "LSC's L* come from the printed eq. 4 (fp16 rounding noise), so a p-value on them, "
-                                 f"here the smallest possible with n = {len(rows)} (every model favours one "
-                                 "predictor), cannot carry a verdict; H4V2's L* are the formula's own calibration "
-                                 "targets (in-sample, 2 distinct (L, H) for 3 coefficients)")
-        checks = [("15.7%", "cross-heritage (LSC v3)", _mape(rows, "formula_error")),
-                  ("4.8%", f"within heritage (H4V2 calibration targets)", _mape(within, "formula_error")),
-                  ("25%", "naive L/2 (LSC v3)", _mape(rows, "naive_error"))]
-        reproduced = ("not recomputable",
-                      "the printed 15.7% (Fig. A2) comes from a v2 run whose results were never published; the "
-                      "published file (LSC v3) uses another L* definition and stores "
-                      f"{data.extras['stored_mape_pct']:.4g}%; "
-                      "the same computation on the published values: "
-                      + "; ".join(f"{what}: {value:.4g} vs {printed}: {reproduces(printed, value)[0]}"
-                                  for printed, what, value in checks))
-        note = [reason, *common, f"on H4V2's targets (in-sample): depth-normalised "
-                f"{_mape(calibration, 'formula_error'):.1%}, true {_mape(calibration, 'formula_true_error'):.1%}, "
-                "naive "
-                f"{_mape(calibration, 'naive_error'):.1%}", "no artefact gives 4.8%"]
-        return Outcome(statistic="depth-normalised MAPE |pred - emp| / L of the formula, cross-heritage (LSC v3)",
-                       value=mape["statistic"], ci_low=mape["ci_low"], ci_high=mape["ci_high"],
-                       p_value=comparison["p_value"], n=len(rows), test=test, holds=holds, comparable=False,
-                       reproduced=reproduced, note="; ".join(note))
+        holds, reason = override(
+            (holds, f"formula minus naive error: {reason}"),
+            "inconclusive",
+            "LSC's L* come from the printed eq. 4 (fp16 rounding noise), so a p-value on them, "
+            f"here the smallest possible with n = {len(rows)} (every model favours one "
+            "predictor), cannot carry a verdict; H4V2's L* are the formula's own calibration "
+            "targets (in-sample, 2 distinct (L, H) for 3 coefficients)",
+        )
+        checks = [
+            ("15.7%", "cross-heritage (LSC v3)", _mape(rows, "formula_error")),
+            ("4.8%", "within heritage (H4V2 calibration targets)", _mape(within, "formula_error")),
+            ("25%", "naive L/2 (LSC v3)", _mape(rows, "naive_error")),
+        ]
+        reproduced = (
+            "not recomputable",
+            "the printed 15.7% (Fig. A2) comes from a v2 run whose results were never published; the "
+            "published file (LSC v3) uses another L* definition and stores "
+            f"{data.extras['stored_mape_pct']:.4g}%; "
+            "the same computation on the published values: "
+            + "; ".join(
+                f"{what}: {value:.4g} vs {printed}: {reproduces(printed, value)[0]}" for printed, what, value in checks
+            ),
+        )
+        note = [
+            reason,
+            *common,
+            f"on H4V2's targets (in-sample): depth-normalised "
+            f"{_mape(calibration, 'formula_error'):.1%}, true {_mape(calibration, 'formula_true_error'):.1%}, "
+            "naive "
+            f"{_mape(calibration, 'naive_error'):.1%}",
+            "no artefact gives 4.8%",
+        ]
+        return Outcome(
+            statistic="depth-normalised MAPE |pred - emp| / L of the formula, cross-heritage (LSC v3)",
+            value=mape["statistic"],
+            ci_low=mape["ci_low"],
+            ci_high=mape["ci_high"],
+            p_value=comparison["p_value"],
+            n=len(rows),
+            test=test,
+            holds=holds,
+            comparable=False,
+            reproduced=reproduced,
+            note="; ".join(note),
+        )
     outside = rows[~rows["n_layers"].isin(CALIBRATION_DEPTHS) | ~rows["n_heads"].isin(CALIBRATION_HEADS)]
     clamped = rows[rows["formula_raw"] != rows["formula"]]
-    per_model = ", ".join(f"{m} {e} vs {f:.3g} ({a:.0%} of prompts agree)" for m, e, f, a in
-                          zip(rows["model"], rows["l_star"], rows["formula"], rows["prompt_agreement"]))
+    per_model = ", ".join(
+        f"{m} {e} vs {f:.3g} ({a:.0%} of prompts agree)"
+        for m, e, f, a in zip(rows["model"], rows["l_star"], rows["formula"], rows["prompt_agreement"])
+    )
     return Outcome(
-        statistic="depth-normalised MAPE |pred - emp| / L of the formula", value=mape["statistic"],
-        ci_low=mape["ci_low"], ci_high=mape["ci_high"], p_value=comparison["p_value"], n=len(rows), test=test,
-        holds=holds, comparable=False,
-        note="; ".join([f"formula minus naive error: {reason}", *filter(None, [interval["note"]]), *common,
-                        f"outside the calibration support (L in {CALIBRATION_DEPTHS}, H in {CALIBRATION_HEADS}): "
-                        f"{len(outside)} of {len(rows)}", f"clamped to L - 1: {', '.join(clamped['model']) or 'none'}",
-                        f"L* vs formula: {per_model}", *source_note(data)]),
+        statistic="depth-normalised MAPE |pred - emp| / L of the formula",
+        value=mape["statistic"],
+        ci_low=mape["ci_low"],
+        ci_high=mape["ci_high"],
+        p_value=comparison["p_value"],
+        n=len(rows),
+        test=test,
+        holds=holds,
+        comparable=False,
+        note="; ".join(
+            [
+                f"formula minus naive error: {reason}",
+                *filter(None, [interval["note"]]),
+                *common,
+                f"outside the calibration support (L in {CALIBRATION_DEPTHS}, H in {CALIBRATION_HEADS}): "
+                f"{len(outside)} of {len(rows)}",
+                f"clamped to L - 1: {', '.join(clamped['model']) or 'none'}",
+                f"L* vs formula: {per_model}",
+                *source_note(data),
+            ]
+        ),
     )
 
 
-@claim("lstar_definitions", section=SECTION, statement=(
-    "L* is one transition layer: the definitions the notebooks use (gradient of the trace, sign change, "
-    "spectral gap, contraction minimum, sublayer gains) agree."),
-    paper_value=None, paper_test="none (each notebook uses its own definition)", needs=Needs("lstar_definitions"))
+@claim(
+    "lstar_definitions",
+    section=SECTION,
+    statement=(
+        "L* is one transition layer: the definitions the notebooks use (gradient of the trace, sign change, "
+        "spectral gap, contraction minimum, sublayer gains) agree."
+    ),
+    paper_value=None,
+    paper_test="none (each notebook uses its own definition)",
+    kind="proportion",
+    needs=Needs("lstar_definitions"),
+)
 def lstar_definitions(data: Dataset, settings) -> Outcome:
     """Hypothesis: the notebooks' definitions of L* agree on each model (L* is one layer).
 
@@ -152,8 +220,9 @@ def lstar_definitions(data: Dataset, settings) -> Outcome:
     Rule: holds if every model's definitions span at most 10% of its depth; fails otherwise.
     """
     frame = data.frame
-    spread = frame.groupby("model").agg(low=("l_star", "min"), high=("l_star", "max"), k=("l_star", "size"),
-                                        n_layers=("n_layers", "first"))
+    spread = frame.groupby("model").agg(
+        low=("l_star", "min"), high=("l_star", "max"), k=("l_star", "size"), n_layers=("n_layers", "first")
+    )
     spread = spread[spread["k"] >= 2]
     if spread.empty:
         raise InsufficientData("no model has two definitions of L*")
@@ -164,16 +233,21 @@ def lstar_definitions(data: Dataset, settings) -> Outcome:
     holds = "holds" if (spread["share"] <= AGREEMENT).all() else "fails"
     per_model = "; ".join(
         f"{model} (L = {int(spread.loc[model, 'n_layers'])}): "
-        + ", ".join(f"{r.definition} {r.l_star:g}" + (" [artefact]" if r.artefact else "")
-                    for r in group.itertuples())
-        for model, group in frame[frame["model"].isin(spread.index)].groupby("model"))
+        + ", ".join(f"{r.definition} {r.l_star:g}" + (" [artefact]" if r.artefact else "") for r in group.itertuples())
+        for model, group in frame[frame["model"].isin(spread.index)].groupby("model")
+    )
     clean_text = ", ".join(f"{m} {r['min']:g} to {r['max']:g}" for m, r in clean.iterrows()) or "none with two"
     return Outcome(
-        statistic="largest spread of L* across definitions, as a share of depth", value=float(spread["share"].max()),
-        n=len(spread), holds=holds, comparable=False,
+        statistic="largest spread of L* across definitions, as a share of depth",
+        value=float(spread["share"].max()),
+        n=len(spread),
+        holds=holds,
+        comparable=False,
         test="per model: (max - min) of L* over the definitions / L",
-        note=(f"{'every model agrees within' if holds == 'holds' else 'the definitions disagree by more than'} "
-              f"{AGREEMENT:.0%} of depth (largest spread: {worst}, {spread.loc[worst, 'low']:g} to "
-              f"{spread.loc[worst, 'high']:g}); "
-              f"without the flagged artefacts: {clean_text}; {per_model}"),
+        note=(
+            f"{'every model agrees within' if holds == 'holds' else 'the definitions disagree by more than'} "
+            f"{AGREEMENT:.0%} of depth (largest spread: {worst}, {spread.loc[worst, 'low']:g} to "
+            f"{spread.loc[worst, 'high']:g}); "
+            f"without the flagged artefacts: {clean_text}; {per_model}"
+        ),
     )

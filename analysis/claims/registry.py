@@ -2,7 +2,8 @@
 
 A claim is one ``@claim(...)``-decorated function ``f(data, settings) -> Outcome`` in a module of
 this package; the decorator records the claim's id, section, the printed value and p-value (as
-strings, with the paper's precision), the test the paper names and what data it needs
+strings, with the paper's precision), the test the paper names, what kind of number its statistic is
+(``kind``, a word of ``contract.vocab.KINDS``: a correlation, a ratio, a p-value ...) and what data it needs
 (``analysis.needs.Needs``: a dataset name and structured minima). For each data source
 (published, measured, controls), ``Claim.run`` asks the source for that dataset, checks the
 minima and calls the function with the ``Dataset``; the function holds only the statistics and
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analysis.needs import Dataset, InsufficientData, Needs, left_out_note  # noqa: F401 (InsufficientData re-exported)
-from contract.vocab import HOLDS, UNITS
+from contract.vocab import HOLDS, KINDS, UNITS
 
 DECISION_FIELDS = ("Hypothesis", "Unit", "Test", "Rule")
 _FIELD = re.compile(rf"^({'|'.join(DECISION_FIELDS)}):\s*", re.MULTILINE)
@@ -103,12 +104,14 @@ def decision_rule(function: Callable) -> dict[str, str]:
     fields = {}
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(doc)
-        text = doc[match.end():end].split("\n\n")[0]
+        text = doc[match.end() : end].split("\n\n")[0]
         fields[match.group(1)] = " ".join(text.split())
     absent = [name for name in DECISION_FIELDS if not fields.get(name)]
     if absent:
-        raise ValueError(f"claim {where}: the docstring lacks its decision rule paragraph(s) "
-                         f"{', '.join(f'{name}:' for name in absent)}")
+        raise ValueError(
+            f"claim {where}: the docstring lacks its decision rule paragraph(s) "
+            f"{', '.join(f'{name}:' for name in absent)}"
+        )
     unit = fields["Unit"].split()[0].strip(",.;:()")
     if unit not in UNITS + ("none",):
         raise ValueError(f"claim {where}: 'Unit:' must start with one of {', '.join(UNITS)} or none, got {unit!r}")
@@ -125,6 +128,8 @@ class Claim:
     paper_test: str
     needs: Needs
     compute: Callable = field(repr=False)
+    kind: str
+    about_the_paper: bool = False
     hypothesis: str = ""
     unit: str = ""
     test: str = ""
@@ -151,6 +156,10 @@ class Claim:
         note what the source left out (incomplete or non-finite data) and the data column if empty."""
         data = self.data(src, claims)
         outcome = self.compute(data, settings)
+        if self.about_the_paper:
+            from analysis.claims.common import about_the_paper
+
+            outcome = about_the_paper(outcome, data)
         extra = [f"left out: {left_out_note(data.left_out)}"] if data.left_out else []
         extra += data.notes
         if extra:
@@ -163,19 +172,48 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(id: str, *, section: str, statement: str, paper_value: str | None, paper_p: str | None = None,
-          paper_test: str, needs: Needs):
-    """Register the decorated function as the computation of claim ``id`` (its docstring: see the module)."""
+def claim(
+    id: str,
+    *,
+    section: str,
+    statement: str,
+    paper_value: str | None,
+    paper_p: str | None = None,
+    paper_test: str,
+    kind: str,
+    needs: Needs,
+    about_the_paper: bool = False,
+):
+    """Register the decorated function as the computation of claim ``id`` (its docstring: see the module);
+    ``kind``: what kind of number the statistic it returns is (a word of ``contract.vocab.KINDS``);
+    ``about_the_paper``: a statement about the paper's own panel or printed numbers, decided on the authors'
+    data only (``analysis.claims.common.about_the_paper``)."""
     from analysis.sources import DATASETS
 
     def register(compute: Callable) -> Callable:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} registered twice")
+        if kind not in KINDS:
+            raise ValueError(f"claim {id!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if needs.dataset not in DATASETS:
             raise ValueError(f"claim {id!r} needs the unknown dataset {needs.dataset!r}; known: {', '.join(DATASETS)}")
         rule = decision_rule(compute)
-        CLAIMS[id] = Claim(id, section, statement, paper_value, paper_p, paper_test, needs, compute,
-                           hypothesis=rule["Hypothesis"], unit=rule["unit"], test=rule["Test"], rule=rule["Rule"])
+        CLAIMS[id] = Claim(
+            id,
+            section,
+            statement,
+            paper_value,
+            paper_p,
+            paper_test,
+            needs,
+            compute,
+            kind=kind,
+            about_the_paper=about_the_paper,
+            hypothesis=rule["Hypothesis"],
+            unit=rule["unit"],
+            test=rule["Test"],
+            rule=rule["Rule"],
+        )
         return compute
 
     return register

@@ -25,11 +25,18 @@ from analysis.stats import icc
 NEUTRAL_BAND = 0.005
 
 
-@claim("input_robustness", section="5 Input robustness", statement=(
-    "A model's gain is a stable property across inputs: the spread over 25 prompts is small next to "
-    "the differences between models (Fig. 7)."),
-    paper_value=None, paper_test="none (per-prompt gains plotted)",
-    needs=Needs("robustness_gains", models=3, prompts=2))
+@claim(
+    "input_robustness",
+    section="5 Input robustness",
+    statement=(
+        "A model's gain is a stable property across inputs: the spread over 25 prompts is small next to "
+        "the differences between models (Fig. 7)."
+    ),
+    paper_value=None,
+    paper_test="none (per-prompt gains plotted)",
+    kind="correlation",
+    needs=Needs("robustness_gains", models=3, prompts=2),
+)
 def input_robustness(data: Dataset, settings) -> Outcome:
     """Hypothesis: a model's gain is a stable property across inputs: most of its variance lies between models.
 
@@ -50,22 +57,40 @@ def input_robustness(data: Dataset, settings) -> Outcome:
     else:
         holds, why = "inconclusive", "the ICC's CI spans moderate and good reliability"
     return Outcome(
-        statistic="ICC(2,1): share of gain variance between models", value=agreement["icc"],
-        ci_low=agreement["ci_low"], ci_high=agreement["ci_high"], p_value=agreement["p_value"],
-        n=int(agreement["n_targets"]), test=f"{agreement['test']}; models as targets, prompts as raters",
-        ci_level=0.95, holds=holds, comparable=False,
-        note="; ".join([f"{why}; ICC(3,1) = {consistency['icc']:.3f}; coefficient of variation across prompts per "
-                        f"model: {spread.min():.1%} to {spread.max():.1%} (median {spread.median():.1%})",
-                        *filter(None, [agreement["note"]]), *source_note(data)]),
+        statistic="ICC(2,1): share of gain variance between models",
+        value=agreement["icc"],
+        ci_low=agreement["ci_low"],
+        ci_high=agreement["ci_high"],
+        p_value=agreement["p_value"],
+        n=int(agreement["n_targets"]),
+        test=f"{agreement['test']}; models as targets, prompts as raters",
+        ci_level=0.95,
+        holds=holds,
+        comparable=False,
+        note="; ".join(
+            [
+                f"{why}; ICC(3,1) = {consistency['icc']:.3f}; coefficient of variation across prompts per "
+                f"model: {spread.min():.1%} to {spread.max():.1%} (median {spread.median():.1%})",
+                *filter(None, [agreement["note"]]),
+                *source_note(data),
+            ]
+        ),
         data=f"{data.describe()}; {int(agreement['n_raters'])} prompts each",
     )
 
 
-@claim("gain_sign_per_model", section="5 Input robustness", statement=(
-    "Each model's plotted gain (Figs. 1, 6, 7: mean with the SD over prompts as error bar) is on its side of 1: "
-    "the dampen/expand label of every model is established by its prompts."),
-    paper_value=None, paper_test="none (means with +-1 SD bars, population SD)",
-    needs=Needs("prompt_summaries"))
+@claim(
+    "gain_sign_per_model",
+    section="5 Input robustness",
+    statement=(
+        "Each model's plotted gain (Figs. 1, 6, 7: mean with the SD over prompts as error bar) is on its side of 1: "
+        "the dampen/expand label of every model is established by its prompts."
+    ),
+    paper_value=None,
+    paper_test="none (means with +-1 SD bars, population SD)",
+    kind="count",
+    needs=Needs("prompt_summaries"),
+)
 def gain_sign_per_model(data: Dataset, settings) -> Outcome:
     """Hypothesis: every model's mean gain is on its side of 1 beyond the spread of its prompts.
 
@@ -77,35 +102,56 @@ def gain_sign_per_model(data: Dataset, settings) -> Outcome:
     by its own prompts).
     """
     rows = data.frame[data.frame["n_prompts"] >= 2].copy()
-    half = scipy.stats.t.ppf((1 + settings.confidence) / 2, rows["n_prompts"] - 1) * rows["sd"] / np.sqrt(
-        rows["n_prompts"])
+    half = (
+        scipy.stats.t.ppf((1 + settings.confidence) / 2, rows["n_prompts"] - 1)
+        * rows["sd"]
+        / np.sqrt(rows["n_prompts"])
+    )
     rows["ci_low"], rows["ci_high"] = rows["mean"] - half, rows["mean"] + half
     rows["ci_includes_one"] = (rows["ci_low"] <= 1) & (rows["ci_high"] >= 1)
     rows["bar_crosses_one"] = (rows["mean"] - rows["plotted_sd"] <= 1) & (rows["mean"] + rows["plotted_sd"] >= 1)
     undecided = rows[rows["ci_includes_one"]]
     holds = "fails" if len(undecided) else "holds"
-    by_dataset = "; ".join(f"{dataset}: {int(g['ci_includes_one'].sum())} of {len(g)} CIs include 1, "
-                           f"{int(g['bar_crosses_one'].sum())} SD bars cross 1"
-                           for dataset, g in rows.groupby("dataset", sort=False))
-    listing = ", ".join(f"{r.model} ({r.dataset}) {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]"
-                        for r in undecided.itertuples())
+    by_dataset = "; ".join(
+        f"{dataset}: {int(g['ci_includes_one'].sum())} of {len(g)} CIs include 1, "
+        f"{int(g['bar_crosses_one'].sum())} SD bars cross 1"
+        for dataset, g in rows.groupby("dataset", sort=False)
+    )
+    listing = ", ".join(
+        f"{r.model} ({r.dataset}) {r.mean:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]" for r in undecided.itertuples()
+    )
     dropped = data.frame[data.frame["n_prompts"] < 2]
-    notes = [f"{len(undecided)} of {len(rows)} model gains have a 95% CI that includes 1 and "
-             f"{int(rows['bar_crosses_one'].sum())} a +-1 SD bar that crosses 1", by_dataset,
-             f"CIs including 1: {listing or 'none'}"]
+    notes = [
+        f"{len(undecided)} of {len(rows)} model gains have a 95% CI that includes 1 and "
+        f"{int(rows['bar_crosses_one'].sum())} a +-1 SD bar that crosses 1",
+        by_dataset,
+        f"CIs including 1: {listing or 'none'}",
+    ]
     if len(dropped):
         notes.append(f"single-prompt gains without a spread: {', '.join(dropped['model'])}")
     return Outcome(
-        statistic="number of per-model gains whose 95% CI over prompts includes 1", value=float(len(undecided)),
-        n=len(rows), test="per model: 95% t CI of the mean gain over prompts; +-1 population SD as plotted",
-        holds=holds, comparable=False, note="; ".join(notes + source_note(data)),
+        statistic="number of per-model gains whose 95% CI over prompts includes 1",
+        value=float(len(undecided)),
+        n=len(rows),
+        test="per model: 95% t CI of the mean gain over prompts; +-1 population SD as plotted",
+        holds=holds,
+        comparable=False,
+        note="; ".join(notes + source_note(data)),
     )
 
 
-@claim("convention_sensitivity", section="2 Methods (gain conventions)", statement=(
-    "'The' gain of a model is one quantity: its dampen/expand label does not depend on how the gain is "
-    "computed (R1 penultimate block, R2 last block and last token, R3 last block over all tokens)."),
-    paper_value=None, paper_test="none (the conventions are mixed without comment)", needs=Needs("convention_gains"))
+@claim(
+    "convention_sensitivity",
+    section="2 Methods (gain conventions)",
+    statement=(
+        "'The' gain of a model is one quantity: its dampen/expand label does not depend on how the gain is "
+        "computed (R1 penultimate block, R2 last block and last token, R3 last block over all tokens)."
+    ),
+    paper_value=None,
+    paper_test="none (the conventions are mixed without comment)",
+    kind="proportion",
+    needs=Needs("convention_gains"),
+)
 def convention_sensitivity(data: Dataset, settings) -> Outcome:
     """Hypothesis: a model's dampen/expand label does not depend on the gain convention (R1, R2, R3).
 
@@ -124,9 +170,10 @@ def convention_sensitivity(data: Dataset, settings) -> Outcome:
     flips = dampens & expands
     ratio = wide.max(axis=1) / wide.min(axis=1)
     detail = "; ".join(
-        f"{model} " + ", ".join(f"{c} {wide.loc[model, c]:.3g}" for c in wide.columns
-                                if not np.isnan(wide.loc[model, c]))
-        for model in wide.index[flips | (ratio > 1.2)])
+        f"{model} "
+        + ", ".join(f"{c} {wide.loc[model, c]:.3g}" for c in wide.columns if not np.isnan(wide.loc[model, c]))
+        for model in wide.index[flips | (ratio > 1.2)]
+    )
     n_flips = int(flips.sum())
     if n_flips:
         holds, why = "fails", f"{n_flips} of {len(wide)} models change label with the convention"
@@ -135,10 +182,13 @@ def convention_sensitivity(data: Dataset, settings) -> Outcome:
     else:
         holds, why = "inconclusive", "no label changes, but the size of the gain depends on the convention"
     return Outcome(
-        statistic="share of models whose dampen/expand label changes with the convention", value=n_flips / len(wide),
-        n=len(wide), test=f"per model: the mean gain under each available convention dampens (< {1 - NEUTRAL_BAND}) "
+        statistic="share of models whose dampen/expand label changes with the convention",
+        value=n_flips / len(wide),
+        n=len(wide),
+        test=f"per model: the mean gain under each available convention dampens (< {1 - NEUTRAL_BAND}) "
         f"or expands (> {1 + NEUTRAL_BAND}); max/min ratio",
-        holds=holds, comparable=False,
+        holds=holds,
+        comparable=False,
         note=f"{why}; largest max/min ratio {ratio.max():.3g} ({ratio.idxmax()}); {detail}".rstrip("; "),
         data=f"{data.label}; {len(wide)} models under {', '.join(wide.columns)}",
     )

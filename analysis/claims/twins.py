@@ -24,16 +24,30 @@ def pair_summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
         test = paired(group, "gain", within="variant", subject="prompt_id", order=["instruct", "base"]).iloc[0]
         base = group.loc[group["variant"] == "base", "gain"].mean()
         instruct = group.loc[group["variant"] == "instruct", "gain"].mean()
-        out.append({"pair": pair, "base": base, "instruct": instruct, "change": instruct / base - 1,
-                    "same_sign": (base < 1) == (instruct < 1), "p_value": test["p_value"],
-                    "significant": test["p_value"] < alpha, "n_prompts": test["n"]})
+        out.append(
+            {
+                "pair": pair,
+                "base": base,
+                "instruct": instruct,
+                "change": instruct / base - 1,
+                "same_sign": (base < 1) == (instruct < 1),
+                "p_value": test["p_value"],
+                "significant": test["p_value"] < alpha,
+                "n_prompts": test["n"],
+            }
+        )
     return pd.DataFrame(out)
 
 
-@claim("twin_gemma", section=SECTION, statement=(
-    "Instruction tuning roughly halves Gemma-7B's gain: 2.32 (base) -> 1.15 (instruct)."),
-    paper_value="1.15", paper_test="none (means only)",
-    needs=Needs("twin_gains", models=2, named=("gemma-7b", "gemma-7b-it"), prompts=2))
+@claim(
+    "twin_gemma",
+    section=SECTION,
+    statement=("Instruction tuning roughly halves Gemma-7B's gain: 2.32 (base) -> 1.15 (instruct)."),
+    paper_value="1.15",
+    paper_test="none (means only)",
+    kind="ratio",
+    needs=Needs("twin_gains", models=2, named=("gemma-7b", "gemma-7b-it"), prompts=2),
+)
 def twin_gemma(data: Dataset, settings) -> Outcome:
     """Hypothesis: instruction tuning lowers Gemma-7B's gain, 2.32 (base) -> 1.15 (instruct).
 
@@ -47,30 +61,47 @@ def twin_gemma(data: Dataset, settings) -> Outcome:
     if rows["variant"].nunique() < 2:
         raise InsufficientData("needs gemma-7b and gemma-7b-it on the same prompts")
     summary = pair_summary(rows, settings.alpha).iloc[0]
-    test = paired(rows, "gain", within="variant", subject="prompt_id", order=["instruct", "base"],
-                  alternative="less").iloc[0]
+    test = paired(
+        rows, "gain", within="variant", subject="prompt_id", order=["instruct", "base"], alternative="less"
+    ).iloc[0]
     instruct_ci = one_sample(rows[rows["variant"] == "instruct"], "gain", confidence=settings.confidence).iloc[0]
     base_check = reproduces("2.32", summary["base"])
     instruct_check = reproduces("1.15", summary["instruct"])
     both = "yes" if base_check[0] == instruct_check[0] == "yes" else "no"
     holds = "holds" if test["p_value"] < settings.alpha else "inconclusive"
     return Outcome(
-        statistic="mean gain of gemma-7b-it (instruct)", value=summary["instruct"],
-        ci_low=instruct_ci["ci_low"], ci_high=instruct_ci["ci_high"], p_value=test["p_value"], n=int(test["n"]),
-        test=f"{test['test']} (instruct - base, one-sided: less), prompts paired", holds=holds,
-        reproduced=(both, f"base {summary['base']:.4f} vs 2.32: {base_check[1]}; "
-                          f"instruct {summary['instruct']:.4f} vs 1.15: {instruct_check[1]}"),
-        note=(f"base {summary['base']:.4f} -> instruct {summary['instruct']:.4f} ({summary['change']:+.1%}); "
-              f"paired mean difference {summary['instruct'] - summary['base']:.3g}, 95% CI "
-              f"[{test['ci_low']:.3g}, {test['ci_high']:.3g}]; "
-              "one pair of models: a within-pair effect, not a law of fine-tuning"),
+        statistic="mean gain of gemma-7b-it (instruct)",
+        value=summary["instruct"],
+        ci_low=instruct_ci["ci_low"],
+        ci_high=instruct_ci["ci_high"],
+        p_value=test["p_value"],
+        n=int(test["n"]),
+        test=f"{test['test']} (instruct - base, one-sided: less), prompts paired",
+        holds=holds,
+        reproduced=(
+            both,
+            f"base {summary['base']:.4f} vs 2.32: {base_check[1]}; "
+            f"instruct {summary['instruct']:.4f} vs 1.15: {instruct_check[1]}",
+        ),
+        note=(
+            f"base {summary['base']:.4f} -> instruct {summary['instruct']:.4f} ({summary['change']:+.1%}); "
+            f"paired mean difference {summary['instruct'] - summary['base']:.3g}, 95% CI "
+            f"[{test['ci_low']:.3g}, {test['ci_high']:.3g}]; "
+            "one pair of models: a within-pair effect, not a law of fine-tuning"
+        ),
         data=f"{data.label}; {int(test['n'])} prompts x 2 models (gemma-7b, gemma-7b-it)",
     )
 
 
-@claim("twin_sign", section=SECTION, statement=(
-    "Fine-tuning changes the gain's magnitude (by up to 50%) but never its sign (dampen vs expand)."),
-    paper_value="50%", paper_test="sign agreement of 3 pairs; no test", needs=Needs("twin_gains", models=2, prompts=2))
+@claim(
+    "twin_sign",
+    section=SECTION,
+    statement=("Fine-tuning changes the gain's magnitude (by up to 50%) but never its sign (dampen vs expand)."),
+    paper_value="50%",
+    paper_test="sign agreement of 3 pairs; no test",
+    kind="proportion",
+    needs=Needs("twin_gains", models=2, prompts=2),
+)
 def twin_sign(data: Dataset, settings) -> Outcome:
     """Hypothesis: fine-tuning never changes the sign of the gain (dampen vs expand), only its magnitude.
 
@@ -90,11 +121,18 @@ def twin_sign(data: Dataset, settings) -> Outcome:
     elif binom.pvalue < settings.alpha:
         holds, why = "holds", "the sign is kept in significantly more pairs than chance"
     else:
-        holds, why = "inconclusive", (f"{same} of {len(summary)} pairs keep their sign, but with "
-                                      f"{len(summary)} pairs that is not evidence (binomial p = {binom.pvalue:.3g})")
+        holds, why = (
+            "inconclusive",
+            (
+                f"{same} of {len(summary)} pairs keep their sign, but with "
+                f"{len(summary)} pairs that is not evidence (binomial p = {binom.pvalue:.3g})"
+            ),
+        )
     all_expand = bool((summary[["base", "instruct"]] > 1).all().all())
-    per_pair = "; ".join(f"{r.pair} {r.base:.3f} -> {r.instruct:.3f} ({r.change:+.1%}, paired p = {r.p_value:.2g})"
-                         for r in summary.itertuples())
+    per_pair = "; ".join(
+        f"{r.pair} {r.base:.3f} -> {r.instruct:.3f} ({r.change:+.1%}, paired p = {r.p_value:.2g})"
+        for r in summary.itertuples()
+    )
     note = f"{why}; {per_pair}"
     if all_expand:
         note += "; every model of every pair expands, so no pair could show a dampen/expand flip"
@@ -102,9 +140,13 @@ def twin_sign(data: Dataset, settings) -> Outcome:
     if len(mismatched):
         note += f"; {', '.join(mismatched)} is not the instruct twin of its base (different base version)"
     return Outcome(
-        statistic="largest relative change of the mean gain, instruct vs base", value=abs(largest["change"]),
-        p_value=binom.pvalue, n=len(summary), test="per pair: paired t over prompts; across pairs: one-sided "
-        "binomial test of sign agreement vs 50%", holds=holds, note=note,
+        statistic="largest relative change of the mean gain, instruct vs base",
+        value=abs(largest["change"]),
+        p_value=binom.pvalue,
+        n=len(summary),
+        test="per pair: paired t over prompts; across pairs: one-sided binomial test of sign agreement vs 50%",
+        holds=holds,
+        note=note,
         data=f"{data.label}; {len(summary)} pairs ({', '.join(summary['pair'])}), "
-             f"{int(summary['n_prompts'].min())}+ prompts each",
+        f"{int(summary['n_prompts'].min())}+ prompts each",
     )

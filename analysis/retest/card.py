@@ -39,13 +39,22 @@ def find_model(sources: Mapping[str, Source], model: str) -> MeasuredSource:
         if source is not None:
             known += list(source.models["model"])
     close = difflib.get_close_matches(model, known, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else (f"; measured: {', '.join(sorted(known))}" if known
-                                                                 else "; nothing is measured yet")
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else (f"; measured: {', '.join(sorted(known))}" if known else "; nothing is measured yet")
+    )
     raise UnknownNameError(f"model {model!r} is not measured{hint}")
 
 
-def claim_card(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
-               prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+def claim_card(
+    sources: Mapping[str, Source],
+    models: Iterable[str],
+    settings: Settings,
+    *,
+    prompt_set: str | None = None,
+    twin_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One row per (model, law) of ``laws.LAWS``, validated against ``CLAIM_CARD_TABLE``.
 
     ``sources``: ``analysis.sources.load_sources(...)``; ``models``: names in its measured or

@@ -23,12 +23,16 @@ from analysis.retest.panel import shift_and_joined
 from analysis.sources import Source
 from contract.tables import CLAIM_CARD_TABLE, FIGURE_TABLES, PANEL_SHIFT_TABLE, validate
 
-RETEST_TABLES = {"retest_card": CLAIM_CARD_TABLE, "retest_shift": PANEL_SHIFT_TABLE,
-                 "retest_joined": FIGURE_TABLES["retest_joined"]}
+RETEST_TABLES = {
+    "retest_card": CLAIM_CARD_TABLE,
+    "retest_shift": PANEL_SHIFT_TABLE,
+    "retest_joined": FIGURE_TABLES["retest_joined"],
+}
 
 
-def retest_tables(sources: Mapping[str, Source], settings: Settings,
-                  claims: pd.DataFrame | None = None) -> dict[str, tuple[pd.DataFrame, str | None]]:
+def retest_tables(
+    sources: Mapping[str, Source], settings: Settings, claims: pd.DataFrame | None = None
+) -> dict[str, tuple[pd.DataFrame, str | None]]:
     """{name: (frame, float format)} of the three re-test tables (see the module docstring), each validated
     against its schema. ``claims``: the claims' rows already computed (claims.csv's), whose
     published rows the panel shift reuses instead of computing them again."""
@@ -38,5 +42,7 @@ def retest_tables(sources: Mapping[str, Source], settings: Settings,
         shift, joined = shift_and_joined(sources, models, settings, published_claims=claims)
     else:
         card, shift, joined = (pd.DataFrame(columns=list(t.columns)) for t in RETEST_TABLES.values())
-    return {name: (validate(frame, table, f"{name}.csv"), table.float_format)
-            for (name, table), frame in zip(RETEST_TABLES.items(), (card, shift, joined))}
+    return {
+        name: (validate(frame, table, f"{name}.csv"), table.float_format)
+        for (name, table), frame in zip(RETEST_TABLES.items(), (card, shift, joined))
+    }

@@ -23,8 +23,7 @@ from analysis.needs import Dataset
 from analysis.retest.rows import DAMPEN, NotApplicable
 from analysis.sources import HIERARCHY, PublishedSource
 
-NOT_IMPORTED = ("the published data are not imported (thermo-audit measure import-published "
-                "../shared/paper3/Results)")
+NOT_IMPORTED = "the published data are not imported (thermo-audit measure import-published ../shared/paper3/Results)"
 
 
 class Evidence:

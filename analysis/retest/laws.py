@@ -34,8 +34,10 @@ from contract.vocab import CARD_SIGN_QUANTITY
 # The paper states no tolerance for "total gain ~ 10"; kleiber_total_gain accepts a factor sqrt(10).
 TOTAL_GAIN, TOTAL_TOLERANCE = 10.0, math.sqrt(10)
 MAGNITUDE_CHANGE = 0.5  # "fine-tuning changes the magnitude (by up to 50%) but never the sign"
-SCALES_DIFFER = ("scales differ: the published W_V is the full matrix (mis-sliced for Pythia and BLOOM) and W_O a "
-                 "norm of unknown kind; ours are per-head means")
+SCALES_DIFFER = (
+    "scales differ: the published W_V is the full matrix (mis-sliced for Pythia and BLOOM) and W_O a "
+    "norm of unknown kind; ours are per-head means"
+)
 R1_TEXT, R2_TEXT = LABELS[R1_GAIN], LABELS[R2_GAIN]
 
 
@@ -108,18 +110,26 @@ def kleiber(x: str, name: str) -> Callable:
             if value is None:
                 raise NotApplicable(f"the model's {name} is unknown")
             prediction = evidence.kleiber_prediction(x, value).iloc[0]
-            row.predicted, row.pi_low, row.pi_high = (float(prediction[c]) for c in
-                                                      ("mean", "obs_ci_lower", "obs_ci_upper"))
+            row.predicted, row.pi_low, row.pi_high = (
+                float(prediction[c]) for c in ("mean", "obs_ci_lower", "obs_ci_upper")
+            )
             data, fit = evidence.pythia, evidence.kleiber_fit(x)
-            row.note = join(row.note, f"OLS gain ~ {x} over {len(data)} published Pythia models (PFS, R1, fp16, 25 "
-                            f"prompts): slope {fit.params[x]:.3g}, {_percent(evidence.settings.confidence)} "
-                            f"prediction interval at {x} = {value:g}")
+            row.note = join(
+                row.note,
+                f"OLS gain ~ {x} over {len(data)} published Pythia models (PFS, R1, fp16, 25 "
+                f"prompts): slope {fit.params[x]:.3g}, {_percent(evidence.settings.confidence)} "
+                f"prediction interval at {x} = {value:g}",
+            )
             if not data[x].min() <= value <= data[x].max():
-                row.note = join(row.note, f"{x} lies outside the fitted range [{data[x].min():g}, "
-                                          f"{data[x].max():g}]: an extrapolation")
+                row.note = join(
+                    row.note,
+                    f"{x} lies outside the fitted range [{data[x].min():g}, {data[x].max():g}]: an extrapolation",
+                )
             if not model.is_pythia:
-                row.note = join(row.note, f"the fit is of the Pythia family; this model is {model.fact('lab')} "
-                                          f"{model.fact('family')}")
+                row.note = join(
+                    row.note,
+                    f"the fit is of the Pythia family; this model is {model.fact('lab')} {model.fact('family')}",
+                )
 
         def measure():
             summary = model.summary(R1_GAIN)
@@ -144,10 +154,12 @@ def gmax_bound(row: CardRow, model: ModelData, context) -> None:
     listed = ", ".join(f"{int(r.layer)} ({r.gain:.3f})" for r in above.head(8).itertuples())
     more = f" and {len(above) - 8} more" if len(above) > 8 else ""
     row.consistent = verdict(above.empty)
-    row.note = join(f"{len(above)} of {len(blocks)} blocks (1..L-1, mean over prompts) exceed 10^(1/L) = {bound:.4f}"
-                    + (f": blocks {listed}{more}" if len(above) else ""),
-                    f"{len(clearly)} with the whole CI above the bound" if len(above) else None,
-                    f"largest: block {int(worst['layer'])}, {worst['gain']:.4f}")
+    row.note = join(
+        f"{len(above)} of {len(blocks)} blocks (1..L-1, mean over prompts) exceed 10^(1/L) = {bound:.4f}"
+        + (f": blocks {listed}{more}" if len(above) else ""),
+        f"{len(clearly)} with the whole CI above the bound" if len(above) else None,
+        f"largest: block {int(worst['layer'])}, {worst['gain']:.4f}",
+    )
 
 
 def total_gain(row: CardRow, model: ModelData, context) -> None:
@@ -157,8 +169,11 @@ def total_gain(row: CardRow, model: ModelData, context) -> None:
     row.note = "the paper states no tolerance; the interval is the factor sqrt(10) that kleiber_total_gain accepts"
     try:
         published = context.evidence.total_gains["total_gain"]
-        row.note = join(row.note, f"published models (R2): {published.min():.3g} to {published.max():.3g}, geometric "
-                                  f"mean {10 ** np.log10(published).mean():.3g} over {len(published)} models")
+        row.note = join(
+            row.note,
+            f"published models (R2): {published.min():.3g} to {published.max():.3g}, geometric "
+            f"mean {10 ** np.log10(published).mean():.3g} over {len(published)} models",
+        )
     except NotApplicable:
         pass
     raw = model.summary(R2_TOTAL)
@@ -166,8 +181,8 @@ def total_gain(row: CardRow, model: ModelData, context) -> None:
     if positive.empty:
         raise NotApplicable("no positive total gain to take a logarithm of")
     logs = Summary(np.log10(positive), raw.n_measured, raw.confidence)
-    row.measured = 10 ** logs.mean
-    row.measured_low, row.measured_high = (10 ** v for v in logs.ci)
+    row.measured = 10**logs.mean
+    row.measured_low, row.measured_high = (10**v for v in logs.ci)
     row.consistent = verdict(within(row.measured, row.pi_low, row.pi_high))
     row.note = join(row.note, f"measured geometric mean over {logs.n} prompts, t CI on log10")
 
@@ -190,9 +205,12 @@ def heritage_sign(row: CardRow, model: ModelData, context) -> None:
         row.predicted_sign = DAMPEN if eleuther else EXPAND
         group = context.evidence.heritage[(context.evidence.heritage["lab"] == HERITAGE_LAB) == eleuther]
         row.predicted, row.pi_low, row.pi_high, counts = _share(group, DAMPEN, context.settings.confidence)
-        row.note = join(row.note, f"the law: {HERITAGE_LAB} models dampen (80%), other labs' expand (100%); {lab} "
-                                  f"predicts {row.predicted_sign}; published HRH (R1, fp16, 5 prompts): {counts} "
-                                  f"{HERITAGE_LAB if eleuther else 'other-lab'} models dampen, Wilson CI")
+        row.note = join(
+            row.note,
+            f"the law: {HERITAGE_LAB} models dampen (80%), other labs' expand (100%); {lab} "
+            f"predicts {row.predicted_sign}; published HRH (R1, fp16, 5 prompts): {counts} "
+            f"{HERITAGE_LAB if eleuther else 'other-lab'} models dampen, Wilson CI",
+        )
 
     both(predict, _sign_measure(row, model))
     row.consistent = verdict(row.measured_sign == row.predicted_sign)
@@ -207,16 +225,22 @@ def signature_sign(row: CardRow, model: ModelData, context) -> None:
         data, fit = evidence.signature, evidence.signature_classifier
         frame = fit.get_prediction(pd.DataFrame({"log_ratio": [np.log10(ratio)]}))
         prediction = frame.summary_frame(alpha=evidence.alpha).iloc[0]
-        row.predicted, row.pi_low, row.pi_high = (float(prediction[c]) for c in
-                                                  ("mean", "mean_ci_lower", "mean_ci_upper"))
+        row.predicted, row.pi_low, row.pi_high = (
+            float(prediction[c]) for c in ("mean", "mean_ci_lower", "mean_ci_upper")
+        )
         notebooks = ", ".join(sorted(data["notebook"].dropna().unique()))
-        row.note = join(row.note, f"logistic regression of dampening on log10 ratio over {len(data)} published "
-                                  f"models (restriction-map CSV, signs from {notebooks}): slope "
-                                  f"{fit.params['log_ratio']:.3g} (p = {fit.pvalues['log_ratio']:.2g}); this model's "
-                                  f"ratio {ratio:.3g}", SCALES_DIFFER)
+        row.note = join(
+            row.note,
+            f"logistic regression of dampening on log10 ratio over {len(data)} published "
+            f"models (restriction-map CSV, signs from {notebooks}): slope "
+            f"{fit.params['log_ratio']:.3g} (p = {fit.pvalues['log_ratio']:.2g}); this model's "
+            f"ratio {ratio:.3g}",
+            SCALES_DIFFER,
+        )
         if row.pi_low < 0.5 < row.pi_high:
-            raise NotApplicable(f"the classifier cannot tell: the CI of P(dampen) [{row.pi_low:.2f}, "
-                                f"{row.pi_high:.2f}] contains 0.5")
+            raise NotApplicable(
+                f"the classifier cannot tell: the CI of P(dampen) [{row.pi_low:.2f}, {row.pi_high:.2f}] contains 0.5"
+            )
         row.predicted_sign = DAMPEN if row.predicted >= 0.5 else EXPAND
 
     both(predict, _sign_measure(row, model))
@@ -236,9 +260,12 @@ def crowding_sign(row: CardRow, model: ModelData, context) -> None:
         side = table[(table["rho"] >= RHO_CRIT) == high]
         row.predicted, row.pi_low, row.pi_high, counts = _share(side, DAMPEN, context.settings.confidence)
         relation = ">=" if high else "<"
-        row.note = join(row.note, f"rho = {rho:.4g} {relation} {RHO_CRIT}: predicts {row.predicted_sign}; published "
-                                  f"models (R1; HRH, PFS, CRG) with rho {relation} {RHO_CRIT}: {counts} dampen, "
-                                  "Wilson CI")
+        row.note = join(
+            row.note,
+            f"rho = {rho:.4g} {relation} {RHO_CRIT}: predicts {row.predicted_sign}; published "
+            f"models (R1; HRH, PFS, CRG) with rho {relation} {RHO_CRIT}: {counts} dampen, "
+            "Wilson CI",
+        )
 
     both(predict, _sign_measure(row, model))
     row.consistent = verdict(row.measured_sign == row.predicted_sign)
@@ -251,13 +278,17 @@ def final_norm(row: CardRow, model: ModelData, context) -> None:
 
     def predict():
         table = context.evidence.final_norm
-        boot = bootstrap_ci(table, "improvement", confidence=settings.confidence, n_resamples=settings.n_resamples,
-                            seed=settings.seed).iloc[0]
+        boot = bootstrap_ci(
+            table, "improvement", confidence=settings.confidence, n_resamples=settings.n_resamples, seed=settings.seed
+        ).iloc[0]
         row.predicted, row.pi_low, row.pi_high = float(table["improvement"].mean()), boot["ci_low"], boot["ci_high"]
-        row.note = join(row.note, f"published HRH, {len(table)} models: the rule is right for "
-                                  f"{table['correct_with_norm'].mean():.0%} with the final norm and "
-                                  f"{table['correct_without_norm'].mean():.0%} without; mean change (bootstrap CI over "
-                                  "models); the law: the change is never negative")
+        row.note = join(
+            row.note,
+            f"published HRH, {len(table)} models: the rule is right for "
+            f"{table['correct_with_norm'].mean():.0%} with the final norm and "
+            f"{table['correct_without_norm'].mean():.0%} without; mean change (bootstrap CI over "
+            "models); the law: the change is never negative",
+        )
 
     def measure():
         rho = model.fact("rho")
@@ -267,8 +298,11 @@ def final_norm(row: CardRow, model: ModelData, context) -> None:
         with_norm, without = model.summary(R1_WITH_NORM), model.summary(R1_GAIN)
         row.measured = float(int(without.sign == rule) - int(with_norm.sign == rule))
         flips = "flips the sign" if with_norm.sign != without.sign else "keeps the sign"
-        row.note = join(row.note, f"rule predicts {rule}; with the final norm {with_norm.mean:.4g} ({with_norm.sign}), "
-                                  f"without {without.mean:.4g} ({without.sign}): the final norm {flips}")
+        row.note = join(
+            row.note,
+            f"rule predicts {rule}; with the final norm {with_norm.mean:.4g} ({with_norm.sign}), "
+            f"without {without.mean:.4g} ({without.sign}): the final norm {flips}",
+        )
 
     both(predict, measure)
     row.consistent = verdict(row.measured >= 0)
@@ -283,26 +317,36 @@ def lstar(row: CardRow, model: ModelData, context) -> None:
             raise NotApplicable("the model's head count is unknown")
         raw = float(formula(n_layers, n_heads))
         row.predicted = float(np.clip(raw, 0, n_layers - 1))
-        row.note = join(row.note, f"formula {raw:.3g}" + (f", clamped to {row.predicted:.3g}" if raw != row.predicted
-                                                          else ""))
+        row.note = join(
+            row.note, f"formula {raw:.3g}" + (f", clamped to {row.predicted:.3g}" if raw != row.predicted else "")
+        )
         residual = context.evidence.lstar_calibration["residual"]
         n = len(residual)
         half = scipy.stats.t.ppf(1 - context.evidence.alpha / 2, n - 1) * residual.std(ddof=1) * math.sqrt(1 + 1 / n)
         low = row.predicted + n_layers * (residual.mean() - half)
         high = row.predicted + n_layers * (residual.mean() + half)
         row.pi_low, row.pi_high = float(np.clip(low, 0, n_layers - 1)), float(np.clip(high, 0, n_layers - 1))
-        row.note = join(row.note, f"interval from the formula's depth-normalised errors on its {n} calibration targets "
-                                  "(H4V2, the same L* definition): t prediction interval, in-sample and so optimistic")
+        row.note = join(
+            row.note,
+            f"interval from the formula's depth-normalised errors on its {n} calibration targets "
+            "(H4V2, the same L* definition): t prediction interval, in-sample and so optimistic",
+        )
         cross = context.evidence.lstar_cross
-        row.note = join(row.note, f"on LSC's cross-heritage L* (sign change of the printed eq. 4) the formula errs by "
-                                  f"{cross['formula_error'].mean():.0%} of L on average")
+        row.note = join(
+            row.note,
+            f"on LSC's cross-heritage L* (sign change of the printed eq. 4) the formula errs by "
+            f"{cross['formula_error'].mean():.0%} of L on average",
+        )
 
     def measure():
         measured = model.transition_layer(context.settings.n_resamples, context.settings.seed)
         row.measured, row.measured_low, row.measured_high = float(measured["l_star"]), measured["low"], measured["high"]
-        row.note = join(row.note, f"measured: argmax over layers of |gradient| of the prompt-mean multi-head trace, "
-                                  f"{measured['n_prompts']} prompts of {measured['prompt_set']}, percentile bootstrap "
-                                  "over prompts")
+        row.note = join(
+            row.note,
+            f"measured: argmax over layers of |gradient| of the prompt-mean multi-head trace, "
+            f"{measured['n_prompts']} prompts of {measured['prompt_set']}, percentile bootstrap "
+            "over prompts",
+        )
 
     both(predict, measure)
     row.consistent = verdict(within(row.measured, row.pi_low, row.pi_high))
@@ -361,31 +405,68 @@ def twin(row: CardRow, model: ModelData, context) -> None:
     row.consistent = verdict(mine.sign == theirs.sign)
     change = mine.mean / theirs.mean - 1
     shared = mine.values.index.intersection(theirs.values.index)
-    paired = (f"paired t over {len(shared)} shared prompts p = "
-              f"{scipy.stats.ttest_rel(mine.values[shared], theirs.values[shared]).pvalue:.2g}" if len(shared) >= 2
-              else None)
-    row.note = join(f"base {base} {theirs.describe()} ({theirs.sign}) on {prompt_set}; interval: the base's side of 1",
-                    f"this model {mine.describe()} ({mine.sign}); change {change:+.1%} "
-                    f"({'beyond' if abs(change) > MAGNITUDE_CHANGE else 'within'} the paper's 'up to 50%')", paired)
+    paired = (
+        f"paired t over {len(shared)} shared prompts p = "
+        f"{scipy.stats.ttest_rel(mine.values[shared], theirs.values[shared]).pvalue:.2g}"
+        if len(shared) >= 2
+        else None
+    )
+    row.note = join(
+        f"base {base} {theirs.describe()} ({theirs.sign}) on {prompt_set}; interval: the base's side of 1",
+        f"this model {mine.describe()} ({mine.sign}); change {change:+.1%} "
+        f"({'beyond' if abs(change) > MAGNITUDE_CHANGE else 'within'} the paper's 'up to 50%')",
+        paired,
+    )
 
 
 LAWS = [
-    Law("kleiber_depth_r", "Kleiber: gain from depth L (Pythia fit)", R1_TEXT, "mean gain",
-        kleiber("n_layers", "depth L")),
+    Law(
+        "kleiber_depth_r",
+        "Kleiber: gain from depth L (Pythia fit)",
+        R1_TEXT,
+        "mean gain",
+        kleiber("n_layers", "depth L"),
+    ),
     Law("kleiber_rho_r", "Kleiber: gain from rho = H/d_head (Pythia fit)", R1_TEXT, "mean gain", kleiber("rho", "rho")),
-    Law("kleiber_gmax_bound", "Kleiber: every block below G_max = 10^(1/L)",
-        "block gain x_b/x_{b-1}, last token, blocks 1..L-1", "largest block gain (bound above)", gmax_bound),
-    Law("kleiber_total_gain", "Kleiber: total gain over the blocks ~ 10", LABELS[R2_TOTAL],
-        "total gain (geometric mean)", total_gain),
+    Law(
+        "kleiber_gmax_bound",
+        "Kleiber: every block below G_max = 10^(1/L)",
+        "block gain x_b/x_{b-1}, last token, blocks 1..L-1",
+        "largest block gain (bound above)",
+        gmax_bound,
+    ),
+    Law(
+        "kleiber_total_gain",
+        "Kleiber: total gain over the blocks ~ 10",
+        LABELS[R2_TOTAL],
+        "total gain (geometric mean)",
+        total_gain,
+    ),
     Law("heritage_dampen_share", "Heritage: sign from the lab", R1_TEXT, CARD_SIGN_QUANTITY, heritage_sign),
-    Law("spectral_ratio_predicts_sign", "Spectral signature: sign from ||W_V|| / ||W_O||", R1_TEXT, CARD_SIGN_QUANTITY,
-        signature_sign),
+    Law(
+        "spectral_ratio_predicts_sign",
+        "Spectral signature: sign from ||W_V|| / ||W_O||",
+        R1_TEXT,
+        CARD_SIGN_QUANTITY,
+        signature_sign,
+    ),
     Law("crowding_rule", "Crowding: rho >= 0.2 => dampen", R1_TEXT, CARD_SIGN_QUANTITY, crowding_sign),
-    Law("final_ln_accuracy", "Final norm: excluding it makes the rho rule right", "R1 with vs without the final norm",
-        "change in rule correctness (-1, 0, +1)", final_norm),
-    Law("lstar_formula", "L* = L (0.11 + 0.012 L + 4.9 / H)", "argmax |gradient| of the multi-head trace",
-        "transition layer", lstar),
-    Law("hierarchy", "Hierarchy: Pythia 0.80 < Mistral 1.11 < LLaMA 1.48 < Gemma 2.31", R2_TEXT, "mean gain",
-        hierarchy),
+    Law(
+        "final_ln_accuracy",
+        "Final norm: excluding it makes the rho rule right",
+        "R1 with vs without the final norm",
+        "change in rule correctness (-1, 0, +1)",
+        final_norm,
+    ),
+    Law(
+        "lstar_formula",
+        "L* = L (0.11 + 0.012 L + 4.9 / H)",
+        "argmax |gradient| of the multi-head trace",
+        "transition layer",
+        lstar,
+    ),
+    Law(
+        "hierarchy", "Hierarchy: Pythia 0.80 < Mistral 1.11 < LLaMA 1.48 < Gemma 2.31", R2_TEXT, "mean gain", hierarchy
+    ),
     Law("twin_sign", "Twins: fine-tuning keeps the sign", R2_TEXT, "mean gain", twin),
 ]

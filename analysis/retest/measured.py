@@ -119,8 +119,10 @@ class ModelData:
         rows = self.source.prompt_gains([self.model], quantity=quantity, convention=convention, prompt_set=prompt_set)
         values = rows.set_index("prompt_id")["gain"].astype(float)  # finite values of clean prompts only
         if values.empty:
-            raise NotApplicable(f"no finite {LABELS.get(view, quantity)} for {self.model} on {prompt_set} "
-                                f"({self.n_prompts} prompts measured, every one non-finite)")
+            raise NotApplicable(
+                f"no finite {LABELS.get(view, quantity)} for {self.model} on {prompt_set} "
+                f"({self.n_prompts} prompts measured, every one non-finite)"
+            )
         return Summary(values, self.n_prompts, self.confidence)
 
     def block_gains(self, column: str = "gain_last", first: int = 1, last: int | None = None) -> pd.DataFrame:
@@ -139,8 +141,15 @@ class ModelData:
         out = []
         for layer, group in blocks.groupby("layer"):
             summary = Summary(group.set_index("prompt_id")[column].astype(float), self.n_prompts, self.confidence)
-            out.append({"layer": int(layer), "gain": summary.mean, "ci_low": summary.ci[0],
-                        "ci_high": summary.ci[1], "n_prompts": summary.n})
+            out.append(
+                {
+                    "layer": int(layer),
+                    "gain": summary.mean,
+                    "ci_low": summary.ci[0],
+                    "ci_high": summary.ci[1],
+                    "n_prompts": summary.n,
+                }
+            )
         return pd.DataFrame(out)
 
     def head_ratio(self) -> float:
@@ -184,5 +193,10 @@ class ModelData:
         boot = steepest(counts @ traces / n)
         tail = (1 - self.confidence) / 2
         low, high = np.quantile(boot, [tail, 1 - tail])
-        return {"l_star": int(steepest(traces.mean(axis=0))), "low": float(low), "high": float(high),
-                "n_prompts": traces.shape[0], "prompt_set": prompt_set}
+        return {
+            "l_star": int(steepest(traces.mean(axis=0))),
+            "low": float(low),
+            "high": float(high),
+            "n_prompts": traces.shape[0],
+            "prompt_set": prompt_set,
+        }

@@ -49,57 +49,121 @@ ORIGIN = "measured by thermo-audit, added by retest"
 _EVERY = ("HRH", "PFS", "GUB", "TWN", "4MV")
 _PFS = (("PFS",), "the Pythia sweep (PFS, R1): only Pythia-family models (GPT-NeoX by EleutherAI) join")
 _R1 = (("HRH", "PFS"), "the heritage hunt (HRH, R1) and the other R1 gains (PFS, CRG): every new model joins")
-_CSV = ((), ("the restriction-map CSV (full-matrix norms, Pythia's mis-sliced): our per-head norms are on "
-             "another scale, so no new model is added"))
-_H4 = ((), ("H4V2's traces (head-averaged attention with one head's W_V): our per-head traces are another "
-            "quantity, so no new model is added"))
-_LSTAR = ((), ("the notebooks' stored L* (LSC's sign change, H4V2's calibration targets, ...): other L* "
-               "definitions, so no new model is added (the card's lstar_formula line checks the formula on each "
-               "model)"))
+_CSV = (
+    (),
+    (
+        "the restriction-map CSV (full-matrix norms, Pythia's mis-sliced): our per-head norms are on "
+        "another scale, so no new model is added"
+    ),
+)
+_H4 = (
+    (),
+    (
+        "H4V2's traces (head-averaged attention with one head's W_V): our per-head traces are another "
+        "quantity, so no new model is added"
+    ),
+)
+_LSTAR = (
+    (),
+    (
+        "the notebooks' stored L* (LSC's sign change, H4V2's calibration targets, ...): other L* "
+        "definitions, so no new model is added (the card's lstar_formula line checks the formula on each "
+        "model)"
+    ),
+)
 DATASET_INPUTS = {
     "panel": (_EVERY, "every published quantity: each new model is counted with its lab"),
     "claims": (_EVERY, "the rows of the other claims: it moves when they move"),
-    "pythia_gains": _PFS, "pythia_prompt_gains": _PFS, "block_gains": _PFS, "robustness_gains": _PFS,
-    "total_gains": (("GUB", "TWN"), "the R2 total amplification (GUB, G2L, GJP, TWN): every new model joins "
-                                    "through GUB"),
-    "heritage_gains": _R1, "rule_models": _R1,
-    "heritage_prompt_gains": (("GUB", "TWN"), "the R2 per-prompt gains (GUB, TWN, G2L, GJP): every new model "
-                                              "joins through GUB"),
-    "prompt_summaries": (("HRH", "PFS", "GUB", "TWN"), "every published per-model gain (R1 and R2): every new "
-                                                       "model joins"),
-    "convention_gains": (_EVERY, "R1 (HRH, PFS, CRG), R2 (GUB, TWN, G2L, GJP) and R3 (4MV, MPI, IDT): every new "
-                                 "model joins"),
+    "pythia_gains": _PFS,
+    "pythia_prompt_gains": _PFS,
+    "block_gains": _PFS,
+    "robustness_gains": _PFS,
+    "total_gains": (
+        ("GUB", "TWN"),
+        "the R2 total amplification (GUB, G2L, GJP, TWN): every new model joins through GUB",
+    ),
+    "heritage_gains": _R1,
+    "rule_models": _R1,
+    "heritage_prompt_gains": (
+        ("GUB", "TWN"),
+        "the R2 per-prompt gains (GUB, TWN, G2L, GJP): every new model joins through GUB",
+    ),
+    "prompt_summaries": (
+        ("HRH", "PFS", "GUB", "TWN"),
+        "every published per-model gain (R1 and R2): every new model joins",
+    ),
+    "convention_gains": (
+        _EVERY,
+        "R1 (HRH, PFS, CRG), R2 (GUB, TWN, G2L, GJP) and R3 (4MV, MPI, IDT): every new model joins",
+    ),
     "final_norm": (("HRH",), "HRH (R1 with and without the final norm): every new model joins"),
-    "weight_norms": _CSV, "signed_weight_norms": _CSV, "late_layer_proxy": _CSV,
-    "eq4_traces": _H4, "trace_pair": _H4, "signed_traces": _H4, "multihead_traces": _H4,
+    "weight_norms": _CSV,
+    "signed_weight_norms": _CSV,
+    "late_layer_proxy": _CSV,
+    "eq4_traces": _H4,
+    "trace_pair": _H4,
+    "signed_traces": _H4,
+    "multihead_traces": _H4,
     "contraction": ((), "RME's restriction-map contraction of pythia-1.4b only"),
-    "spectral_gaps": ((), "the sheaf-Laplacian spectral gaps of H4L, RME and H4V2, from attention matrices the "
-                          "measurement does not store: no new model is added"),
-    "lstar": _LSTAR, "lstar_definitions": _LSTAR,
+    "spectral_gaps": (
+        (),
+        "the sheaf-Laplacian spectral gaps of H4L, RME and H4V2, from attention matrices the "
+        "measurement does not store: no new model is added",
+    ),
+    "lstar": _LSTAR,
+    "lstar_definitions": _LSTAR,
     "pair_summaries": ((), "Pythia-6.9B and GPT-J-6B only"),
     "hierarchy_gains": ((), "the four hierarchy models only (GUB)"),
-    "twin_gains": (("TWN",), "TWN's pairs (R2): a new model joins with its base (twin_of) when the base is "
-                             "measured or in TWN"),
+    "twin_gains": (
+        ("TWN",),
+        "TWN's pairs (R2): a new model joins with its base (twin_of) when the base is measured or in TWN",
+    ),
 }
 # Per claim: what its dataset reads, except where the claim selects fewer models than its dataset holds.
-CLAIM_INPUTS = {claim.id: DATASET_INPUTS[claim.needs.dataset] for claim in CLAIMS.values()
-                if claim.needs.dataset in DATASET_INPUTS} | {"twin_gemma": ((), "the Gemma-7B pair only")}
+CLAIM_INPUTS = {
+    claim.id: DATASET_INPUTS[claim.needs.dataset] for claim in CLAIMS.values() if claim.needs.dataset in DATASET_INPUTS
+} | {"twin_gemma": ((), "the Gemma-7B pair only")}
 
 
-def _row(model: ModelData, notebook: str, quantity: str, convention: str, aggregate: str, value: float,
-         n_prompts: int, prompt_id: str | None = None, layer: int | None = None) -> dict:
-    return {"notebook": notebook, "source_file": f"{COMBINED_PANEL}:{notebook}", "model": model.model,
-            "lab": model.fact("lab"), "prompt_set": model.prompt_set, "prompt_id": prompt_id, "layer": layer,
-            "head": None, "quantity": quantity, "convention": convention, "aggregate": aggregate,
-            "value": float(value), "dtype": model.fact("dtype") or "float32", "n_prompts": n_prompts, "note": ORIGIN}
+def _row(
+    model: ModelData,
+    notebook: str,
+    quantity: str,
+    convention: str,
+    aggregate: str,
+    value: float,
+    n_prompts: int,
+    prompt_id: str | None = None,
+    layer: int | None = None,
+) -> dict:
+    return {
+        "notebook": notebook,
+        "source_file": f"{COMBINED_PANEL}:{notebook}",
+        "model": model.model,
+        "lab": model.fact("lab"),
+        "prompt_set": model.prompt_set,
+        "prompt_id": prompt_id,
+        "layer": layer,
+        "head": None,
+        "quantity": quantity,
+        "convention": convention,
+        "aggregate": aggregate,
+        "value": float(value),
+        "dtype": model.fact("dtype") or "float32",
+        "n_prompts": n_prompts,
+        "note": ORIGIN,
+    }
 
 
-def _summary_rows(model: ModelData, notebook: str, quantity: str, convention: str, values: pd.Series,
-                  per_prompt: bool) -> list[dict]:
+def _summary_rows(
+    model: ModelData, notebook: str, quantity: str, convention: str, values: pd.Series, per_prompt: bool
+) -> list[dict]:
     """Mean and population SD (as the notebooks stored them), and the per-prompt values if asked."""
     n = len(values)
-    rows = [_row(model, notebook, quantity, convention, "mean", values.mean(), n),
-            _row(model, notebook, quantity, convention, "sd_population", values.std(ddof=0), n)]
+    rows = [
+        _row(model, notebook, quantity, convention, "mean", values.mean(), n),
+        _row(model, notebook, quantity, convention, "sd_population", values.std(ddof=0), n),
+    ]
     if per_prompt:
         rows += [_row(model, notebook, quantity, convention, "value", v, 1, prompt_id=p) for p, v in values.items()]
     return rows
@@ -110,8 +174,10 @@ def _r1_rows(model: ModelData, notebook: str, per_prompt: bool) -> list[dict]:
     rows += _summary_rows(model, notebook, "gain_with_final_norm", "R1", model.summary(R1_WITH_NORM).values, False)
     # R1 vectors hold blocks 0..L-2 (their last element mixes the final norm in, and is not stored)
     blocks = model.block_gains("gain_last", first=0, last=model.n_layers - 2)
-    rows += [_row(model, notebook, "layer_gain", "R1", "mean", r.gain, r.n_prompts, layer=r.layer)
-             for r in blocks.itertuples()]
+    rows += [
+        _row(model, notebook, "layer_gain", "R1", "mean", r.gain, r.n_prompts, layer=r.layer)
+        for r in blocks.itertuples()
+    ]
     return rows
 
 
@@ -124,15 +190,20 @@ def _r2_rows(model: ModelData, notebook: str) -> list[dict]:
 
 def _r3_rows(model: ModelData) -> list[dict]:
     blocks = model.block_gains("gain_frobenius", first=0)
-    return [_row(model, "4MV", "frobenius_gain", "R3", "value", r.gain, r.n_prompts, layer=r.layer)
-            for r in blocks.itertuples()]
+    return [
+        _row(model, "4MV", "frobenius_gain", "R3", "value", r.gain, r.n_prompts, layer=r.layer)
+        for r in blocks.itertuples()
+    ]
 
 
 def _model_rows(model: ModelData, in_twins: bool, prompt_sets: Mapping[str, set]) -> tuple[list, list, list]:
     """The values rows of one new model, the notebooks it joined and notes on what it could not join
     (``prompt_sets``: the prompt sets of each notebook's per-prompt values)."""
-    parts = [("HRH", lambda: _r1_rows(model, "HRH", per_prompt=False)), ("GUB", lambda: _r2_rows(model, "GUB")),
-             ("4MV", lambda: _r3_rows(model))]
+    parts = [
+        ("HRH", lambda: _r1_rows(model, "HRH", per_prompt=False)),
+        ("GUB", lambda: _r2_rows(model, "GUB")),
+        ("4MV", lambda: _r3_rows(model)),
+    ]
     if model.is_pythia:
         parts.append(("PFS", lambda: _r1_rows(model, "PFS", per_prompt=True)))
     if in_twins:
@@ -147,14 +218,21 @@ def _model_rows(model: ModelData, in_twins: bool, prompt_sets: Mapping[str, set]
             continue
         others = prompt_sets.get(notebook, set())
         if others and model.prompt_set not in others:
-            notes.append(f"its {notebook} prompts ({model.prompt_set}) are not the published ones "
-                         f"({', '.join(sorted(others))}): a claim comparing models prompt by prompt cannot take it")
+            notes.append(
+                f"its {notebook} prompts ({model.prompt_set}) are not the published ones "
+                f"({', '.join(sorted(others))}): a claim comparing models prompt by prompt cannot take it"
+            )
     return rows, joined, notes
 
 
-def combined_source(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
-                    prompt_set: str | None = None,
-                    twin_of: Mapping[str, str] | None = None) -> tuple[PublishedSource, pd.DataFrame]:
+def combined_source(
+    sources: Mapping[str, Source],
+    models: Iterable[str],
+    settings: Settings,
+    *,
+    prompt_set: str | None = None,
+    twin_of: Mapping[str, str] | None = None,
+) -> tuple[PublishedSource, pd.DataFrame]:
     """The published source with ``models`` added (see the module docstring), and per model the
     notebooks it joined (columns ``model``, ``joined``, ``note``).
 
@@ -166,8 +244,11 @@ def combined_source(sources: Mapping[str, Source], models: Iterable[str], settin
     data = {m: ModelData(source, m, settings.confidence, prompt_set) for m, source in located.items()}
     in_panel = set(published.models["model"]) | set(published.models["registry_model"].dropna())
     # a pretrained model of the registry is a re-measurement of a published one; a random-init control is not
-    new = {m for m, d in data.items() if m not in in_panel
-           and (d.source.name == "controls" or d.fact("registry_model") not in in_panel)}
+    new = {
+        m
+        for m, d in data.items()
+        if m not in in_panel and (d.source.name == "controls" or d.fact("registry_model") not in in_panel)
+    }
     bases = {m: (twin_of or {}).get(m) or data[m].fact("twin_of") for m in new}
     twin_bases = set(published.get("gain_last_block", notebook="TWN", aggregate="value")["model"]) | new
     paired = {m for m, b in bases.items() if b in twin_bases}
@@ -179,9 +260,16 @@ def combined_source(sources: Mapping[str, Source], models: Iterable[str], settin
     rows, facts, report = [], [], []
     for model, model_data in data.items():
         if model not in new:
-            report.append({"model": model, "joined": "", "note": (
-                f"already in the published panel (as {model_data.fact('registry_model') or model}): a "
-                "re-measurement is not a new model, so it is left out")})
+            report.append(
+                {
+                    "model": model,
+                    "joined": "",
+                    "note": (
+                        f"already in the published panel (as {model_data.fact('registry_model') or model}): a "
+                        "re-measurement is not a new model, so it is left out"
+                    ),
+                }
+            )
             continue
         fact_row = located[model].models.set_index("model").loc[model].copy()
         if bases[model] is not None:
@@ -219,16 +307,24 @@ def _changed(a, b) -> bool:
     return not np.isclose(float(a), float(b), rtol=1e-9, atol=0)
 
 
-def shift_and_joined(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
-                     prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None,
-                     published_claims: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def shift_and_joined(
+    sources: Mapping[str, Source],
+    models: Iterable[str],
+    settings: Settings,
+    *,
+    prompt_set: str | None = None,
+    twin_of: Mapping[str, str] | None = None,
+    published_claims: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``panel_shift`` and, per model, the notebooks it joined (``combined_source``'s report; empty without
     published data). ``published_claims``: the claims' rows already computed on the published source (e.g.
     claims.csv's), which are then not computed again."""
     columns = list(PANEL_SHIFT_TABLE.columns)
     if not sources["published"].available:
-        return (validate(pd.DataFrame(columns=columns), PANEL_SHIFT_TABLE, "panel shift"),
-                pd.DataFrame(columns=["model", "joined", "note"]))
+        return (
+            validate(pd.DataFrame(columns=columns), PANEL_SHIFT_TABLE, "panel shift"),
+            pd.DataFrame(columns=["model", "joined", "note"]),
+        )
     combined, joined = combined_source(sources, models, settings, prompt_set=prompt_set, twin_of=twin_of)
     if published_claims is None:
         before = claim_table(sources["published"], settings)
@@ -241,6 +337,18 @@ def shift_and_joined(sources: Mapping[str, Source], models: Iterable[str], setti
     rows = []
     for claim_id in before.index:
         old, new = before.loc[claim_id], after.loc[claim_id]
+        if CLAIMS[claim_id].about_the_paper:  # the paper's panel is what it is, whoever joins ours
+            rows.append(
+                {
+                    "claim_id": claim_id,
+                    "statistic": old["statistic"],
+                    **{f"{side}_{k}": old[f] for side in ("published", "combined") for k, f in zip(keys, fields)},
+                    "moved": False,
+                    "joined": "",
+                    "note": "unchanged: a statement about the paper's own panel",
+                }
+            )
+            continue
         moved = any(_changed(old[f], new[f]) for f in fields)
         reads, described = CLAIM_INPUTS.get(claim_id, (None, ""))
         took = [m for m, nbs in notebooks.items() if reads is not None and nbs & set(reads)]
@@ -249,15 +357,28 @@ def shift_and_joined(sources: Mapping[str, Source], models: Iterable[str], setti
             note = join(note, "not in the map of claim inputs: which models it took in is not known")
         if new["holds"] == "error":
             note = join(note, f"on {COMBINED_PANEL}: {new['note']}")
-        rows.append({"claim_id": claim_id, "statistic": old["statistic"],
-                     **{f"published_{k}": old[f] for k, f in zip(keys, fields)},
-                     **{f"combined_{k}": new[f] for k, f in zip(keys, fields)},
-                     "moved": moved, "joined": ", ".join(took), "note": note})
+        rows.append(
+            {
+                "claim_id": claim_id,
+                "statistic": old["statistic"],
+                **{f"published_{k}": old[f] for k, f in zip(keys, fields)},
+                **{f"combined_{k}": new[f] for k, f in zip(keys, fields)},
+                "moved": moved,
+                "joined": ", ".join(took),
+                "note": note,
+            }
+        )
     return validate(pd.DataFrame(rows, columns=columns), PANEL_SHIFT_TABLE, "panel shift"), joined
 
 
-def panel_shift(sources: Mapping[str, Source], models: Iterable[str], settings: Settings, *,
-                prompt_set: str | None = None, twin_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+def panel_shift(
+    sources: Mapping[str, Source],
+    models: Iterable[str],
+    settings: Settings,
+    *,
+    prompt_set: str | None = None,
+    twin_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Per claim of the registry: statistic, CI, p, n and verdict on the published panel and on
     ``published+yours``, whether they moved, which new models the claim took in, and a note.
     Empty (with the columns of ``PANEL_SHIFT_TABLE``) when the published data are not imported."""

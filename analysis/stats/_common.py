@@ -62,9 +62,7 @@ def complete_cases(data: pd.DataFrame, columns: Sequence[str | None]) -> tuple[p
     return kept, (f"{dropped} row(s) with missing values dropped" if dropped else "")
 
 
-def unit_level(
-    data: pd.DataFrame, unit: str, values: Sequence[str], constant: Sequence[str] = ()
-) -> pd.DataFrame:
+def unit_level(data: pd.DataFrame, unit: str, values: Sequence[str], constant: Sequence[str] = ()) -> pd.DataFrame:
     """Aggregate `data` to one row per `unit`: mean of each `values` column.
 
     `constant` columns (labels such as the lab of a model) must take a single value within each
@@ -85,9 +83,7 @@ def unit_level(
     return out
 
 
-def complete_blocks(
-    data: pd.DataFrame, blocks: str, conditions: str, values: str
-) -> tuple[pd.DataFrame, str]:
+def complete_blocks(data: pd.DataFrame, blocks: str, conditions: str, values: str) -> tuple[pd.DataFrame, str]:
     """Wide table blocks x conditions (e.g. prompts x models) of `values`, complete blocks only.
 
     Blocks not measured under every condition are dropped and repeated cells averaged, both noted.

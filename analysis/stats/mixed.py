@@ -108,8 +108,10 @@ def mixed_model(
         notes.append(f"no optimiser gave a usable fit; reporting {method}")
     n_groups = int(result.model.n_groups)
     if n_groups < 20:
-        notes.append(f"{n_groups} groups: Wald z p-values are anti-conservative; use p_value_t (between-within df) "
-                     f"or a permutation test across {groups}")
+        notes.append(
+            f"{n_groups} groups: Wald z p-values are anti-conservative; use p_value_t (between-within df) "
+            f"or a permutation test across {groups}"
+        )
     out = coefficient_table(result, confidence)
     out["n_groups"] = n_groups
     out["group_var"] = float(result.cov_re.iloc[0, 0])
@@ -154,9 +156,7 @@ def _between_within_df(result) -> tuple[list[str], np.ndarray]:
     return ["between" if b else "within" for b in between], df
 
 
-def ols_model(
-    data: pd.DataFrame, formula: str, cluster: str | None = None, confidence: float = 0.95
-) -> pd.DataFrame:
+def ols_model(data: pd.DataFrame, formula: str, cluster: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """OLS fit of `formula` (statsmodels), every row treated as an observation.
 
     With `cluster`, the SEs are cluster-robust (CR1, statsmodels `cov_type="cluster"`) with t tests

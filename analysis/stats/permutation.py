@@ -55,9 +55,7 @@ def _group_relabellings(
     members = [np.flatnonzero(strata == s) for s in levels]
     n_distinct = math.prod(math.comb(len(m), int(in_a[m].sum())) for m in members)
     if n_distinct <= n_resamples:
-        per_stratum = [
-            list(itertools.combinations(m, int(in_a[m].sum()))) for m in members
-        ]
+        per_stratum = [list(itertools.combinations(m, int(in_a[m].sum()))) for m in members]
         labels = np.zeros((n_distinct, in_a.size), dtype=bool)
         for row, choice in enumerate(itertools.product(*per_stratum)):
             labels[row, list(itertools.chain.from_iterable(choice))] = True

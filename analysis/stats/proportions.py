@@ -93,9 +93,7 @@ def _serialise(table: pd.DataFrame) -> str:
     return f"{r1}: {a} {c1} / {b} {c2}; {r2}: {c} / {d}"
 
 
-def fisher_exact_2x2(
-    table: pd.DataFrame, alternative: str = "two-sided", confidence: float = 0.95
-) -> pd.DataFrame:
+def fisher_exact_2x2(table: pd.DataFrame, alternative: str = "two-sided", confidence: float = 0.95) -> pd.DataFrame:
     """Fisher's exact test on a labelled 2x2 count table (rows: groups, columns: outcomes).
 
     p from `scipy.stats.fisher_exact` (two-sided: sum of the probabilities of all tables with the

@@ -70,9 +70,7 @@ def leave_one_out(
     table = pd.DataFrame(rows, columns=["unit", "value", "p", "conclusion"])
     flipping = table.loc[table["conclusion"] != full_conclusion, "unit"].astype(str).tolist()
     at_min, at_max = table["value"].idxmin(), table["value"].idxmax()
-    by_unit = "; ".join(
-        f"{u}: {v:.4g}" + ("" if np.isnan(p) else f" (p = {p:.3g})") for u, v, p, _ in rows
-    )
+    by_unit = "; ".join(f"{u}: {v:.4g}" + ("" if np.isnan(p) else f" (p = {p:.3g})") for u, v, p, _ in rows)
     return result_frame(
         {
             "test": f"leave-one-{unit}-out",

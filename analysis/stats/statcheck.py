@@ -187,14 +187,14 @@ def decide(
     if np.isnan(ci_low) or np.isnan(ci_high):
         return "inconclusive", f"not significant: {interval}{needed}"
     if not ci_low <= null <= ci_high:
-        return "inconclusive", (f"not significant by the test, although the CI excludes {null:g} (the test and the "
-                                f"interval rest on different methods): {interval}{needed}")
+        return "inconclusive", (
+            f"not significant by the test, although the CI excludes {null:g} (the test and the "
+            f"interval rest on different methods): {interval}{needed}"
+        )
     return "inconclusive", f"not significant, CI compatible with the claim and with no effect: {interval}{needed}"
 
 
-def n_for_correlation(
-    r: float, alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided"
-) -> int:
+def n_for_correlation(r: float, alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided") -> int:
     """Units needed to detect a correlation r (Fisher z: n = ((z_alpha + z_power) / atanh|r|)^2 + 3)."""
     check_alternative(alternative)
     z_alpha = scipy.stats.norm.ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)

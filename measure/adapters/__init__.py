@@ -8,6 +8,8 @@ subclass, add it to ``_ADAPTER_CLASSES`` and to the conformance suite's tiny con
 
 from __future__ import annotations
 
+from contract.errors import UnsupportedArchitectureError
+from contract.registry import suggest
 from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer
 from measure.adapters.bloom import BloomAdapter
 from measure.adapters.falcon import FalconAdapter
@@ -17,17 +19,20 @@ from measure.adapters.gpt_neox import GPTNeoXAdapter
 from measure.adapters.gptj import GPTJAdapter
 from measure.adapters.llama import Gemma2Adapter, LlamaAdapter
 from measure.adapters.opt import OPTAdapter
-from contract.errors import UnsupportedArchitectureError
-from contract.registry import suggest
 
 _ADAPTER_CLASSES = (
-    GPT2Adapter, GPTNeoXAdapter, GPTJAdapter, GPTNeoAdapter, OPTAdapter, BloomAdapter, FalconAdapter,
-    LlamaAdapter, Gemma2Adapter,
+    GPT2Adapter,
+    GPTNeoXAdapter,
+    GPTJAdapter,
+    GPTNeoAdapter,
+    OPTAdapter,
+    BloomAdapter,
+    FalconAdapter,
+    LlamaAdapter,
+    Gemma2Adapter,
 )
 
-ADAPTERS: dict[str, Adapter] = {
-    model_type: cls() for cls in _ADAPTER_CLASSES for model_type in cls.model_types
-}
+ADAPTERS: dict[str, Adapter] = {model_type: cls() for cls in _ADAPTER_CLASSES for model_type in cls.model_types}
 
 
 def supported_model_types() -> list[str]:
@@ -40,7 +45,8 @@ def get_adapter(model_type: str) -> Adapter:
         return ADAPTERS[model_type]
     except KeyError:
         raise UnsupportedArchitectureError(
-            f"Architecture '{model_type}' is not supported (no adapter registered).{suggest(model_type, list(ADAPTERS))} "
+            f"Architecture '{model_type}' is not supported (no adapter registered)."
+            f"{suggest(model_type, list(ADAPTERS))} "
             f"Supported model types: {', '.join(supported_model_types())}."
         ) from None
 

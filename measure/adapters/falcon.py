@@ -5,8 +5,6 @@
 * otherwise per-head interleaving (H, 3, d_head) as in BLOOM.
 """
 
-import torch
-
 from measure.adapters.base import Architecture, HeadWeights, TransformerHAdapter, max_positions_of, split_columns
 
 
@@ -22,8 +20,18 @@ class FalconAdapter(TransformerHAdapter):
             kv = 1 if config.multi_query else h
         positional = "alibi" if config.alibi else "rotary"
         parallel = bool(config.parallel_attn or config.new_decoder_architecture)
-        return Architecture(config.num_hidden_layers, h, kv, d, d // h, "LayerNorm", "pre", parallel,
-                            positional, None if config.alibi else max_positions_of(config))
+        return Architecture(
+            config.num_hidden_layers,
+            h,
+            kv,
+            d,
+            d // h,
+            "LayerNorm",
+            "pre",
+            parallel,
+            positional,
+            None if config.alibi else max_positions_of(config),
+        )
 
     def head_weights(self, model, layer):
         arch = self.architecture(model.config)

@@ -2,7 +2,14 @@
 
 import torch
 
-from measure.adapters.base import Architecture, HeadWeights, TransformerHAdapter, max_positions_of, split_columns, split_rows
+from measure.adapters.base import (
+    Architecture,
+    HeadWeights,
+    TransformerHAdapter,
+    max_positions_of,
+    split_columns,
+    split_rows,
+)
 
 
 class GPTNeoAdapter(TransformerHAdapter):
@@ -10,11 +17,17 @@ class GPTNeoAdapter(TransformerHAdapter):
 
     def architecture(self, config) -> Architecture:
         d, h = config.hidden_size, config.num_heads
-        return Architecture(config.num_layers, h, h, d, d // h, "LayerNorm", "pre", False, "learned",
-                            max_positions_of(config))
+        return Architecture(
+            config.num_layers, h, h, d, d // h, "LayerNorm", "pre", False, "learned", max_positions_of(config)
+        )
 
     def head_weights(self, model, layer):
         attn = self.blocks(model)[layer].attn.attention
         n = attn.num_heads
-        return HeadWeights(split_rows(attn.v_proj.weight, n), None, split_columns(attn.out_proj.weight, n),
-                           attn.out_proj.bias, torch.arange(n))
+        return HeadWeights(
+            split_rows(attn.v_proj.weight, n),
+            None,
+            split_columns(attn.out_proj.weight, n),
+            attn.out_proj.bias,
+            torch.arange(n),
+        )

@@ -15,8 +15,18 @@ class GPTNeoXAdapter(Adapter):
 
     def architecture(self, config) -> Architecture:
         d, h = config.hidden_size, config.num_attention_heads
-        return Architecture(config.num_hidden_layers, h, h, d, d // h, "LayerNorm", "pre",
-                            bool(config.use_parallel_residual), "rotary", max_positions_of(config))
+        return Architecture(
+            config.num_hidden_layers,
+            h,
+            h,
+            d,
+            d // h,
+            "LayerNorm",
+            "pre",
+            bool(config.use_parallel_residual),
+            "rotary",
+            max_positions_of(config),
+        )
 
     def blocks(self, model):
         return model.gpt_neox.layers

@@ -2,7 +2,14 @@
 
 import torch
 
-from measure.adapters.base import Architecture, HeadWeights, TransformerHAdapter, max_positions_of, split_columns, split_rows
+from measure.adapters.base import (
+    Architecture,
+    HeadWeights,
+    TransformerHAdapter,
+    max_positions_of,
+    split_columns,
+    split_rows,
+)
 
 
 class GPTJAdapter(TransformerHAdapter):
@@ -10,11 +17,13 @@ class GPTJAdapter(TransformerHAdapter):
 
     def architecture(self, config) -> Architecture:
         d, h = config.n_embd, config.n_head
-        return Architecture(config.n_layer, h, h, d, d // h, "LayerNorm", "pre", True, "rotary",
-                            max_positions_of(config))
+        return Architecture(
+            config.n_layer, h, h, d, d // h, "LayerNorm", "pre", True, "rotary", max_positions_of(config)
+        )
 
     def head_weights(self, model, layer):
         attn = self.blocks(model)[layer].attn
         n = attn.num_attention_heads
-        return HeadWeights(split_rows(attn.v_proj.weight, n), None, split_columns(attn.out_proj.weight, n),
-                           None, torch.arange(n))
+        return HeadWeights(
+            split_rows(attn.v_proj.weight, n), None, split_columns(attn.out_proj.weight, n), None, torch.arange(n)
+        )

@@ -7,7 +7,15 @@ stream (post_attention_layernorm, post_feedforward_layernorm), so their contribu
 after those norms.
 """
 
-from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer, max_positions_of, split_columns, split_rows
+from measure.adapters.base import (
+    Adapter,
+    Architecture,
+    HeadWeights,
+    Sublayer,
+    max_positions_of,
+    split_columns,
+    split_rows,
+)
 
 
 class LlamaAdapter(Adapter):
@@ -17,8 +25,9 @@ class LlamaAdapter(Adapter):
         d, h = config.hidden_size, config.num_attention_heads
         kv = getattr(config, "num_key_value_heads", None) or h
         d_head = getattr(config, "head_dim", None) or d // h
-        return Architecture(config.num_hidden_layers, h, kv, d, d_head, "RMSNorm", "pre", False, "rotary",
-                            max_positions_of(config))
+        return Architecture(
+            config.num_hidden_layers, h, kv, d, d_head, "RMSNorm", "pre", False, "rotary", max_positions_of(config)
+        )
 
     def blocks(self, model):
         return model.model.layers

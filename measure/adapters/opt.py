@@ -6,7 +6,15 @@ is two bare linear layers (fc1, fc2) that receive the hidden states flattened to
 
 import torch
 
-from measure.adapters.base import Adapter, Architecture, HeadWeights, Sublayer, max_positions_of, split_columns, split_rows
+from measure.adapters.base import (
+    Adapter,
+    Architecture,
+    HeadWeights,
+    Sublayer,
+    max_positions_of,
+    split_columns,
+    split_rows,
+)
 
 
 class OPTAdapter(Adapter):
@@ -15,8 +23,18 @@ class OPTAdapter(Adapter):
     def architecture(self, config) -> Architecture:
         d, h = config.hidden_size, config.num_attention_heads
         placement = "pre" if config.do_layer_norm_before else "post"
-        return Architecture(config.num_hidden_layers, h, h, d, d // h, "LayerNorm", placement, False,
-                            "learned", max_positions_of(config))
+        return Architecture(
+            config.num_hidden_layers,
+            h,
+            h,
+            d,
+            d // h,
+            "LayerNorm",
+            placement,
+            False,
+            "learned",
+            max_positions_of(config),
+        )
 
     def blocks(self, model):
         return model.model.decoder.layers

@@ -80,8 +80,10 @@ def canonical_model(spelling: str, file: str) -> str:
         return spelling
     if spelling in ALIASES:
         return ALIASES[spelling]
-    raise TableError(f"{file}: unknown model name '{spelling}' (add it to measure/published/aliases.py)."
-                     f"{suggest(spelling, list(registry.index) + list(ALIASES))}")
+    raise TableError(
+        f"{file}: unknown model name '{spelling}' (add it to measure/published/aliases.py)."
+        f"{suggest(spelling, list(registry.index) + list(ALIASES))}"
+    )
 
 
 def lab_of(model: str) -> str:

@@ -8,11 +8,10 @@ injectable so the checks can be tested without a network.
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from contract.atomic import write_bytes_atomically
 from contract.errors import ThermoAuditError
@@ -55,8 +54,7 @@ def url_of(name: str) -> str:
     return URL.format(repository=REPOSITORY, commit=COMMIT, name=name)
 
 
-def download_results(dest: Path, fetch: Callable[[str], bytes] = fetch_url,
-                     checksums: Path = CHECKSUMS) -> Path:
+def download_results(dest: Path, fetch: Callable[[str], bytes] = fetch_url, checksums: Path = CHECKSUMS) -> Path:
     """Fetch every file of the checksum table into ``dest`` and return ``dest``.
 
     A file already in ``dest`` with the right checksum is not fetched again. A network failure or

@@ -16,25 +16,32 @@ import leaves the previous one. Re-importing the same files gives byte-identical
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
-from measure.published.catalogue import NOTEBOOKS
+from contract.atomic import staged_directory
+from contract.folders import write_folder
 from contract.hashing import sha256_file
+from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, validate
+from measure.published.catalogue import NOTEBOOKS
 from measure.published.download import COMMIT, download_results, fetch_url, read_checksums
 from measure.published.readers_benchmark import read_g2l, read_gjp, read_gub, read_twn
 from measure.published.readers_frobenius import read_4mv, read_idt, read_lla, read_mpi
 from measure.published.readers_residual import read_crg, read_ffn, read_hrh, read_pfs, read_slp
-from measure.published.readers_sheaf import (read_h4l, read_h4v2, read_h4x, read_lsc, read_opa,
-                                             read_restriction_map_summary, read_rme)
+from measure.published.readers_sheaf import (
+    read_h4l,
+    read_h4v2,
+    read_h4x,
+    read_lsc,
+    read_opa,
+    read_restriction_map_summary,
+    read_rme,
+)
 from measure.published.source import PublishedFileError, Rows
 from thermo_audit import __version__
-from contract.atomic import staged_directory
-from contract.folders import write_folder
-from contract.tables import PROMPTS_TABLE, PUBLISHED_TABLES, validate
 
 log = logging.getLogger("measure.published")
 
@@ -54,10 +61,14 @@ SOURCES: tuple[Source, ...] = (
     Source("CRG", ("clean_residual_NO_FINAL_LN_20260105_173546.json",), read_crg),
     Source("HRH", ("high_rho_hunt_NO_FINAL_LN_20260105_184728.json",), read_hrh),
     Source("FFN", ("ffn_expansion_results.json",), read_ffn),
-    Source("GUB", ("thermodynamic_benchmark_20260105_141034.json", "thermodynamic_benchmark_20260105_141034.csv"),
-           read_gub),
-    Source("G2L", ("gpt2_layernorm_validation_20260105_150306.json",
-                   "gpt2_layernorm_validation_20260105_150306.csv"), read_g2l),
+    Source(
+        "GUB", ("thermodynamic_benchmark_20260105_141034.json", "thermodynamic_benchmark_20260105_141034.csv"), read_gub
+    ),
+    Source(
+        "G2L",
+        ("gpt2_layernorm_validation_20260105_150306.json", "gpt2_layernorm_validation_20260105_150306.csv"),
+        read_g2l,
+    ),
     Source("GJP", ("gptj_parallel_test_20260105_152333.json", "gptj_parallel_test_20260105_152333.csv"), read_gjp),
     Source("TWN", ("twin_test_results_20260105_160237.json", "twin_test_results_20260105_160237.csv"), read_twn),
     Source("4MV", ("4model_validation_results.json",), read_4mv),
@@ -76,8 +87,13 @@ EXPECTED_FILES: tuple[str, ...] = tuple(name for source in SOURCES for name in s
 _PROMPT_COLUMNS = list(PROMPTS_TABLE.columns) + ["difficulty", "notebooks"]
 
 
-def import_published(source: str | Path, out_dir: Path = Path("data/published"), *,
-                     fetch: Callable[[str], bytes] = fetch_url, allow_changed: bool = False) -> dict[str, Path]:
+def import_published(
+    source: str | Path,
+    out_dir: Path = Path("data/published"),
+    *,
+    fetch: Callable[[str], bytes] = fetch_url,
+    allow_changed: bool = False,
+) -> dict[str, Path]:
     """Import the result files in ``source`` (a folder, or "download"); returns table -> written path."""
     out_dir = Path(out_dir)
     downloaded = str(source) == "download"
@@ -91,22 +107,36 @@ def import_published(source: str | Path, out_dir: Path = Path("data/published"),
     if changed and not allow_changed:
         raise PublishedFileError(
             f"{folder}: {len(changed)} file(s) differ from the authors' published files (SHA-256 of the pinned "
-            f"commit): {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}. Import them anyway with --allow-changed (recorded in the provenance).")
+            f"commit): {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}. "
+            "Import them anyway with --allow-changed (recorded in the provenance)."
+        )
     for extra in sorted(path.name for path in folder.iterdir() if path.name not in EXPECTED_FILES):
         log.warning("%s: ignored (not one of the result files the importer reads)", folder / extra)
     collected = [_read(source, folder) for source in SOURCES]
     tables = {
-        "values": (pd.concat([rows.values_frame() for rows in collected], ignore_index=True),
-                   PUBLISHED_TABLES["values"]),
-        "labels": (pd.concat([rows.labels_frame() for rows in collected], ignore_index=True),
-                   PUBLISHED_TABLES["labels"]),
+        "values": (
+            pd.concat([rows.values_frame() for rows in collected], ignore_index=True),
+            PUBLISHED_TABLES["values"],
+        ),
+        "labels": (
+            pd.concat([rows.labels_frame() for rows in collected], ignore_index=True),
+            PUBLISHED_TABLES["labels"],
+        ),
         "prompts": (_prompt_table([prompt for rows in collected for prompt in rows.prompts]), PROMPTS_TABLE),
     }
-    tables = {name: (validate(frame, table, f"{name} rows from {folder}"), table.float_format)
-              for name, (frame, table) in tables.items()}
+    tables = {
+        name: (validate(frame, table, f"{name} rows from {folder}"), table.float_format)
+        for name, (frame, table) in tables.items()
+    }
     with staged_directory(out_dir) as staging:
-        write_folder(staging, tables, source="download" if downloaded else str(folder.resolve()),
-                     pinned_commit=COMMIT, changed_files=changed, package_version=__version__)
+        write_folder(
+            staging,
+            tables,
+            source="download" if downloaded else str(folder.resolve()),
+            pinned_commit=COMMIT,
+            changed_files=changed,
+            package_version=__version__,
+        )
     return {name: out_dir / f"{name}.csv" for name in tables}
 
 
@@ -138,7 +168,8 @@ def _prompt_table(prompts: list[dict]) -> pd.DataFrame:
             if found[column].nunique() > 1:
                 raise PublishedFileError(
                     f"{prompt_id}: the files disagree on its {column}: "
-                    + "; ".join(f"{f}: {v!r}" for f, v in found.drop_duplicates(column).itertuples(index=False)))
+                    + "; ".join(f"{f}: {v!r}" for f, v in found.drop_duplicates(column).itertuples(index=False))
+                )
             row[column] = found[column].iloc[0] if len(found) else None
         row["notebooks"] = ";".join(dict.fromkeys(group["notebook"]))
         rows.append(row)

@@ -14,10 +14,19 @@ from pathlib import Path
 from measure.published.source import Node, PublishedFileError, Rows, load_csv, load_json
 
 GU25 = "GU25"
-_PER_PROMPT = {"gain_last_block": "Last_Gain", "total_amplification": "Total_Amp",
-               "next_token_entropy": "Entropy", "top_token_prob": "Top_Prob"}
-_LABELS = {"norm_type": "Norm_Type", "role": "Role", "params_label": "Params",
-           "architecture_label": "Architecture", "variant": "Variant"}
+_PER_PROMPT = {
+    "gain_last_block": "Last_Gain",
+    "total_amplification": "Total_Amp",
+    "next_token_entropy": "Entropy",
+    "top_token_prob": "Top_Prob",
+}
+_LABELS = {
+    "norm_type": "Norm_Type",
+    "role": "Role",
+    "params_label": "Params",
+    "architecture_label": "Architecture",
+    "variant": "Variant",
+}
 
 
 def _prompt_ids(rows: Rows, records: list[Node]) -> tuple[dict[str, str], dict[str, tuple]]:
@@ -26,14 +35,14 @@ def _prompt_ids(rows: Rows, records: list[Node]) -> tuple[dict[str, str], dict[s
     categories: dict[str, tuple] = {}
     for record in records:
         text = record["Prompt"].text()
-        category = (record["Category"].text(),
-                    int(record["Complexity"].num()) if "Complexity" in record else None)
+        category = (record["Category"].text(), int(record["Complexity"].num()) if "Complexity" in record else None)
         if text not in ids:
             ids[text] = rows.prompt(GU25, len(ids) + 1, text, *category)
             categories[text] = category
         elif categories[text] != category:
-            raise PublishedFileError(f"{rows.file}: prompt '{text}' has two categories {categories[text]} "
-                                     f"and {category}")
+            raise PublishedFileError(
+                f"{rows.file}: prompt '{text}' has two categories {categories[text]} and {category}"
+            )
     per_model: dict[str, set] = {}
     for record in records:
         per_model.setdefault(record["Model"].text(), set()).add(record["Prompt"].text())
@@ -89,18 +98,26 @@ def read_gub(rows: Rows, json_path: Path, csv_path: Path) -> None:
         for aggregate in ("min", "max", "range"):
             rows.add("gain_last_block", spread[aggregate], model=model, aggregate=aggregate)
     for record in doc["entropy_correlations"]:
-        for aggregate, key in [("spearman_r", "Spearman_r"), ("spearman_p", "Spearman_p"),
-                               ("pearson_r", "Pearson_r"), ("pearson_p", "Pearson_p")]:
+        for aggregate, key in [
+            ("spearman_r", "Spearman_r"),
+            ("spearman_p", "Spearman_p"),
+            ("pearson_r", "Pearson_r"),
+            ("pearson_p", "Pearson_p"),
+        ]:
             rows.add("entropy_vs_gain_last_block", record[key], model=record["Model"].text(), aggregate=aggregate)
     for record in doc["complexity_correlations"]:
         for aggregate, key in [("spearman_r", "Complexity_Spearman_r"), ("spearman_p", "Complexity_Spearman_p")]:
-            rows.add("complexity_vs_gain_last_block", record[key], model=record["Model"].text(),
-                     aggregate=aggregate)
+            rows.add("complexity_vs_gain_last_block", record[key], model=record["Model"].text(), aggregate=aggregate)
     for record in doc["p3_platitude_tunnel"]:
         model = record["Model"].text()
         for category in ("Cliche", "Novel"):
-            rows.add("next_token_entropy", record[f"{category}_Entropy_Mean"], model=model,
-                     aggregate=f"mean:{category}", n_prompts=per_category[category])
+            rows.add(
+                "next_token_entropy",
+                record[f"{category}_Entropy_Mean"],
+                model=model,
+                aggregate=f"mean:{category}",
+                n_prompts=per_category[category],
+            )
         for aggregate, key in [("t_statistic", "t_stat"), ("p_value", "p_val"), ("cohens_d", "cohens_d")]:
             rows.add("cliche_vs_novel_entropy", record[key], model=model, aggregate=aggregate)
         rows.label(model, "cliche_novel_verdict", record["hypothesis"])
@@ -116,8 +133,13 @@ def read_g2l(rows: Rows, json_path: Path, csv_path: Path) -> None:
     for record in doc["validation_results"]:
         model = record["Model"].text()
         for aggregate, key in [("mean", "Mean_Gain"), ("sd_sample", "Std"), ("min", "Min"), ("max", "Max")]:
-            rows.add("gain_last_block", record[key], model=model, aggregate=aggregate,
-                     restates="validation_results" if aggregate == "mean" else None)
+            rows.add(
+                "gain_last_block",
+                record[key],
+                model=model,
+                aggregate=aggregate,
+                restates="validation_results" if aggregate == "mean" else None,
+            )
         rows.add("gain_last_block_vs_1", record["t_stat"], model=model, aggregate="t_statistic")
         rows.add("gain_last_block_vs_1", record["p_value"], model=model, aggregate="p_value_one_sided_as_coded")
         rows.label(model, "dampening", record["Is_Dampening"])
@@ -136,15 +158,12 @@ def read_gjp(rows: Rows, json_path: Path, csv_path: Path) -> None:
     model = doc["model"].text()
     _reference_gains(rows, doc["reference_models"])
     results = doc["results"]
-    for aggregate, key in [("mean", "mean_gain"), ("sd_sample", "std_gain"), ("min", "min_gain"),
-                           ("max", "max_gain")]:
+    for aggregate, key in [("mean", "mean_gain"), ("sd_sample", "std_gain"), ("min", "min_gain"), ("max", "max_gain")]:
         rows.add("gain_last_block", results[key], model=model, aggregate=aggregate)
     rows.add("gain_last_block_vs_1", results["t_statistic"], model=model, aggregate="t_statistic")
-    rows.add("gain_last_block_vs_1", results["p_value_one_sided"], model=model,
-             aggregate="p_value_one_sided_as_coded")
+    rows.add("gain_last_block_vs_1", results["p_value_one_sided"], model=model, aggregate="p_value_one_sided_as_coded")
     for category, value in doc["category_means"].items():
-        rows.add("gain_last_block", value, model=model, aggregate=f"mean:{category}",
-                 n_prompts=per_category[category])
+        rows.add("gain_last_block", value, model=model, aggregate=f"mean:{category}", n_prompts=per_category[category])
     test = doc["hypothesis_test"]
     rows.label(model, "verdict", test["result"])
     for key, entry in test["comparison"].items():
@@ -171,10 +190,10 @@ def read_twn(rows: Rows, json_path: Path, csv_path: Path) -> None:
         base, instruct = twins.get((family, "base")), twins.get((family, "instruct"))
         if base is None or instruct is None:
             raise PublishedFileError(f"{rows.file}: hypothesis_results names family {family} without both twins")
-        rows.add("gain_last_block", record["Base_Gain"], model=base, aggregate="mean",
-                 restates="hypothesis_results")
-        rows.add("gain_last_block", record["Instruct_Gain"], model=instruct, aggregate="mean",
-                 restates="hypothesis_results")
+        rows.add("gain_last_block", record["Base_Gain"], model=base, aggregate="mean", restates="hypothesis_results")
+        rows.add(
+            "gain_last_block", record["Instruct_Gain"], model=instruct, aggregate="mean", restates="hypothesis_results"
+        )
         rows.add("twin_gain_delta", record["Delta"], model=instruct)
         rows.add("twin_gain_ratio", record["Ratio"], model=instruct)
         rows.label(instruct, "same_sign", record["Same_Sign"])

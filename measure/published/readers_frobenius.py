@@ -11,11 +11,21 @@ from pathlib import Path
 
 from measure.published.source import Node, Rows, load_json, prompt_id_of
 
-_MATRIX_STATS = {"frobenius": "frobenius_norm", "spectral": "spectral_norm", "row_norm_mean": "mean_row_norm",
-                 "row_norm_sd": "std_row_norm"}
-_MPI_MATRIX_STATS = {**_MATRIX_STATS, "row_norm_max": "max_row_norm", "row_norm_min": "min_row_norm",
-                     "abs_mean": "mean_abs", "abs_sd": "std_abs", "frobenius_normalized": "frobenius_normalized",
-                     "spectral_normalized": "spectral_normalized"}
+_MATRIX_STATS = {
+    "frobenius": "frobenius_norm",
+    "spectral": "spectral_norm",
+    "row_norm_mean": "mean_row_norm",
+    "row_norm_sd": "std_row_norm",
+}
+_MPI_MATRIX_STATS = {
+    **_MATRIX_STATS,
+    "row_norm_max": "max_row_norm",
+    "row_norm_min": "min_row_norm",
+    "abs_mean": "mean_abs",
+    "abs_sd": "std_abs",
+    "frobenius_normalized": "frobenius_normalized",
+    "spectral_normalized": "spectral_normalized",
+}
 
 
 def _frobenius_gains(rows: Rows, model: str, record: Node, first_layer: int, **coords) -> None:
@@ -46,33 +56,73 @@ def read_4mv(rows: Rows, path: Path) -> None:
         rows.add("frobenius_gain", record["expanding_pct"], model=model, aggregate="layer_pct_above_1", **prompt)
         inversion = record["paper2_inversion_layer"]
         if not inversion.is_null():
-            rows.add("frobenius_gain", record["paper2_inversion_gain"], model=model, layer=int(inversion.num()),
-                     restates="paper2_inversion_gain", **prompt)
+            rows.add(
+                "frobenius_gain",
+                record["paper2_inversion_gain"],
+                model=model,
+                layer=int(inversion.num()),
+                restates="paper2_inversion_gain",
+                **prompt,
+            )
         rows.add_layers("frobenius_norm", record["norms"], model=model, first_layer=-1, **prompt)
         rows.add_layers("cumulative_gain", record["cumulative_energy"], model=model, **prompt)
         final = len(record["cumulative_energy"]) - 1
-        rows.add("cumulative_gain", record["final_cumulative"], model=model, layer=final,
-                 restates="final_cumulative", **prompt)
+        rows.add(
+            "cumulative_gain",
+            record["final_cumulative"],
+            model=model,
+            layer=final,
+            restates="final_cumulative",
+            **prompt,
+        )
         rows.add("n_layers", record["n_layers"], model=model)
-        for kind, key in [("family_label", "family"), ("norm_type", "norm_type"), ("mlp_type", "mlp_type"),
-                          ("last_expands", "last_expands")]:
+        for kind, key in [
+            ("family_label", "family"),
+            ("norm_type", "norm_type"),
+            ("mlp_type", "mlp_type"),
+            ("last_expands", "last_expands"),
+        ]:
             rows.label(model, kind, record[key])
     for model, record in doc["cumulative_energy"].items():
         final = len(doc["results"][model]["cumulative_energy"]) - 1
-        rows.add("cumulative_gain", record["final_cumulative"], model=model, layer=final,
-                 restates="cumulative_energy", **prompt)
+        rows.add(
+            "cumulative_gain",
+            record["final_cumulative"],
+            model=model,
+            layer=final,
+            restates="cumulative_energy",
+            **prompt,
+        )
         rows.label(model, "net_effect", record["net_effect"])
     swiglu = doc["swiglu_comparison"]
     llama = doc["results"]["llama3.1-8b"]
-    rows.add("frobenius_gain", swiglu["llama31_8b_last_gain"], model="llama3.1-8b",
-             layer=len(llama["gains"]) - 1, restates="swiglu_comparison", **prompt)
+    rows.add(
+        "frobenius_gain",
+        swiglu["llama31_8b_last_gain"],
+        model="llama3.1-8b",
+        layer=len(llama["gains"]) - 1,
+        restates="swiglu_comparison",
+        **prompt,
+    )
     rows.add("reference_gain", swiglu["mistral_7b_last_gain"], model=mistral, restates="swiglu_comparison")
     rows.add("swiglu_last_gain_ratio", swiglu["ratio"], **prompt)
     connection, apertus = doc["paper2_connection"], doc["results"]["apertus-8b"]
-    rows.add("frobenius_gain", connection["layer28_gain"], model="apertus-8b",
-             layer=int(apertus["paper2_inversion_layer"].num()), restates="paper2_connection", **prompt)
-    rows.add("frobenius_gain", connection["last_layer_gain"], model="apertus-8b",
-             layer=len(apertus["gains"]) - 1, restates="paper2_connection", **prompt)
+    rows.add(
+        "frobenius_gain",
+        connection["layer28_gain"],
+        model="apertus-8b",
+        layer=int(apertus["paper2_inversion_layer"].num()),
+        restates="paper2_connection",
+        **prompt,
+    )
+    rows.add(
+        "frobenius_gain",
+        connection["last_layer_gain"],
+        model="apertus-8b",
+        layer=len(apertus["gains"]) - 1,
+        restates="paper2_connection",
+        **prompt,
+    )
 
 
 def read_mpi(rows: Rows, path: Path) -> None:
@@ -98,17 +148,30 @@ def read_mpi(rows: Rows, path: Path) -> None:
         rows.add_layers("frobenius_norm", record["norms"], model=model, **prompt)
         rows.add("frobenius_gain", record["max_gain"], model=model, aggregate="layer_max", **prompt)
         stored = int(record["max_gain_layer"].num())
-        rows.add("frobenius_gain", stored + 1, model=model, aggregate="layer_argmax",
-                 note=f"stored as list index {stored}", **prompt)
+        rows.add(
+            "frobenius_gain",
+            stored + 1,
+            model=model,
+            aggregate="layer_argmax",
+            note=f"stored as list index {stored}",
+            **prompt,
+        )
         for index, gain in record["expansion_layers"]:
-            rows.add("frobenius_gain", gain, model=model, layer=int(index.num()) + 1,
-                     restates="expansion_layers", **prompt)
+            rows.add(
+                "frobenius_gain", gain, model=model, layer=int(index.num()) + 1, restates="expansion_layers", **prompt
+            )
         rows.add("n_layers", record["n_layers"], model=model, note="MPI counts its gains (L - 1)")
     for model, record in doc["entropy_analysis"].items():
-        for quantity, key in [("logit_mean", "logit_mean"), ("logit_sd", "logit_std"), ("logit_max", "logit_max"),
-                              ("logit_min", "logit_min"), ("logit_range", "logit_range"),
-                              ("next_token_entropy", "entropy"), ("effective_vocab", "effective_vocab"),
-                              ("top10_prob_mass", "top10_prob_mass")]:
+        for quantity, key in [
+            ("logit_mean", "logit_mean"),
+            ("logit_sd", "logit_std"),
+            ("logit_max", "logit_max"),
+            ("logit_min", "logit_min"),
+            ("logit_range", "logit_range"),
+            ("next_token_entropy", "entropy"),
+            ("effective_vocab", "effective_vocab"),
+            ("top10_prob_mass", "top10_prob_mass"),
+        ]:
             rows.add(quantity, record[key], model=model, **prompt)
 
 
@@ -119,15 +182,22 @@ def read_idt(rows: Rows, path: Path) -> None:
     ids = {}
     for number, (key, prompt) in enumerate(doc["prompts"].items(), start=1):
         category = key.split("_", 1)[-1]
-        ids[key] = rows.prompt(rows.prompt_set, number, prompt["text"].text(), category=category,
-                               difficulty=prompt["difficulty"].text())
+        ids[key] = rows.prompt(
+            rows.prompt_set, number, prompt["text"].text(), category=category, difficulty=prompt["difficulty"].text()
+        )
     rows.n_prompts = len(ids)
     for key, prompt_id in ids.items():
         record = doc["results"][key]
         gains = record["gains"]
         rows.add_layers("frobenius_gain", gains, model=model, prompt_id=prompt_id)
-        rows.add("frobenius_gain", record["last_gain"], model=model, layer=len(gains) - 1, prompt_id=prompt_id,
-                 restates="last_gain")
+        rows.add(
+            "frobenius_gain",
+            record["last_gain"],
+            model=model,
+            layer=len(gains) - 1,
+            prompt_id=prompt_id,
+            restates="last_gain",
+        )
         rows.add("next_token_entropy", record["entropy"], model=model, prompt_id=prompt_id)
         rows.add("top_token_prob", record["top_tokens"][0][1], model=model, prompt_id=prompt_id)
     correlation = doc["correlation"]
@@ -156,8 +226,11 @@ def read_lla(rows: Rows, path: Path) -> None:
         rows.add("context_length", record["context_length"], model=model)
         scaling = record["rope_scaling"]
         if not scaling.is_null():
-            for quantity, key in [("rope_scaling_factor", "factor"), ("rope_low_freq_factor", "low_freq_factor"),
-                                  ("rope_high_freq_factor", "high_freq_factor"),
-                                  ("rope_original_max_positions", "original_max_position_embeddings")]:
+            for quantity, key in [
+                ("rope_scaling_factor", "factor"),
+                ("rope_low_freq_factor", "low_freq_factor"),
+                ("rope_high_freq_factor", "high_freq_factor"),
+                ("rope_original_max_positions", "original_max_position_embeddings"),
+            ]:
                 rows.add(quantity, scaling[key], model=model)
             rows.label(model, "rope_type", scaling["rope_type"])

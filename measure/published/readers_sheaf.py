@@ -14,8 +14,18 @@ from pathlib import Path
 from measure.published.source import Node, PublishedFileError, Rows, load_csv, load_json, prompt_id_of
 
 _H4L_SUMMARY = ["Model", "Lab", "Behavior", "Known Gain", "Layers", "L* (gap max)", "L* / L", "Max Gap", "Mean Gap"]
-_H4V2_SUMMARY = ["Model", "Lab", "Behavior", "Gain", "Heads", "Layers", "L* apriori", "L* empirical",
-                 "Mean Trace", "Mean Trace (MH)"]
+_H4V2_SUMMARY = [
+    "Model",
+    "Lab",
+    "Behavior",
+    "Gain",
+    "Heads",
+    "Layers",
+    "L* apriori",
+    "L* empirical",
+    "Mean Trace",
+    "Mean Trace (MH)",
+]
 _RMAP_SUMMARY = ["Model", "Lab", "Expected", "Layers", "W_V Mean", "W_O Mean"]
 
 
@@ -42,8 +52,12 @@ def read_rme(rows: Rows, path: Path) -> None:
     rows.add_layers("attention_entropy", maps["attention_entropies"], head=0, **at)
     rows.add_layers("wv_spectral", maps["W_V_op_norms"], model=model)
     sheaf = doc["sheaf_laplacian"]
-    for quantity, key in [("dense_laplacian_spectral_gap", "spectral_gaps"), ("dense_laplacian_lambda_1", "lambda_1"),
-                          ("dense_laplacian_lambda_2", "lambda_2"), ("dense_laplacian_trace", "traces")]:
+    for quantity, key in [
+        ("dense_laplacian_spectral_gap", "spectral_gaps"),
+        ("dense_laplacian_lambda_1", "lambda_1"),
+        ("dense_laplacian_lambda_2", "lambda_2"),
+        ("dense_laplacian_trace", "traces"),
+    ]:
         rows.add_layers(quantity, sheaf[key], head=0, **at)
     for kind in ("contraction_before_Lstar", "expansion_after_Lstar"):
         rows.label(model, kind.replace("Lstar", "l_star"), doc["validation"][kind])
@@ -57,8 +71,9 @@ def _h4l_summary(rows: Rows, records: list[Node], restates: str) -> None:
         rows.add("l_star_gap_max", record["L* (gap max)"], model=model, restates=restates)
         rows.add("l_star_gap_max", record["L* / L"], model=model, aggregate="per_n_layers", restates=restates)
         for aggregate, key in [("layer_max", "Max Gap"), ("layer_mean", "Mean Gap")]:
-            rows.add("dense_laplacian_spectral_gap", record[key], model=model, head=0, aggregate=aggregate,
-                     restates=restates)
+            rows.add(
+                "dense_laplacian_spectral_gap", record[key], model=model, head=0, aggregate=aggregate, restates=restates
+            )
         _expectations(rows, model, record, lab="Lab", behavior="Behavior")
 
 
@@ -69,18 +84,31 @@ def read_h4l(rows: Rows, json_path: Path, csv_path: Path) -> None:
         model = record["model"].text()
         rows.add("known_gain", record["known_gain"], model=model)
         rows.add("n_layers", record["n_layers"], model=model)
-        for quantity, key in [("dense_laplacian_spectral_gap", "spectral_gaps"),
-                              ("dense_laplacian_lambda_2", "lambda_2"), ("dense_laplacian_trace", "traces")]:
+        for quantity, key in [
+            ("dense_laplacian_spectral_gap", "spectral_gaps"),
+            ("dense_laplacian_lambda_2", "lambda_2"),
+            ("dense_laplacian_trace", "traces"),
+        ]:
             rows.add_layers(quantity, record[key], model=model, head=0, aggregate="mean")
-        for quantity, key in [("l_star_gap_max", "L_star_gap_max"), ("l_star_lambda2_max", "L_star_lambda2_max"),
-                              ("l_star_gap_inflection", "L_star_inflection")]:
+        for quantity, key in [
+            ("l_star_gap_max", "L_star_gap_max"),
+            ("l_star_lambda2_max", "L_star_lambda2_max"),
+            ("l_star_gap_inflection", "L_star_inflection"),
+        ]:
             rows.add(quantity, record[key], model=model)
-        rows.add("dense_laplacian_spectral_gap", record["max_spectral_gap"], model=model, head=0,
-                 aggregate="layer_max")
-        rows.add("dense_laplacian_spectral_gap", record["mean_spectral_gap"], model=model, head=0,
-                 aggregate="layer_mean")
-        rows.add("dense_laplacian_spectral_gap", record["spectral_gap_at_half"], model=model, head=0,
-                 aggregate="mean", layer=len(record["spectral_gaps"]) // 2, restates="spectral_gap_at_half")
+        rows.add("dense_laplacian_spectral_gap", record["max_spectral_gap"], model=model, head=0, aggregate="layer_max")
+        rows.add(
+            "dense_laplacian_spectral_gap", record["mean_spectral_gap"], model=model, head=0, aggregate="layer_mean"
+        )
+        rows.add(
+            "dense_laplacian_spectral_gap",
+            record["spectral_gap_at_half"],
+            model=model,
+            head=0,
+            aggregate="mean",
+            layer=len(record["spectral_gaps"]) // 2,
+            restates="spectral_gap_at_half",
+        )
         _expectations(rows, model, record)
     _h4l_summary(rows, list(doc["summary"]), restates="summary")
     _h4l_summary(rows, load_csv(csv_path, _H4L_SUMMARY), restates=csv_path.name)
@@ -89,10 +117,14 @@ def read_h4l(rows: Rows, json_path: Path, csv_path: Path) -> None:
 def _h4v2_summary(rows: Rows, records: list[Node], restates: str) -> None:
     for record in records:
         model = record["Model"].text()
-        for quantity, key, aggregate in [("known_gain", "Gain", "value"), ("n_heads", "Heads", "value"),
-                                         ("n_layers", "Layers", "value"), ("l_star_trace", "L* empirical", "value"),
-                                         ("trace_full", "Mean Trace", "layer_mean"),
-                                         ("trace_multihead", "Mean Trace (MH)", "layer_mean")]:
+        for quantity, key, aggregate in [
+            ("known_gain", "Gain", "value"),
+            ("n_heads", "Heads", "value"),
+            ("n_layers", "Layers", "value"),
+            ("l_star_trace", "L* empirical", "value"),
+            ("trace_full", "Mean Trace", "layer_mean"),
+            ("trace_multihead", "Mean Trace (MH)", "layer_mean"),
+        ]:
             rows.add(quantity, record[key], model=model, aggregate=aggregate, restates=restates)
         rows.add("l_star_apriori", record["L* apriori"], model=model, restates=restates)
         _expectations(rows, model, record, lab="Lab", behavior="Behavior")
@@ -107,9 +139,13 @@ def read_h4v2(rows: Rows, json_path: Path, csv_path: Path) -> None:
             rows.add(quantity, record[key], model=model)
         rows.add("l_star_apriori", record["L_star_apriori"], model=model)
         rows.add("l_star_apriori", record["L_star_ratio_apriori"], model=model, aggregate="per_n_layers")
-        for quantity, key in [("trace_full", "traces_full"), ("trace_multihead", "traces_multihead"),
-                              ("nystrom_lambda_2", "lambda_2"), ("nystrom_spectral_gap", "spectral_gaps"),
-                              ("nystrom_graph_lambda_2", "graph_lambda_2")]:
+        for quantity, key in [
+            ("trace_full", "traces_full"),
+            ("trace_multihead", "traces_multihead"),
+            ("nystrom_lambda_2", "lambda_2"),
+            ("nystrom_spectral_gap", "spectral_gaps"),
+            ("nystrom_graph_lambda_2", "graph_lambda_2"),
+        ]:
             rows.add_layers(quantity, record[key], model=model, aggregate="mean")
         rows.add("trace_full", record["mean_trace_full"], model=model, aggregate="layer_mean")
         rows.add("trace_multihead", record["mean_trace_multihead"], model=model, aggregate="layer_mean")
@@ -150,10 +186,16 @@ def read_lsc(rows: Rows, path: Path) -> None:
         per_prompt = list(record["individual_L_stars"])
         for number, value in enumerate(per_prompt, start=1):
             rows.add("l_star_sign_change", value, model=model, prompt_id=prompt_id_of(rows.prompt_set, number))
-        rows.add("l_star_sign_change", record["L_star_empirical"], model=model, aggregate="mean",
-                 n_prompts=len(per_prompt))
-        rows.add("l_star_sign_change", record["L_star_std"], model=model, aggregate="sd_population",
-                 n_prompts=len(per_prompt))
+        rows.add(
+            "l_star_sign_change", record["L_star_empirical"], model=model, aggregate="mean", n_prompts=len(per_prompt)
+        )
+        rows.add(
+            "l_star_sign_change",
+            record["L_star_std"],
+            model=model,
+            aggregate="sd_population",
+            n_prompts=len(per_prompt),
+        )
         rows.add("l_star_predicted", record["L_star_predicted"], model=model)
         rows.add("l_star_calibration", record["L_star_calibration"], model=model)
         rows.add("l_star_error_pct", record["error_pct"], model=model)
@@ -162,8 +204,9 @@ def read_lsc(rows: Rows, path: Path) -> None:
     rows.add("l_star_mape", doc["overall_mape"], note=f"over {len(results)} models")
     matches = doc["calibration_consistency"].text().split("/")
     if len(matches) != 2 or not all(part.strip().isdigit() for part in matches):
-        raise PublishedFileError(f"{rows.file}: 'calibration_consistency' is not 'k/n' "
-                                 f"({doc['calibration_consistency'].raw!r})")
+        raise PublishedFileError(
+            f"{rows.file}: 'calibration_consistency' is not 'k/n' ({doc['calibration_consistency'].raw!r})"
+        )
     rows.add("l_star_calibration_matches", int(matches[0]), note=f"of {int(matches[1])} calibration models")
     rows.add("l_star_mape_v2_reference", doc["comparison_v2_argmax"])
     rows.add("l_star_mape_improvement_pp", doc["improvement_pp"])
@@ -173,14 +216,22 @@ def read_opa(rows: Rows, path: Path) -> None:
     """OPA: full-W_V norms (fp16 weights -> fp32) and head-averaged attention statistics, 3 models."""
     doc = load_json(path)
     for model, record in doc["W_V_analysis"].items():
-        for quantity, key in [("wv_frobenius_mean", "mean_frobenius"), ("wv_spectral_mean", "mean_spectral"),
-                              ("wv_condition_mean", "mean_condition")]:
+        for quantity, key in [
+            ("wv_frobenius_mean", "mean_frobenius"),
+            ("wv_spectral_mean", "mean_spectral"),
+            ("wv_condition_mean", "mean_condition"),
+        ]:
             rows.add(quantity, record[key], model=model)
     for model, record in doc["attention_analysis"].items():
         rows.add_layers("attention_entropy", record["entropy_by_layer"], model=model, aggregate="mean")
         rows.add_layers("attention_sparsity", record["sparsity_by_layer"], model=model, aggregate="mean")
-        rows.add("attention_entropy", record["mean_entropy"], model=model, aggregate="layer_mean",
-                 note="np.nanmean over layers")
+        rows.add(
+            "attention_entropy",
+            record["mean_entropy"],
+            model=model,
+            aggregate="layer_mean",
+            note="np.nanmean over layers",
+        )
         rows.add("attention_sparsity", record["mean_sparsity"], model=model, aggregate="layer_mean")
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
 from contract.errors import TableError
 from measure.published.aliases import canonical_model, lab_of
-from measure.published.catalogue import (AGGREGATES, LABEL_KINDS, PROMPT_FREE_KINDS, QUANTITIES,
-                                         UNMEASURED_KINDS)
+from measure.published.catalogue import AGGREGATES, LABEL_KINDS, PROMPT_FREE_KINDS, QUANTITIES, UNMEASURED_KINDS
 
 log = logging.getLogger("measure.published")
 
@@ -127,8 +127,7 @@ class Rows:
     ``add`` leaves the prompt set and dtype out for quantities that are not measured on prompts.
     """
 
-    def __init__(self, file: str, notebook: str, dtype: str | None, prompt_set: str | None,
-                 n_prompts: int | None):
+    def __init__(self, file: str, notebook: str, dtype: str | None, prompt_set: str | None, n_prompts: int | None):
         self.file, self.notebook, self.dtype = file, notebook, dtype
         self.prompt_set, self.n_prompts = prompt_set, n_prompts
         self._values: dict[tuple, dict] = {}
@@ -138,10 +137,22 @@ class Rows:
     def model(self, spelling: str) -> str:
         return canonical_model(spelling, self.file)
 
-    def add(self, quantity: str, value: float | Node | None, *, model: str | None = None,
-            lab: str | None = None, prompt_id: str | None = None, layer: int | None = None,
-            head: int | None = None, aggregate: str = "value", n_prompts: int | None = -1,
-            prompt_set: str | None = "", note: str | None = None, restates: str | None = None) -> None:
+    def add(
+        self,
+        quantity: str,
+        value: float | Node | None,
+        *,
+        model: str | None = None,
+        lab: str | None = None,
+        prompt_id: str | None = None,
+        layer: int | None = None,
+        head: int | None = None,
+        aggregate: str = "value",
+        n_prompts: int | None = -1,
+        prompt_set: str | None = "",
+        note: str | None = None,
+        restates: str | None = None,
+    ) -> None:
         """Add one number (a Node or a float; ``None`` = null in the file, no row).
 
         ``model`` is the file's spelling. ``prompt_set`` "" means the notebook's set (none for
@@ -164,13 +175,21 @@ class Rows:
         if n_prompts == -1:
             n_prompts = 1 if prompt_id else (self.n_prompts if prompt_set else None)
         row = {
-            "notebook": self.notebook, "source_file": self.file, "model": name,
+            "notebook": self.notebook,
+            "source_file": self.file,
+            "model": name,
             "lab": lab if lab is not None else (lab_of(name) if name else None),
-            "prompt_set": prompt_set, "prompt_id": prompt_id, "layer": layer, "head": head,
-            "quantity": quantity, "convention": kind if kind.startswith("R") else None,
-            "aggregate": aggregate, "value": float(value),
+            "prompt_set": prompt_set,
+            "prompt_id": prompt_id,
+            "layer": layer,
+            "head": head,
+            "quantity": quantity,
+            "convention": kind if kind.startswith("R") else None,
+            "aggregate": aggregate,
+            "value": float(value),
             "dtype": None if kind in UNMEASURED_KINDS else self.dtype,
-            "n_prompts": n_prompts, "note": note,
+            "n_prompts": n_prompts,
+            "note": note,
         }
         key = tuple(row[k] for k in _VALUE_KEY)
         existing = self._values.get(key)
@@ -180,8 +199,15 @@ class Rows:
             self._values[key] = row
         elif not _same(existing["value"], row["value"], tolerance):
             message = f"{restates or 'a second entry'} states {row['value']!r}"
-            log.warning("%s: %s %s of %s disagree: kept %r, %s", self.file, quantity, aggregate, name,
-                        existing["value"], message)
+            log.warning(
+                "%s: %s %s of %s disagree: kept %r, %s",
+                self.file,
+                quantity,
+                aggregate,
+                name,
+                existing["value"],
+                message,
+            )
             existing["note"] = "; ".join(filter(None, [existing["note"], message]))
 
     def add_layers(self, quantity: str, values: Node, *, first_layer: int = 0, **coords) -> None:
@@ -197,19 +223,41 @@ class Rows:
         name = self.model(model)
         existing = self._labels.get((name, kind))
         if existing is None:
-            self._labels[(name, kind)] = {"notebook": self.notebook, "source_file": self.file,
-                                          "model": name, "label_kind": kind, "label": text}
+            self._labels[(name, kind)] = {
+                "notebook": self.notebook,
+                "source_file": self.file,
+                "model": name,
+                "label_kind": kind,
+                "label": text,
+            }
         elif existing["label"] != text:
-            log.warning("%s: %s label of %s disagrees: kept %r, also %r", self.file, kind, name,
-                        existing["label"], text)
+            log.warning(
+                "%s: %s label of %s disagrees: kept %r, also %r", self.file, kind, name, existing["label"], text
+            )
 
-    def prompt(self, prompt_set: str, number: int, text: str, category: str | None = None,
-               complexity: int | None = None, difficulty: str | None = None) -> str:
+    def prompt(
+        self,
+        prompt_set: str,
+        number: int,
+        text: str,
+        category: str | None = None,
+        complexity: int | None = None,
+        difficulty: str | None = None,
+    ) -> str:
         """Record a prompt text the file contains; returns its id ``<SET>-<nn>`` (1-based)."""
         prompt_id = prompt_id_of(prompt_set, number)
-        self.prompts.append({"prompt_id": prompt_id, "prompt_set": prompt_set, "category": category,
-                             "complexity": complexity, "text": text, "difficulty": difficulty,
-                             "source_file": self.file, "notebook": self.notebook})
+        self.prompts.append(
+            {
+                "prompt_id": prompt_id,
+                "prompt_set": prompt_set,
+                "category": category,
+                "complexity": complexity,
+                "text": text,
+                "difficulty": difficulty,
+                "source_file": self.file,
+                "notebook": self.notebook,
+            }
+        )
         return prompt_id
 
     def values_frame(self) -> pd.DataFrame:

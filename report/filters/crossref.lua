@@ -9,8 +9,8 @@ Sections: # Heading {#sec-x} is numbered as pandoc's --number-sections numbers i
 References: @fig-x and [@fig-x] -> "Figure 1", @Fig-x -> "Figure 1", -@fig-x -> "1", each a
 link to the float ("Section N", or the heading's text when sections are not numbered).
 A reference with a Quarto cross-reference prefix that matches nothing stops the render, and
-so does an internal link [text](#id) to an id that no element has; other citations are left
-to citeproc.
+so does an internal link [text](#id) to an id that no element has (ids in raw HTML blocks
+count); other citations are left to citeproc.
 --]]
 
 local NAMES = { fig = "Figure", tbl = "Table", sec = "Section" }
@@ -140,8 +140,15 @@ local function check_link(link)
   if id and not ids[id] then table.insert(unresolved, "[" .. pandoc.utils.stringify(link) .. "](#" .. id .. ")") end
 end
 
+-- an id written in raw HTML (a table row the report writes itself) is a target too
+local function collect_raw_ids(raw)
+  if raw.format == "html" then
+    for id in raw.text:gmatch('%sid="([^"]+)"') do ids[id] = true end
+  end
+end
+
 local function check(doc)
-  doc:walk { Block = collect_id, Inline = collect_id }
+  doc:walk { Block = collect_id, Inline = collect_id, RawBlock = collect_raw_ids }
   doc:walk { Link = check_link }
   if #unresolved > 0 then
     error("Unresolved cross-reference(s): " .. table.concat(unresolved, ", ")
