@@ -1,6 +1,6 @@
 """Mutation score of one core module, measured with mutmut (>= 3).
 
-    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--only GLOB] [--resume]
+    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--only GLOB | --sample N] [--resume]
     python tools/mutation.py --list
 
 (after ``pip install -e '.[mutation]'``)
@@ -20,6 +20,9 @@ test can tell it from the original), which are listed separately. Timeouts count
 The property tests run with hypothesis's "mutation" profile (fewer examples, no shrinking), so the
 score is a lower bound of what the full suite catches.
 ``--only`` restricts the run to the mutants whose names match (e.g. "measure.runner.x_residual_rows*").
+``--sample N`` runs a uniform random sample of N of the module's mutants (``--seed``, default 0) where the
+whole module does not fit in the time, and prints the score with its Wilson 95% interval: the estimate of
+the score the whole module would get.
 A run that is stopped can be resumed by running the same command with ``--resume``.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -37,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 import libcst as cst
+from statsmodels.stats.proportion import proportion_confint
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
@@ -191,6 +196,19 @@ def prepare(module: str, scratch: Path, tests_at: str | None = None) -> None:
     pyproject.write_text(text.replace("\n[tool.mutmut]\n", "\n[tool.mutmut]\n" + settings, 1), encoding="utf-8")
 
 
+def mutant_names(module: str, scratch: Path) -> list[str]:
+    """Every mutant name mutmut generates for ``module``'s files in ``scratch`` (mutmut's own generator)."""
+    from mutmut.mutation.file_mutation import mutate_file_contents  # mutmut >= 3.8
+
+    names = []
+    for pattern in MODULES[module][0]:
+        for path in sorted(scratch.glob(pattern.rstrip("*") + "**/*.py" if pattern.endswith("*") else pattern)):
+            dotted = ".".join(path.relative_to(scratch).with_suffix("").parts).replace(".__init__", "")
+            mutated = mutate_file_contents(str(path), path.read_text(encoding="utf-8"))
+            names += [f"{dotted}.{name}" for name in mutated.mutant_names]
+    return names
+
+
 def equivalent_mutants() -> dict[str, str]:
     """Mutant name -> the argument that it is equivalent, from tools/equivalent_mutants.txt."""
     if not EQUIVALENT_FILE.is_file():
@@ -215,7 +233,7 @@ def statuses(scratch: Path) -> dict[str, str]:
     return dict(re.findall(r"^\s+(\S+): (.+)$", listing, flags=re.MULTILINE))
 
 
-def report(module: str, found: dict[str, str]) -> float:
+def report(module: str, found: dict[str, str], sampled: bool = False) -> float:
     """Print the counts, the score and the undetected mutants; return the score."""
     equivalent = equivalent_mutants()
     counts = Counter(found.values())
@@ -223,12 +241,16 @@ def report(module: str, found: dict[str, str]) -> float:
     undetected = sorted(m for m, s in found.items() if s in UNDETECTED)
     survivors = [m for m in undetected if m not in equivalent]
     listed = [m for m in undetected if m in equivalent]
-    score = killed / (killed + len(survivors)) if killed + len(survivors) else float("nan")
+    tested = killed + len(survivors)
+    score = killed / tested if tested else float("nan")
     print(f"\n{module}: {len(found)} mutants; " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     print(
-        f"score = killed / (killed + survived) = {killed} / {killed + len(survivors)} = {score:.1%} "
+        f"score = killed / (killed + survived) = {killed} / {tested} = {score:.1%} "
         f"({len(listed)} equivalent mutants left out)"
     )
+    if sampled and tested:
+        low, high = proportion_confint(killed, tested, alpha=0.05, method="wilson")
+        print(f"a random sample of {len(found)} mutants: the module's score is in [{low:.1%}, {high:.1%}] (Wilson 95%)")
     for name in survivors:
         print(f"  survived: {name} ({found[name]})")
     for name in listed:
@@ -246,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants run in parallel (default 2)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".mutation", help="where the scratch copies go")
     parser.add_argument("--tests-at", metavar="REV", help="run the tests of git revision REV (e.g. main)")
-    parser.add_argument("--only", metavar="GLOB", help="only the mutants whose names match GLOB")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--only", metavar="GLOB", help="only the mutants whose names match GLOB")
+    chosen.add_argument("--sample", metavar="N", type=int, help="a random sample of N mutants of the module")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue the module's previous run")
     args = parser.parse_args(argv)
     if args.list or args.module is None:
@@ -258,9 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         prepare(args.module, scratch, args.tests_at)
     command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
-    command += [args.only] if args.only else []
+    selected = None
+    if args.sample:
+        everything = mutant_names(args.module, scratch)
+        selected = sorted(random.Random(args.seed).sample(everything, min(args.sample, len(everything))))
+        print(f"{len(selected)} of {len(everything)} mutants sampled (seed {args.seed})")
+    command += [args.only] if args.only else selected or []
     log = scratch / "mutmut-run.log"
-    print(f"$ cd {scratch} && {' '.join(command)} > {log}", flush=True)
+    shown = command[:8] + ["..."] if selected else command
+    print(f"$ cd {scratch} && {' '.join(shown)} > {log}", flush=True)
     started = time.perf_counter()
     with log.open("a", encoding="utf-8") as out:
         # one thread per mutant: --jobs mutants share the cores, and no thread pool crosses a fork
@@ -270,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     found = statuses(scratch)
     if args.only:
         found = {name: status for name, status in found.items() if fnmatch.fnmatch(name, args.only)}
-    report(args.module, found)
+    if selected:
+        found = {name: status for name, status in found.items() if name in set(selected)}
+    report(args.module, found, sampled=bool(selected))
     return 0
 
 
