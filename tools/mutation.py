@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(selected)} of {len(everything)} mutants sampled (seed {args.seed})")
     command += [args.only] if args.only else selected or []
     log = scratch / "mutmut-run.log"
-    shown = command[:8] + ["..."] if selected else command
+    shown = command[: len(command) - len(selected)] + [f"<{len(selected)} names>"] if selected else command
     print(f"$ cd {scratch} && {' '.join(shown)} > {log}", flush=True)
     started = time.perf_counter()
     with log.open("a", encoding="utf-8") as out:
