@@ -290,3 +290,26 @@ def test_fused_kernels_agree_with_each_other_on_long_padded_prompts():
         differences = fused_against_eager(model, adapter, batch, kernel)
         assert differences["kernels"] == [kernel]
         assert max(differences[k] for k in ("offdiag_mass", "entropy", "mass_minus_tokens")) < 1e-5 * 60
+
+
+def test_attention_statistics_without_probabilities_are_refused_with_the_fix():
+    """A model loaded with SDPA returns no attention probabilities: asking the probe for attention statistics
+    must stop with the two implementations that give them, not measure something else."""
+    model = build_tiny_model("llama-gqa")
+    model.set_attn_implementation("sdpa")
+    probe = Probe(model, get_adapter(model.config.model_type), attention=True)
+    with probe, pytest.raises(RuntimeError) as raised:
+        probe.run(BATCH.ids, BATCH.mask)
+    assert str(raised.value) == (
+        "The attention module returned no probabilities: attention metrics need the model "
+        f"loaded with attn_implementation='eager' or '{FUSED_STATISTICS}'."
+    )
+
+
+def test_a_fused_probe_whose_model_changed_implementation_is_refused():
+    model = build_tiny_model("llama-gqa")
+    model.set_attn_implementation(FUSED_STATISTICS)
+    probe = Probe(model, get_adapter(model.config.model_type), attention=True)
+    model.set_attn_implementation("eager")  # after the probe was built for the fused path
+    with probe, pytest.raises(RuntimeError, match=r"^Layer 0: the fused attention implementation recorded no stat"):
+        probe.run(BATCH.ids, BATCH.mask)
