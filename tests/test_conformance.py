@@ -22,7 +22,7 @@ from conformance_configs import COMMON, TINY_CONFIGS, build_tiny_model, char_tok
 
 from contract.errors import ModelLoadError
 from measure.adapters import ADAPTERS, get_adapter
-from measure.adapters.base import HeadWeights
+from measure.adapters.base import HeadWeights, Sublayer
 from measure.attention import FUSED_STATISTICS, supports_fused_statistics
 from measure.conformance import (
     EAGER_CHECKS,
@@ -313,3 +313,48 @@ def test_a_fused_probe_whose_model_changed_implementation_is_refused():
     model.set_attn_implementation("eager")  # after the probe was built for the fused path
     with probe, pytest.raises(RuntimeError, match=r"^Layer 0: the fused attention implementation recorded no stat"):
         probe.run(BATCH.ids, BATCH.mask)
+
+
+class _Unused(torch.nn.Module):
+    """A module outside the model: hooks on it never fire."""
+
+
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ("sublayers", "Probe hooks did not fire for sublayer slots [0, 1, 4, 5, 8, 9]: adapter/model mismatch."),
+        ("attention", "Probe hooks did not fire for attention layers [0, 1, 2]: adapter/model mismatch."),
+    ],
+)
+def test_an_adapter_that_points_outside_the_model_is_refused_by_name(broken, message):
+    """The probe checks that every hook fired: an adapter whose attention sublayer or attention module is not
+    on the model's forward path stops the batch, naming the slots (two per sublayer, attention first)."""
+    model = build_tiny_model("llama-gqa")
+    adapter = get_adapter(model.config.model_type)
+    unused = _Unused()
+
+    class Broken(type(adapter)):
+        def sublayers(self, block):
+            subs = super().sublayers(block)
+            return {**subs, "attention": Sublayer(unused, unused)} if broken == "sublayers" else subs
+
+        def attention(self, block):
+            return unused if broken == "attention" else super().attention(block)
+
+    with Probe(model, Broken(), attention=True) as probe, pytest.raises(RuntimeError) as raised:
+        probe.run(BATCH.ids, BATCH.mask)
+    assert str(raised.value) == message
+
+
+def test_a_probe_without_attention_returns_no_attention_views():
+    """Without attention statistics the three attention views are None (the runner writes no attention table),
+    and the other views are those of the probe with attention."""
+    model = build_tiny_model("llama-gqa")
+    adapter = get_adapter(model.config.model_type)
+    with Probe(model, adapter, attention=False) as probe:
+        plain = probe.run(BATCH.ids, BATCH.mask)
+    with Probe(model, adapter, attention=True) as probe:
+        full = probe.run(BATCH.ids, BATCH.mask)
+    assert plain.offdiag_mass is None and plain.attention_entropy is None and plain.mass_minus_tokens is None
+    np.testing.assert_array_equal(plain.token_norms, full.token_norms)
+    np.testing.assert_array_equal(plain.next_token_entropy, full.next_token_entropy)
