@@ -22,6 +22,11 @@ HOLDS = ("holds", "fails", "inconclusive", "error")
 REPRODUCES = ("yes", "no", "not recomputable")
 
 # Residual-stream sites (residual.site) and sublayers (sublayers.sublayer).
+# architecture facts an adapter reads from a config (measure.adapters.base.Architecture; models.csv)
+NORM_TYPES = ("LayerNorm", "RMSNorm")
+NORM_PLACEMENTS = ("pre", "post")
+POSITIONAL = ("learned", "rotary", "alibi")
+
 SITES = ("embedding", "block", "final_norm")
 SUBLAYERS = ("attention", "mlp")
 

@@ -99,7 +99,7 @@ TINY_CONFIGS: dict[str, tuple[str, dict]] = {
             num_kv_heads=2,
             hidden_size=32,
             new_decoder_architecture=True,
-            bias=True,
+            bias=False,  # as Falcon-40B and Falcon-7B: no biases (the others keep them, to test their slicing)
             alibi=False,
             max_position_embeddings=64,
         ),

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -358,3 +361,74 @@ def test_a_probe_without_attention_returns_no_attention_views():
     assert plain.offdiag_mass is None and plain.attention_entropy is None and plain.mass_minus_tokens is None
     np.testing.assert_array_equal(plain.token_norms, full.token_norms)
     np.testing.assert_array_equal(plain.next_token_entropy, full.next_token_entropy)
+
+
+# What each tiny model is, from the families' designs (papers and model cards), not from the adapters:
+# (norm type, placement, parallel attention and MLP, positions, KV heads of the tiny config).
+DESIGNS = {
+    "apertus": ("RMSNorm", "pre", False, "rotary", 2),
+    "bloom": ("LayerNorm", "pre", False, "alibi", 4),
+    "falcon-multi-query": ("LayerNorm", "pre", True, "rotary", 1),
+    "falcon-new-decoder": ("LayerNorm", "pre", True, "rotary", 2),
+    "falcon-per-head-alibi": ("LayerNorm", "pre", False, "alibi", 4),
+    "gemma-mqa": ("RMSNorm", "pre", False, "rotary", 1),
+    "gemma2": ("RMSNorm", "pre", False, "rotary", 2),
+    "gemma3_text": ("RMSNorm", "pre", False, "rotary", 1),
+    "gpt2": ("LayerNorm", "pre", False, "learned", 4),
+    "gpt_neo": ("LayerNorm", "pre", False, "learned", 4),
+    "gpt_neox-parallel": ("LayerNorm", "pre", True, "rotary", 4),
+    "gpt_neox-sequential": ("LayerNorm", "pre", False, "rotary", 4),
+    "gptj": ("LayerNorm", "pre", True, "rotary", 4),
+    "llama-gqa": ("RMSNorm", "pre", False, "rotary", 2),
+    "mistral": ("RMSNorm", "pre", False, "rotary", 2),
+    "opt": ("LayerNorm", "pre", False, "learned", 4),
+    "opt-post-ln": ("LayerNorm", "post", False, "learned", 4),
+    "qwen2": ("RMSNorm", "pre", False, "rotary", 2),
+    "qwen2-sliding": ("RMSNorm", "pre", False, "rotary", 2),
+    "qwen3": ("RMSNorm", "pre", False, "rotary", 2),
+}
+
+
+def test_every_tiny_config_has_its_design_listed():
+    assert sorted(DESIGNS) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_architecture_facts_are_the_familys(name):
+    """models.csv's architecture columns: sizes from the config's standard attributes, the rest from the design;
+    ALiBi models have no position limit, the others the config's."""
+    model = build_tiny_model(name)
+    config = model.config
+    arch = get_adapter(config.model_type).architecture(config)
+    norm_type, placement, parallel, positional, n_kv_heads = DESIGNS[name]
+    d_head = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    max_positions = None if positional == "alibi" else config.max_position_embeddings
+    expected = (config.num_hidden_layers, config.num_attention_heads, n_kv_heads, config.hidden_size, d_head)
+    assert (arch.n_layers, arch.n_heads, arch.n_kv_heads, arch.d_model, arch.d_head) == expected
+    assert (arch.norm_type, arch.norm_placement, arch.parallel_residual, arch.positional) == (
+        norm_type,
+        placement,
+        parallel,
+        positional,
+    )
+    assert arch.max_positions == max_positions
+    assert all(type(getattr(arch, f)) is int for f in ("n_layers", "n_heads", "n_kv_heads", "d_model", "d_head"))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("norm_type", "layernorm", "norm_type must be one of LayerNorm, RMSNorm, not 'layernorm'"),
+        ("norm_placement", "PRE", "norm_placement must be one of pre, post, not 'PRE'"),
+        ("positional", None, "positional must be one of learned, rotary, alibi, not None"),
+        ("d_head", 8.0, "d_head must be a positive int, not 8.0"),
+        ("n_kv_heads", 0, "n_kv_heads must be a positive int, not 0"),
+        ("parallel_residual", None, "parallel_residual must be a bool, not None"),
+        ("max_positions", 0, "max_positions must be a positive int or None, not 0"),
+    ],
+)
+def test_an_adapter_writing_a_wrong_architecture_fact_is_stopped_by_name(field, value, message):
+    """A user's adapter (or a slip in ours) cannot write a fact outside the data contract's vocabulary."""
+    good = get_adapter("gpt2").architecture(build_tiny_model("gpt2").config)
+    with pytest.raises(ValueError, match=re.escape(f"Architecture.{message}")):
+        dataclasses.replace(good, **{field: value})

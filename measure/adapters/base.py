@@ -21,6 +21,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from contract.vocab import NORM_PLACEMENTS, NORM_TYPES, POSITIONAL
+
 
 @dataclass(frozen=True)
 class HeadWeights:
@@ -62,7 +64,23 @@ class Architecture:
     norm_placement: str  # "pre" | "post"
     parallel_residual: bool
     positional: str  # "learned" | "rotary" | "alibi"
-    max_positions: int | None
+    max_positions: int | None  # None where positions are not bounded by the weights (ALiBi)
+
+    def __post_init__(self) -> None:
+        """An adapter's mistake (a misspelt vocabulary word, a float d_head) stops here, named."""
+        for name in ("n_layers", "n_heads", "n_kv_heads", "d_model", "d_head"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Architecture.{name} must be a positive int, not {value!r}")
+        if self.max_positions is not None and (not isinstance(self.max_positions, int) or self.max_positions < 1):
+            raise ValueError(f"Architecture.max_positions must be a positive int or None, not {self.max_positions!r}")
+        if not isinstance(self.parallel_residual, bool):
+            raise ValueError(f"Architecture.parallel_residual must be a bool, not {self.parallel_residual!r}")
+        vocabularies = {"norm_type": NORM_TYPES, "norm_placement": NORM_PLACEMENTS, "positional": POSITIONAL}
+        for name, allowed in vocabularies.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"Architecture.{name} must be one of {', '.join(allowed)}, not {value!r}")
 
     @property
     def rho(self) -> float:
