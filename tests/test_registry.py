@@ -206,3 +206,15 @@ def test_random_model_is_deterministic_per_seed(entry):
     weights, same, different = first.state_dict(), again.state_dict(), other.state_dict()
     assert all(torch.equal(weights[key], same[key]) for key in weights)
     assert any(not torch.equal(weights[key], different[key]) for key in weights)
+
+
+def test_an_architecture_without_adapter_is_named_with_the_closest_one_and_the_supported_list():
+    from measure.adapters import get_adapter, supported_model_types
+
+    with pytest.raises(UnsupportedArchitectureError) as raised:
+        get_adapter("lama")
+    message = str(raised.value)
+    assert message.startswith("Architecture 'lama' is not supported (no adapter registered).")
+    assert "llama" in message.split("Supported model types:")[0]  # the suggestion
+    assert message.endswith(f"Supported model types: {', '.join(supported_model_types())}.")
+    assert {"gpt2", "gpt_neox", "bloom", "falcon", "llama", "gemma2"} <= set(supported_model_types())
