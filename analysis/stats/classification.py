@@ -148,8 +148,8 @@ def logistic_fit(
 
     Maximum likelihood by statsmodels `Logit`; warnings captured in `note`. Under complete or
     quasi-complete separation the MLE does not exist (estimates and SEs run off to huge values);
-    this is detected from statsmodels' warning and from fitted probabilities at 0 or 1 and stated
-    in the note, and the AUC is then the meaningful summary.
+    this is detected from a fit that does not converge with fitted probabilities at 0 or 1 and
+    stated in the note, and the AUC is then the meaningful summary.
     """
     xs = [x] if isinstance(x, str) else list(x)
     units, outcome, note = _binary_units(data, xs, y, positive, unit)
@@ -158,13 +158,16 @@ def logistic_fit(
     with captured_warnings() as warned:
         result = sm.Logit(outcome.astype(float), exog).fit(disp=0, maxiter=200)
     notes.extend(warned)
+    converged = bool(result.mle_retvals["converged"])
     fitted = result.predict()
-    if np.all((fitted < 1e-6) | (fitted > 1 - 1e-6)) or any("separation" in w.lower() for w in warned):
+    # complete separation puts every fitted probability at 0 or 1, quasi-complete separation only some
+    # (statsmodels warns about the former only); either way Newton never converges
+    if not converged and np.any((fitted < 1e-6) | (fitted > 1 - 1e-6)):
         notes.append("separation: the MLE does not exist; coefficients, SEs and p-values are not interpretable")
     out = coefficient_table(result, confidence)
     out["odds_ratio"] = np.exp(out["estimate"])
     out["pseudo_r2"] = float(result.prsquared)
-    out["converged"] = bool(result.mle_retvals["converged"])
+    out["converged"] = converged
     out["n_pos"] = int(outcome.sum())
     out["n_neg"] = int((~outcome).sum())
     out.insert(0, "test", f"logistic regression (ML): {y} ~ {' + '.join(xs)}")
