@@ -214,10 +214,14 @@ def _covariances(weights: np.ndarray, z: np.ndarray) -> np.ndarray:
 def _r2(cov: np.ndarray, columns: list[int]) -> np.ndarray:
     """R^2 of the OLS (with intercept) of variable 0 on `columns`, from covariance matrices
     (..., q, q): c_xy' C_xx^+ c_xy / c_yy. The pseudo-inverse handles rank-deficient resamples
-    (a lab not drawn leaves its dummy constant)."""
-    idx = np.asarray(columns)
+    (a lab not drawn leaves its dummy constant). Its cut-off is numpy's default (q * machine
+    epsilon of the largest eigenvalue, as `lstsq` uses): a direction at rounding-noise level adds
+    only O(noise) to R^2, whereas a coarser cut-off would drop genuine near-collinear directions
+    (two near-duplicate predictors whose small difference carries the signal, a resample with
+    barely more distinct units than predictors) and understate R^2."""
+    idx = np.asarray(columns, dtype=int)  # may be empty: a label with one level has no dummy, R^2 0
     cxy = cov[..., idx, 0][..., None]
-    coef = np.linalg.pinv(cov[..., idx[:, None], idx], rtol=1e-10, hermitian=True) @ cxy
+    coef = np.linalg.pinv(cov[..., idx[:, None], idx], hermitian=True) @ cxy
     with np.errstate(invalid="ignore", divide="ignore"):
         return (cxy.swapaxes(-1, -2) @ coef)[..., 0, 0] / cov[..., 0, 0]
 
