@@ -37,9 +37,15 @@ def _cohen_d_ci(t: float, df: int, n: int, confidence: float) -> tuple[float, fl
     if not np.isfinite(t) or df < 1:
         return np.nan, np.nan
 
+    def cdf(ncp: float) -> float:
+        # scipy's nct.cdf is NaN for some noncentralities of the sign opposite to t (e.g. t = 8,
+        # df = 9, ncp in [-11.8, -6.4]), where the cdf is 1 or 0 to double precision; its sf is not
+        value = scipy.stats.nct.cdf(t, df, ncp)
+        return value if np.isfinite(value) else 1.0 - scipy.stats.nct.sf(t, df, ncp)
+
     def solve(tail: float) -> float:
         def gap(ncp: float) -> float:
-            return scipy.stats.nct.cdf(t, df, ncp) - tail
+            return cdf(ncp) - tail
 
         width = 10.0 + abs(t)
         while gap(t - width) < 0 or gap(t + width) > 0:
