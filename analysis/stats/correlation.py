@@ -60,11 +60,18 @@ def _resample_ranks(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (below + (per_value + 1) / 2)[:, group]
 
 
+def _constant_in_resample(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """True for each resample (row of `weights`) whose drawn units all have the same value."""
+    drawn = weights > 0
+    return np.where(drawn, values, np.inf).min(axis=-1) == np.where(drawn, values, -np.inf).max(axis=-1)
+
+
 def _bootstrap_correlations(
     x: np.ndarray, y: np.ndarray, method: str, n_resamples: int, seed: int | None
 ) -> np.ndarray:
     """Correlation of `n_resamples` paired resamples of the rows (Spearman: ranks recomputed in
-    each resample). Processed in batches that stay in cache."""
+    each resample). Processed in batches that stay in cache. A resample in which `x` or `y` is
+    constant has no correlation: NaN (the moment formula would give rounding noise there)."""
     rng = np.random.default_rng(seed)
     batch = max(1, _BATCH_ELEMENTS // x.size)
     xs, ys = _standardise(x), _standardise(y)
@@ -74,7 +81,9 @@ def _bootstrap_correlations(
         if method == "spearman":  # ranks centred on their weighted mean (n + 1) / 2
             xs = _resample_ranks(weights, x) - (x.size + 1) / 2
             ys = _resample_ranks(weights, y) - (x.size + 1) / 2
-        out.append(_weighted_pearson(weights, xs, ys))
+        r = _weighted_pearson(weights, xs, ys)
+        r[_constant_in_resample(weights, x) | _constant_in_resample(weights, y)] = np.nan
+        out.append(r)
     return np.concatenate(out)
 
 

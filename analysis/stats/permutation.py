@@ -76,19 +76,23 @@ def _two_group_statistic(labels: np.ndarray, x: np.ndarray, statistic: str) -> n
     mean_b = (x.sum() - sum_a) / n_b
     if statistic == "mean_difference":
         return mean_a - mean_b
-    sq_a = weights @ x**2
-    var_a = (sq_a - n_a * mean_a**2) / (n_a - 1)
-    var_b = ((x**2).sum() - sq_a - n_b * mean_b**2) / (n_b - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # a 1-unit group: NaN; no variance at all: NaN or inf
+        sq_a = weights @ x**2
+        var_a = (sq_a - n_a * mean_a**2) / (n_a - 1)
+        var_b = ((x**2).sum() - sq_a - n_b * mean_b**2) / (n_b - 1)
         return (mean_a - mean_b) / np.sqrt(var_a / n_a + var_b / n_b)
 
 
 def _min_attainable_p(null: np.ndarray, alternative: str, exact: bool) -> float:
     """The smallest p the null allows: an observed statistic beyond every Monte Carlo draw gets
-    1 / (N + 1); in an exact enumeration the observed labelling is one of the most extreme ones."""
+    1 / (N + 1); in an exact enumeration the observed labelling is one of the most extreme ones
+    (relabellings with an undefined statistic, NaN, are never extreme; NaN if all are)."""
     if not exact:
         return 1 / (null.size + 1)
-    extreme = {"greater": null.max(), "less": null.min()}.get(alternative, np.abs(null).max())
+    defined = null[~np.isnan(null)]
+    if defined.size == 0:
+        return np.nan
+    extreme = {"greater": defined.max(), "less": defined.min()}.get(alternative, np.abs(defined).max())
     return resampling_p(null, float(extreme), alternative, exact)
 
 
@@ -128,7 +132,8 @@ def permutation_test(
     labels, exact = _group_relabellings(in_a, strata_codes, n_resamples, np.random.default_rng(seed))
     null = _two_group_statistic(labels, x, statistic)
     observed = float(_two_group_statistic(in_a[None, :], x, statistic)[0])
-    p = resampling_p(null, observed, alternative, exact)
+    # an undefined statistic (welch_t of a 1-unit group, or of units all equal) has no p-value
+    p = np.nan if np.isnan(observed) else resampling_p(null, observed, alternative, exact)
     min_p = _min_attainable_p(null, alternative, exact)
 
     notes = [missing_note]
