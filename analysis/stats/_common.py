@@ -108,7 +108,8 @@ def resampling_p(null: np.ndarray, observed: float, alternative: str, exact: boo
     p = count / N; a Monte Carlo sample gets the +1 correction, p = (count + 1) / (N + 1)
     (Phipson & Smyth 2010), so p is never 0.
     """
-    tolerance = 1e-9 * max(1.0, abs(observed))
+    # an infinite statistic (Welch's t of groups without variance) ties only with itself
+    tolerance = 1e-9 * max(1.0, abs(observed)) if np.isfinite(observed) else 0.0
     if alternative == "greater":
         hits = null >= observed - tolerance
     elif alternative == "less":
