@@ -295,3 +295,40 @@ def test_run_logs_through_log_validates_naming_the_file_and_hands_its_claims_on(
     monkeypatch.setattr(analysis_run, "claim_rows", lambda sources, settings, log: broken)
     with pytest.raises(TableError, match=re.escape(str(tmp_path / "derived" / "claims.csv"))):
         run(MEASURED, tmp_path / "absent", tmp_path / "derived", SETTINGS, log=lines.append)
+
+
+def test_claims_about_claims_come_last_and_stay_out_of_the_holm_family(published_dir):
+    """laws_validated is computed after the claims it summarises (from their rows) and is not one more test of
+    the Holm family, whose adjusted p-values are those of the other claims alone."""
+    ids = ["laws_validated", "kleiber_depth_r", "kleiber_rho_r", "heritage_fisher", "crowding_rule"]
+    computed = []
+    rows = claim_rows(
+        load_sources(MEASURED, published_dir), SETTINGS, log=computed.append, claims=[CLAIMS[i] for i in ids]
+    )
+    assert [line.split()[0] for line in computed[-3:]] == ["laws_validated"] * 3  # one line per source, last
+    assert rows["claim_id"].drop_duplicates().tolist() == ids  # registry order kept in the table
+    meta = rows[rows["claim_id"] == "laws_validated"]
+    assert meta["holds"].ne("error").all() and meta["p_holm"].isna().all()
+    for _, source in rows[rows["claim_id"] != "laws_validated"].groupby("source"):
+        tested = source[source["p_value"].notna()]
+        if len(tested):
+            np.testing.assert_allclose(tested["p_holm"], holm_by_hand(tested["p_value"].to_numpy(float)), rtol=1e-12)
+
+
+def test_the_derived_folder_records_where_its_results_come_from(tmp_path, monkeypatch):
+    """The manifest of data/derived names the data folders, the settings and the inputs' fingerprint that the
+    report's pre-render step compares."""
+    import analysis.figures
+    import analysis.retest.derived
+    from contract.folders import read_manifest
+    from contract.hashing import fingerprint
+
+    monkeypatch.setattr(analysis.figures, "figure_tables", lambda sources, settings: {})
+    monkeypatch.setattr(analysis.retest.derived, "retest_tables", lambda sources, settings, claims=None: {})
+    settings = Settings(n_resamples=200, seed=7)
+    published = tmp_path / "absent"
+    run(MEASURED, published, tmp_path / "derived", settings, log=lambda *_: None)
+    manifest = read_manifest(tmp_path / "derived")
+    assert manifest["measured"] == str(MEASURED.resolve()) and manifest["published"] == str(published.resolve())
+    assert (manifest["n_resamples"], manifest["seed"]) == (200, 7)
+    assert manifest["inputs_sha256"] == fingerprint(inputs(MEASURED, published))
