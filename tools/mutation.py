@@ -20,9 +20,10 @@ test can tell it from the original), which are listed separately. Timeouts count
 The property tests run with hypothesis's "mutation" profile (fewer examples, no shrinking), so the
 score is a lower bound of what the full suite catches.
 ``--only`` restricts the run to the mutants whose names match (e.g. "measure.runner.x_residual_rows*").
-``--sample N`` runs a uniform random sample of N of the module's mutants (``--seed``, default 0) where the
-whole module does not fit in the time, and prints the score with its Wilson 95% interval: the estimate of
-the score the whole module would get.
+``--names FILE`` runs only the mutants named in FILE (one a line: the survivors of an earlier run,
+after new tests). ``--sample N`` runs a uniform random sample of N of the module's mutants (``--seed``,
+default 0) where the whole module does not fit in the time, and prints the score with its Wilson 95%
+interval: the estimate of the score the whole module would get.
 A run that is stopped can be resumed by running the same command with ``--resume``.
 """
 
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument("--only", metavar="GLOB", help="only the mutants whose names match GLOB")
     chosen.add_argument("--sample", metavar="N", type=int, help="a random sample of N mutants of the module")
+    chosen.add_argument(
+        "--names", metavar="FILE", type=Path, help="only the mutants named in FILE, one a line (e.g. earlier survivors)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue the module's previous run")
     args = parser.parse_args(argv)
@@ -284,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         prepare(args.module, scratch, args.tests_at)
     command = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
     selected = None
-    if args.sample:
+    if args.names:
+        lines = args.names.read_text(encoding="utf-8").splitlines()
+        selected = sorted({line.split()[0] for line in lines if line.strip()})
+    elif args.sample:
         everything = mutant_names(args.module, scratch)
         selected = sorted(random.Random(args.seed).sample(everything, min(args.sample, len(everything))))
         print(f"{len(selected)} of {len(everything)} mutants sampled (seed {args.seed})")
@@ -303,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         found = {name: status for name, status in found.items() if fnmatch.fnmatch(name, args.only)}
     if selected:
         found = {name: status for name, status in found.items() if name in set(selected)}
-    report(args.module, found, sampled=bool(selected))
+    report(args.module, found, sampled=bool(args.sample))
     return 0
 
 
