@@ -183,7 +183,8 @@ def test_a_claim_that_raises_is_an_error_row_and_the_run_goes_on(monkeypatch, tm
     sources = load_sources(MEASURED, tmp_path / "absent")
     rows = claim_rows(sources, SETTINGS, log=lambda *_: None).set_index(["claim_id", "source"])
     broken_row = rows.loc[("kleiber_depth_r", "controls")]
-    assert broken_row["holds"] == "error" and "ZeroDivisionError: planted failure" in broken_row["note"]
+    assert broken_row["holds"] == "error" and broken_row["note"] == "error: ZeroDivisionError: planted failure"
+    assert broken_row["statistic"] == "kleiber_depth_r"  # the row still names what it was to compute
     assert rows.loc[("kleiber_depth_r", "published"), "holds"] == "inconclusive"  # no data: not even called
     assert rows.loc[("kleiber_rho_r", "controls"), "holds"] in ("holds", "fails", "inconclusive")
     assert len(rows) == 3 * len(CLAIMS)
@@ -297,15 +298,26 @@ def test_run_logs_through_log_validates_naming_the_file_and_hands_its_claims_on(
         run(MEASURED, tmp_path / "absent", tmp_path / "derived", SETTINGS, log=lines.append)
 
 
-def test_claims_about_claims_come_last_and_stay_out_of_the_holm_family(published_dir):
+def test_claims_about_claims_come_last_and_stay_out_of_the_holm_family(published_dir, monkeypatch):
     """laws_validated is computed after the claims it summarises (from their rows) and is not one more test of
     the Holm family, whose adjusted p-values are those of the other claims alone."""
     ids = ["laws_validated", "kleiber_depth_r", "kleiber_rho_r", "heritage_fisher", "crowding_rule"]
-    computed = []
+    computed, handed = [], []
+    compute = analysis_run.compute
+    monkeypatch.setattr(
+        analysis_run,
+        "compute",
+        lambda claim, src, settings, rows=None: handed.append((claim.id, rows)) or compute(claim, src, settings, rows),
+    )
     rows = claim_rows(
         load_sources(MEASURED, published_dir), SETTINGS, log=computed.append, claims=[CLAIMS[i] for i in ids]
     )
     assert [line.split()[0] for line in computed[-3:]] == ["laws_validated"] * 3  # one line per source, last
+    for claim_id, given in handed:  # laws_validated reads the rows computed before it, on its own source only
+        if claim_id == "laws_validated":
+            assert sorted(given["claim_id"]) == sorted(ids[1:]) and given["source"].nunique() == 1
+        else:
+            assert given is None
     assert rows["claim_id"].drop_duplicates().tolist() == ids  # registry order kept in the table
     meta = rows[rows["claim_id"] == "laws_validated"]
     assert meta["holds"].ne("error").all() and meta["p_holm"].isna().all()

@@ -105,6 +105,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_stats_basic.py",
             "tests/test_stats_resampling.py",
             "tests/test_properties_stats.py",
+            "tests/test_stats_common.py",
         ],
     ),
 }
