@@ -1,6 +1,7 @@
 """Mutation score of one core module, measured with mutmut (>= 3).
 
-    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--only GLOB | --sample N] [--resume]
+    python tools/mutation.py MODULE [--jobs N] [--workdir DIR] [--tests-at REV] [--resume]
+                                    [--only GLOB | --sample N [--seed S] | --names FILE]
     python tools/mutation.py --list
 
 (after ``pip install -e '.[mutation]'``)
