@@ -13,26 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
+from stats_expectations import HEAD, TAIL
 
 import analysis.stats as st
 
-ONE_SAMPLE_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "n_units",
-    "n_obs",
-    "estimate",
-    "se",
-    "method",
-    "n_resamples",
-    "confidence",
-    "alternative",
-    "note",
-]
+ONE_SAMPLE_COLUMNS = [*HEAD, "n_units", "n_obs", "estimate", "se", "method", "n_resamples", "confidence", *TAIL]
 CONTRAST_COLUMNS = ONE_SAMPLE_COLUMNS[:8] + ["group_a", "group_b", "n_a", "n_b"] + ONE_SAMPLE_COLUMNS[8:]
 SMALL_N = "small n ({n} {what} < 10): low power, asymptotic approximations unreliable"
 

@@ -12,30 +12,13 @@ import pytest
 import scipy.stats
 import statsmodels.api as sm
 from sklearn.metrics import roc_auc_score
+from stats_expectations import HEAD, TAIL
 
 import analysis.stats as st
 
-AUC_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "auc",
-    "n_pos",
-    "n_neg",
-    "ci_method",
-    "alternative",
-    "note",
-]
+AUC_COLUMNS = [*HEAD, "auc", "n_pos", "n_neg", "ci_method", *TAIL]
 LOGISTIC_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
+    *HEAD,
     "term",
     "estimate",
     "se",
@@ -45,16 +28,10 @@ LOGISTIC_COLUMNS = [
     "converged",
     "n_pos",
     "n_neg",
-    "alternative",
-    "note",
+    *TAIL,
 ]
 THRESHOLD_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
+    *HEAD,
     "criterion",
     "score",
     "cut_low",
@@ -62,35 +39,10 @@ THRESHOLD_COLUMNS = [
     "n_optimal_cuts",
     "direction",
     "n_resamples",
-    "alternative",
-    "note",
+    *TAIL,
 ]
-PROPORTION_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "k",
-    "proportion",
-    "alternative",
-    "note",
-]
-FISHER_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "odds_ratio",
-    "prop_row1",
-    "prop_row2",
-    "table",
-    "alternative",
-    "note",
-]
+PROPORTION_COLUMNS = [*HEAD, "k", "proportion", *TAIL]
+FISHER_COLUMNS = [*HEAD, "odds_ratio", "prop_row1", "prop_row2", "table", *TAIL]
 
 
 def _small(n, minimum, what="units"):

@@ -13,24 +13,9 @@ import pandas as pd
 import pingouin
 import pytest
 import scipy.stats
+from stats_expectations import SMALL_N, assert_row
 
 import analysis.stats as st
-
-SMALL = "low power, asymptotic approximations unreliable"
-
-
-def assert_row(out: pd.DataFrame, expected: dict) -> None:
-    """`out` has one row with exactly the columns of `expected`, in order, and its values."""
-    assert len(out) == 1
-    assert out.columns.tolist() == list(expected)
-    for column, value in expected.items():
-        got = out.at[0, column]
-        if isinstance(value, str):
-            assert got == value, column
-        elif isinstance(value, float) and math.isnan(value):
-            assert pd.isna(got), column
-        else:
-            assert got == pytest.approx(value, rel=1e-9, abs=1e-12), column
 
 
 def assert_d_ci_inverts_nct(out: pd.DataFrame, confidence: float) -> None:
@@ -98,7 +83,7 @@ def test_one_sample_wilcoxon_on_unit_means_whole_row():
         "mu": 1.0,
         "rank_biserial": 29 / 36,
         "alternative": "less",
-        "note": "1 row(s) with missing values dropped; small n (9 values < 10): " + SMALL + "; "
+        "note": "1 row(s) with missing values dropped; small n (9 values < 10): " + SMALL_N + "; "
         "1 zero difference(s) dropped; tied |differences|: p by exhaustive permutation",
     }
     assert_row(out, expected)
@@ -133,7 +118,7 @@ def test_t_with_two_values_and_a_large_t():
     assert out.at[0, "statistic"] == pytest.approx(20.0) and out.at[0, "df"] == 1
     assert out.at[0, "p_value"] == pytest.approx(scipy.stats.ttest_1samp([0.95, 1.05], 0.0).pvalue)
     assert_d_ci_inverts_nct(out, 0.99)
-    assert out.at[0, "note"] == "small n (2 values < 10): " + SMALL
+    assert out.at[0, "note"] == "small n (2 values < 10): " + SMALL_N
     ten = st.one_sample(pd.DataFrame({"v": np.arange(10.0)}), "v", mu=4.5)
     assert ten.at[0, "note"] == "" and ten.at[0, "statistic"] == 0.0
 
@@ -163,7 +148,7 @@ def test_one_sample_wilcoxon_single_nonzero_difference():
     """One nonzero difference: two equally likely signs, so p = 1; r_rb = 1."""
     out = st.one_sample(pd.DataFrame({"v": [2.0, 0.0, 0.0]}), "v", method="wilcoxon")
     assert out.at[0, "p_value"] == 1.0 and out.at[0, "rank_biserial"] == 1.0
-    assert out.at[0, "note"] == "small n (3 values < 10): " + SMALL + "; 2 zero difference(s) dropped"
+    assert out.at[0, "note"] == "small n (3 values < 10): " + SMALL_N + "; 2 zero difference(s) dropped"
 
 
 def test_one_sample_errors():

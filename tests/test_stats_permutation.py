@@ -15,16 +15,12 @@ import pandas as pd
 import pytest
 import scipy.stats
 from pandas.testing import assert_frame_equal
+from stats_expectations import HEAD, TAIL
 
 import analysis.stats as st
 
 TEST_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
+    *HEAD,
     "n_units",
     "n_obs",
     "group_a",
@@ -37,26 +33,9 @@ TEST_COLUMNS = [
     "exact",
     "n_relabellings",
     "min_attainable_p",
-    "alternative",
-    "note",
+    *TAIL,
 ]
-CORRELATION_COLUMNS = [
-    "test",
-    "statistic",
-    "p_value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "r",
-    "method",
-    "n_units",
-    "n_obs",
-    "exact",
-    "n_relabellings",
-    "min_attainable_p",
-    "alternative",
-    "note",
-]
+CORRELATION_COLUMNS = [*HEAD, "r", "method", "n_units", "n_obs", "exact", "n_relabellings", "min_attainable_p", *TAIL]
 
 
 def _units(values, labels, prompts=1, seed=0, **columns):

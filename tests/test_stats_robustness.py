@@ -4,31 +4,14 @@
 that tied resample means occur).
 """
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from stats_expectations import SMALL_N, assert_row
 
 import analysis.stats as st
 from analysis.stats._common import bootstrap_counts
-
-SMALL = "low power, asymptotic approximations unreliable"
-
-
-def assert_row(out: pd.DataFrame, expected: dict) -> None:
-    """`out` has one row with exactly the columns of `expected`, in order, and its values."""
-    assert len(out) == 1
-    assert out.columns.tolist() == list(expected)
-    for column, value in expected.items():
-        got = out.at[0, column]
-        if isinstance(value, str | bool):
-            assert got == value, column
-        elif isinstance(value, float) and math.isnan(value):
-            assert pd.isna(got), column
-        else:
-            assert got == pytest.approx(value, rel=1e-12), column
 
 
 def test_significance_conclusion():
@@ -104,7 +87,7 @@ def test_leave_one_out_of_a_frame_without_p_value():
         "flipping_units": "b, d",
         "by_unit": "a: -2; b: 0; c: -1.5; d: 1.5",
         "alternative": np.nan,
-        "note": "small n (4 units < 5): " + SMALL,
+        "note": "small n (4 units < 5): " + SMALL_N,
     }
     assert by_unit == {"a": -6 / 3, "b": 0 / 4, "c": -6 / 4, "d": 6 / 4}
     assert_row(out, expected)
@@ -143,7 +126,7 @@ def test_order_robustness_whole_row():
         "n_groups": 3,
         "n_resamples": 10_000,
         "alternative": np.nan,
-        "note": "1 prompt level(s) not measured on every model dropped; small n (8 blocks < 10): " + SMALL,
+        "note": "1 prompt level(s) not measured on every model dropped; small n (8 blocks < 10): " + SMALL_N,
     }
     assert 0 < expected["expected_share"] < 0.5
     assert_row(out, expected)
