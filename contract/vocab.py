@@ -21,12 +21,12 @@ HOLDS = ("holds", "fails", "inconclusive", "error")
 # statcheck-style comparison of the printed value with the recomputed one (claims.reproduces).
 REPRODUCES = ("yes", "no", "not recomputable")
 
-# Residual-stream sites (residual.site) and sublayers (sublayers.sublayer).
-# architecture facts an adapter reads from a config (measure.adapters.base.Architecture; models.csv)
+# Architecture facts an adapter reads from a config (measure.adapters.base.Architecture; models.csv).
 NORM_TYPES = ("LayerNorm", "RMSNorm")
 NORM_PLACEMENTS = ("pre", "post")
 POSITIONAL = ("learned", "rotary", "alibi")
 
+# Residual-stream sites (residual.site) and sublayers (sublayers.sublayer).
 SITES = ("embedding", "block", "final_norm")
 SUBLAYERS = ("attention", "mlp")
 
