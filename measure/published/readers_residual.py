@@ -12,6 +12,9 @@ from pathlib import Path
 from measure.published.aliases import known_labs
 from measure.published.source import Node, PublishedFileError, Rows, load_json, prompt_id_of
 
+# the shape numbers most notebooks stored under the quantity's own name
+_SHAPE = ("n_layers", "n_heads", "d_model", "d_head", "rho")
+
 
 def _architecture(rows: Rows, model: str, record: Node, fields: dict[str, str]) -> None:
     """Configuration numbers the notebook recorded: quantity -> key in ``record``."""
@@ -42,19 +45,7 @@ def read_pfs(rows: Rows, path: Path) -> None:
     models = list(doc["models"])
     for record in models:
         model = record["model"].text()
-        _architecture(
-            rows,
-            model,
-            record,
-            {
-                "n_layers": "n_layers",
-                "n_heads": "n_heads",
-                "d_model": "d_model",
-                "d_head": "d_head",
-                "rho": "rho",
-                "rotary_pct": "rotary_pct",
-            },
-        )
+        _architecture(rows, model, record, {name: name for name in (*_SHAPE, "rotary_pct")})
         per_prompt = list(record["residual_gain_all"])
         for number, gain in enumerate(per_prompt, start=1):
             rows.add("gain_penultimate_block", gain, model=model, prompt_id=prompt_id_of(rows.prompt_set, number))
@@ -81,19 +72,7 @@ def read_crg(rows: Rows, path: Path) -> None:
             raise PublishedFileError(
                 f"{rows.file}: results.{key} names another model ({model}, {record['path'].text()})"
             )
-        _architecture(
-            rows,
-            model,
-            record,
-            {
-                "n_layers": "n_layers",
-                "n_heads": "n_heads",
-                "d_model": "d_model",
-                "d_head": "d_head",
-                "rho": "rho",
-                "n_hidden_states": "n_hidden_states",
-            },
-        )
+        _architecture(rows, model, record, {name: name for name in (*_SHAPE, "n_hidden_states")})
         _r1_summary(rows, model, record, no_ln="gain_no_ln", with_ln="gain_with_ln")
         rows.label(model, "dampening", record["is_dampening_no_ln"])
         rows.label(model, "dampening_with_final_norm", record["is_dampening_with_ln"])
@@ -111,19 +90,7 @@ def read_hrh(rows: Rows, path: Path) -> None:
     rows.add("gain_penultimate_block", doc["models_tested"], aggregate="model_count")
     for record in tested:
         model = record["model"].text()
-        _architecture(
-            rows,
-            model,
-            record,
-            {
-                "n_layers": "n_layers",
-                "n_heads": "n_heads",
-                "d_model": "d_model",
-                "d_head": "d_head",
-                "rho": "rho",
-                "n_hidden_states": "n_hidden_states",
-            },
-        )
+        _architecture(rows, model, record, {name: name for name in (*_SHAPE, "n_hidden_states")})
         _r1_summary(rows, model, record, no_ln="gain_no_ln", with_ln="gain_with_ln")
         for kind, key in [
             ("lab_notebook", "lab"),
